@@ -1,0 +1,117 @@
+"""Ports: the interfaces services depend on. Adapters live in runtime.adapters.*.
+
+Every port has one contract test suite (tests/contract) run against each adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.projection import Row
+from domain.records import AppendResult, NewEvent, RecordedEvent
+
+
+class EventStore(Protocol):
+    def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int,
+        *,
+        idempotency_key: str | None = None,
+    ) -> AppendResult:
+        """Append atomically (all or nothing) if the stream is at ``expected_version``
+        (0 = new stream), else raise ConcurrencyConflict. With an idempotency key already
+        used, append nothing and return the first append's result (duplicate=True)."""
+        ...
+
+    def read(
+        self,
+        stream_id: str,
+        *,
+        after_version: int = 0,
+        until_version: int | None = None,
+        until_time: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """Events of one stream in version order; ``until_*`` bound them (inclusive)."""
+        ...
+
+    def version(self, stream_id: str) -> int:
+        """Current version of a stream, 0 if it has no events."""
+        ...
+
+    def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Every stream in commit order (stores with a global order). DynamoDB pages a scan
+        instead and leaves ``position`` None; see its adapter."""
+        ...
+
+
+@dataclass(frozen=True)
+class ViewRecord:
+    view: str
+    key: str
+    row: Row | None  # None: tombstone kept so that old redeliveries stay no-ops
+    versions: dict[str, int] = field(default_factory=dict)
+
+
+class ViewStore(Protocol):
+    """Read views: JSON rows per (view, key), each remembering the last version applied per
+    stream. Writes of one event's effects happen in one transaction with the checkpoint."""
+
+    def get(self, view: str, key: str) -> Row | None: ...
+
+    def scan(self, view: str) -> Iterator[tuple[str, Row]]: ...
+
+    def clear(self, view: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Upload:
+    upload_id: str
+    key: str  # content-addressed target key, e.g. sha256/<hex>, or staging key
+    part_size: int
+    parts: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartTarget:
+    part_number: int
+    url: str
+    method: str = "PUT"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class BlobStore(Protocol):
+    """Content-addressed blobs (``sha256/<hex>``) with multipart upload."""
+
+    def create_upload(self, *, expected_size: int, expected_sha256: str, part_size: int) -> Upload: ...
+
+    def part_targets(self, upload_id: str, part_numbers: Sequence[int]) -> list[PartTarget]: ...
+
+    def upload_part(self, upload_id: str, part_number: int, data: bytes) -> str:
+        """Store one part (the local server's part URL lands here); returns its etag."""
+        ...
+
+    def list_parts(self, upload_id: str) -> dict[int, dict[str, Any]]: ...
+
+    def complete_upload(self, upload_id: str) -> str:
+        """Join the parts, verify size and sha256 (Invalid if wrong: nothing visible), and
+        return the blob key ``sha256/<hex>``."""
+        ...
+
+    def abort_upload(self, upload_id: str) -> None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int: ...
+
+    def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes [start, end] inclusive (HTTP Range semantics)."""
+        ...
+
+    def download_url(self, key: str, *, filename: str | None = None, expires_s: int = 3600) -> str: ...
+
+    def delete(self, key: str) -> None: ...
