@@ -1,0 +1,24 @@
+"""DynamoDB table key names and item kinds: the single source that the adapters, the projector
+and the CDK stacks (infra/) import. Change a name here and every user follows."""
+
+from __future__ import annotations
+
+# events table: one item per event, partition = stream, sort = version (number)
+EVENTS_PK = "stream_id"
+EVENTS_SK = "version"
+# idempotency keys share the events table so that key + events commit in one transaction
+IDEMPOTENCY_PREFIX = "idem#"
+KIND = "kind"  # "event" | "idempotency": the projector's stream filter keeps kind == event
+KIND_EVENT = "event"
+KIND_IDEMPOTENCY = "idempotency"
+
+# views table: partition = view name, sort = row key
+VIEWS_PK = "view"
+VIEWS_SK = "key"
+
+# powertools idempotency table (API Idempotency-Key header)
+IDEMPOTENCY_TABLE_PK = "id"
+IDEMPOTENCY_TABLE_TTL = "expiration"
+
+# offloaded payloads live in the blobs bucket under this prefix, content-addressed
+PAYLOAD_PREFIX = "event-payloads/sha256/"
