@@ -115,3 +115,57 @@ class BlobStore(Protocol):
     def download_url(self, key: str, *, filename: str | None = None, expires_s: int = 3600) -> str: ...
 
     def delete(self, key: str) -> None: ...
+
+
+# ---------------------------------------------------------------- jobs
+
+JOB_STATES = ("Pending", "InProgress", "Completed", "Failed", "Stopping", "Stopped")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job in SageMaker's training-container terms. Locally the runner maps channels, the
+    model dir and the checkpoint dir onto a job directory (the ``/opt/ml`` layout)."""
+
+    name: str  # unique job name ([a-zA-Z0-9-], <= 63 chars, SageMaker's rule)
+    program: str  # entry point in jobs/: "train" | "evaluate" | "compile" | "package" | ...
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)  # name -> local dir or s3:// uri
+    output_uri: str = ""  # where model artifacts go (local dir or s3:// prefix)
+    checkpoint_uri: str | None = None
+    instance_type: str = "ml.g5.xlarge"
+    instance_count: int = 1
+    use_spot: bool = False
+    max_runtime_s: int = 3600
+    max_wait_s: int | None = None  # spot only: >= max_runtime_s
+    metric_definitions: list[dict[str, str]] = field(default_factory=list)  # {"Name", "Regex"}
+    environment: dict[str, str] = field(default_factory=dict)
+    cpu_limit: float | None = None  # local only: cores
+    memory_limit_mb: int | None = None  # local only
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    name: str
+    state: str  # one of JOB_STATES
+    failure_reason: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # final/latest value per metric
+    model_artifacts: str | None = None  # output location of the model files
+
+
+class JobRunner(Protocol):
+    def start(self, spec: JobSpec) -> str:
+        """Launch; returns the job name. Raises Conflict if the name is taken."""
+        ...
+
+    def describe(self, name: str) -> JobStatus: ...
+
+    def stop(self, name: str) -> None:
+        """Ask the job to stop (SIGTERM then SIGKILL locally; StopTrainingJob on SageMaker)."""
+        ...
+
+    def logs(self, name: str, *, start: int = 0) -> tuple[list[str], int]:
+        """Log lines from index ``start``; returns (lines, next start)."""
+        ...
