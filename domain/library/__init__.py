@@ -1,0 +1,1 @@
+"""Projects and the model library: aggregates, events, value objects."""

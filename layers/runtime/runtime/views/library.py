@@ -1,0 +1,146 @@
+"""Read views of the model library, as projections (pure folds of recorded events).
+
+- ``projects``: one row per project, with members and roles.
+- ``memberships``: ``<user_id>/<project_id>`` -> role, to list a user's projects.
+- ``models``: one row per live model (None = tombstone once deleted), with its files and its
+  search terms per field (computed by the analyzer; deterministic, so a rebuild gives the
+  same rows).
+- ``blob_refs``: blob key -> {model_id: [paths]}; a row with no refs means the blob may be
+  reclaimed (see LibraryService.collect_garbage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from domain.projection import Row
+from domain.records import RecordedEvent
+from runtime.search.analyzer import index_terms
+
+
+def _stamp(event: RecordedEvent) -> dict[str, Any]:
+    return {"at": event.recorded_at.isoformat(), "by": event.metadata.actor}
+
+
+class ProjectsView:
+    view = "projects"
+
+    def keys(self, event: RecordedEvent) -> Sequence[str]:
+        return [event.stream_id.removeprefix("project-")] if event.type.startswith("project.") else []
+
+    def apply(self, key: str, row: Row | None, event: RecordedEvent) -> Row | None:
+        d = event.data
+        if event.type == "project.created":
+            return {
+                "project_id": d["project_id"],
+                "name": d["name"],
+                "description": d.get("description", ""),
+                "members": {d["owner"]: "owner"},
+                "created": _stamp(event),
+            }
+        if row is None:
+            return None
+        if event.type == "project.member_set":
+            return {**row, "members": {**row["members"], d["user_id"]: d["role"]}}
+        if event.type == "project.member_removed":
+            return {**row, "members": {u: r for u, r in row["members"].items() if u != d["user_id"]}}
+        return row
+
+
+class MembershipsView:
+    view = "memberships"
+
+    def keys(self, event: RecordedEvent) -> Sequence[str]:
+        pid = event.stream_id.removeprefix("project-")
+        d = event.data
+        if event.type == "project.created":
+            return [f"{d['owner']}/{pid}"]
+        if event.type in ("project.member_set", "project.member_removed"):
+            return [f"{d['user_id']}/{pid}"]
+        return []
+
+    def apply(self, key: str, row: Row | None, event: RecordedEvent) -> Row | None:
+        user_id, project_id = key.split("/", 1)
+        if event.type == "project.created":
+            return {"user_id": user_id, "project_id": project_id, "role": "owner"}
+        if event.type == "project.member_set":
+            return {"user_id": user_id, "project_id": project_id, "role": event.data["role"]}
+        return None  # member_removed
+
+
+def search_terms(row: Row) -> dict[str, list[str]]:
+    return {
+        "name": sorted(index_terms(row["name"])),
+        "tags": sorted(set().union(*(index_terms(t) for t in row["tags"])) if row["tags"] else set()),
+        "text": sorted(index_terms(" ".join([row["description"], row["family"], row.get("source", "")]))),
+    }
+
+
+class ModelsView:
+    view = "models"
+
+    def keys(self, event: RecordedEvent) -> Sequence[str]:
+        return [event.stream_id.removeprefix("model-")] if event.type.startswith("model.") else []
+
+    def apply(self, key: str, row: Row | None, event: RecordedEvent) -> Row | None:
+        d = event.data
+        t = event.type
+        if t == "model.registered":
+            new: Row = {
+                "model_id": d["model_id"],
+                "project_id": d["project_id"],
+                "name": d["name"],
+                "family": d["family"],
+                "description": d.get("description", ""),
+                "tags": d.get("tags", []),
+                "license": d.get("license", ""),
+                "source": d.get("source", ""),
+                "files": {},
+                "created": _stamp(event),
+                "updated": _stamp(event),
+                "version": event.version,
+            }
+            return {**new, "terms": search_terms(new)}
+        if row is None or t == "model.deleted":
+            return None
+        base = {**row, "updated": _stamp(event), "version": event.version}
+        if t == "model.updated":
+            changes = {k: v for k, v in d.items() if v is not None}
+            merged = {**base, **changes}
+            return {**merged, "terms": search_terms(merged)}
+        if t == "model.file_added":
+            f = {"size": d["size"], "sha256": d["sha256"], "blob": d["blob"]}
+            return {**base, "files": {**row["files"], d["path"]: f}}
+        if t == "model.file_removed":
+            return {**base, "files": {p: f for p, f in row["files"].items() if p != d["path"]}}
+        return base
+
+
+class BlobRefsView:
+    view = "blob_refs"
+
+    def keys(self, event: RecordedEvent) -> Sequence[str]:
+        if event.type in ("model.file_added", "model.file_removed"):
+            return [event.data["blob"]]
+        if event.type == "model.deleted":
+            return list(event.data["blobs"])
+        return []
+
+    def apply(self, key: str, row: Row | None, event: RecordedEvent) -> Row | None:
+        model_id = event.stream_id.removeprefix("model-")
+        refs: dict[str, list[str]] = {m: list(p) for m, p in (row or {}).get("refs", {}).items()}
+        if event.type == "model.file_added":
+            paths = refs.setdefault(model_id, [])
+            if event.data["path"] not in paths:
+                paths.append(event.data["path"])
+        elif event.type == "model.file_removed":
+            refs[model_id] = [p for p in refs.get(model_id, []) if p != event.data["path"]]
+            if not refs[model_id]:
+                del refs[model_id]
+        elif event.type == "model.deleted":
+            refs.pop(model_id, None)
+        return {"blob": key, "refs": refs}
+
+
+LIBRARY_PROJECTIONS = (ProjectsView(), MembershipsView(), ModelsView(), BlobRefsView())
