@@ -1,0 +1,191 @@
+"""The training loop behind ``jobs.train``: deterministic epoch order (seed + epoch), so a
+resumed run continues from the exact batch; checkpoints; SIGTERM; evaluation; early stopping;
+pruning reports; metric lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jobs import checkpoint, contract
+from jobs.contract import Stopped
+from jobs.data import Example
+
+
+class Trainer:
+    def __init__(self, *, model, tokenizer, optimizer, scheduler, device, labels, settings, total_steps, hp,
+                 ckpt_root: Path) -> None:
+        self.model, self.tokenizer, self.optimizer, self.scheduler = model, tokenizer, optimizer, scheduler
+        self.device, self.labels, self.t, self.total = device, labels, settings, total_steps
+        self.ckpt_root = ckpt_root
+        self.checkpoint_every = int(hp.get("checkpoint_every", 50))
+        self.log_every = max(1, int(hp.get("log_every", 10)))
+        self.eval_every = int(hp.get("eval_every", 0))
+        self.metrics = contract.Metrics()
+        self.intermediate = contract.output_data_dir() / "intermediate.jsonl"
+        self.step = 0
+        self.epoch = 0
+        self.best_val = float("inf")
+        self.bad_evals = 0
+        self.last_eval_step = -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+        cuda = device.type == "cuda"
+        precision = str(hp.get("precision", "auto"))
+        if precision == "auto":
+            precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+        if precision != "fp32" and not cuda:
+            raise ValueError(f"precision: {precision} needs a CUDA device")
+        self.precision = precision
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+        use_compile = str(hp.get("compile", "auto")).lower()
+        self.forward = model
+        if cuda and use_compile in ("auto", "true", "1"):
+            self.forward = torch.compile(model)
+        self.metrics.info.update({"precision": precision, "compiled": self.forward is not model,
+                                  "device": device.type})
+
+    # ------------------------------------------------------------------ data
+    def encode(self, train: list[Example], val: list[Example]) -> None:
+        n = int(self.t["max_seq_length"])
+        lid = {lb: i for i, lb in enumerate(self.labels)}
+
+        def enc(rows: list[Example]) -> tuple[list[list[int]], list[int]]:
+            ids = self.tokenizer([r.text for r in rows], truncation=True, max_length=n)["input_ids"]
+            return ids, [lid[r.label] for r in rows]
+
+        self.train_ids, self.train_y = enc(train)
+        self.val_ids, self.val_y = enc(val) if val else ([], [])
+
+    def batch(self, ids: list[list[int]], ys: list[int], idx: list[int]) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+        out = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        out["labels"] = torch.tensor([ys[i] for i in idx], device=self.device)
+        return out
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.amp_dtype)
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "best_val": self.best_val if self.best_val != float("inf") else None,
+                "bad_evals": self.bad_evals, "history": self.metrics.history[-2000:]}
+
+    def save_checkpoint(self) -> Path:
+        p = checkpoint.save(self.ckpt_root, self.step, self.model, self.optimizer, self.scheduler, self.state())
+        print(f"checkpoint saved: {p.name}", flush=True)
+        return p
+
+    def restore(self, path: Path) -> None:
+        s = checkpoint.load(path, self.model, self.optimizer, self.scheduler)
+        self.step, self.epoch = int(s["step"]), int(s["epoch"])
+        self.best_val = float(s["best_val"]) if s.get("best_val") is not None else float("inf")
+        self.bad_evals = int(s.get("bad_evals", 0))
+        self.metrics.history = list(s.get("history", []))
+        self.metrics.info["resumed_from_step"] = self.step
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict[str, Any]:
+        n, bs = len(self.train_ids), int(self.t["batch_size"])
+        steps_per_epoch = (n + bs - 1) // bs
+        seed = int(self.t["seed"])
+        reason = "completed"
+        window_loss, window_tokens, window_steps, t0 = 0.0, 0, 0, time.perf_counter()
+        self.model.train()
+        while self.step < self.total:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + self.epoch)).tolist()
+            first = self.step - self.epoch * steps_per_epoch
+            for b in range(max(0, first), steps_per_epoch):
+                batch = self.batch(self.train_ids, self.train_y, order[b * bs : (b + 1) * bs])
+                with self.autocast():
+                    loss = self.forward(**batch).loss
+                if self.scaler:
+                    self.scaler.scale(loss).backward()
+                    self.scaler.unscale_(self.optimizer)
+                else:
+                    loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                if self.scaler:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                window_loss += float(loss.detach())
+                window_tokens += int(batch["attention_mask"].sum())
+                window_steps += 1
+                if self.step % self.log_every == 0 or self.step == self.total:
+                    dt = max(time.perf_counter() - t0, 1e-9)
+                    self.metrics.log(self.step, train_loss=window_loss / window_steps,
+                                     learning_rate=self.scheduler.get_last_lr()[0],
+                                     tokens_per_s=window_tokens / dt, steps_per_s=window_steps / dt)
+                    window_loss, window_tokens, window_steps, t0 = 0.0, 0, 0, time.perf_counter()
+                if self.eval_every and self.step % self.eval_every == 0 and self.val_ids:
+                    reason = self.evaluate_and_decide() or reason
+                if self.checkpoint_every and self.step % self.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if contract.STOP.is_set():
+                    self.save_checkpoint()
+                    raise Stopped(f"SIGTERM at step {self.step}; resume from the checkpoint")
+                if reason != "completed" or (self.step >= self.total and b < steps_per_epoch - 1):
+                    break
+            else:
+                self.epoch += 1
+                self.metrics.log(self.step, epoch=self.epoch)
+                if not self.eval_every and self.val_ids:
+                    reason = self.evaluate_and_decide() or reason
+            if reason != "completed":
+                break
+        if self.val_ids and self.last_eval_step != self.step and reason == "completed":
+            reason = self.evaluate_and_decide() or reason  # final numbers after a mid-epoch max_steps
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return {"stop_reason": reason, "steps": self.step, "epochs": self.epoch,
+                "best_val_loss": None if self.best_val == float("inf") else self.best_val}
+
+    @torch.no_grad()
+    def validate(self) -> tuple[float, float]:
+        self.model.eval()
+        total_loss, correct, bs = 0.0, 0, int(self.t["batch_size"])
+        for i in range(0, len(self.val_ids), bs):
+            idx = list(range(i, min(i + bs, len(self.val_ids))))
+            batch = self.batch(self.val_ids, self.val_y, idx)
+            with self.autocast():
+                out = self.forward(**batch)
+            total_loss += float(out.loss) * len(idx)
+            correct += int((out.logits.argmax(-1) == batch["labels"]).sum())
+        self.model.train()
+        return total_loss / len(self.val_ids), correct / len(self.val_ids)
+
+    def evaluate_and_decide(self) -> str | None:
+        val_loss, acc = self.validate()
+        self.last_eval_step = self.step
+        self.metrics.log(self.step, val_loss=val_loss, val_accuracy=acc)
+        with self.intermediate.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": self.step, "epoch": self.epoch, "val_loss": val_loss,
+                                "val_accuracy": acc, "time": time.time()}) + "\n")
+        if val_loss < self.best_val - 1e-4:
+            self.best_val, self.bad_evals = val_loss, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.bad_evals += 1
+        from jobs.train import prune_requested
+
+        if prune_requested():
+            print(f"pruned at step {self.step}", flush=True)
+            return "pruned"
+        patience = int(self.t.get("early_stopping_patience") or 0)
+        if patience and self.bad_evals >= patience:
+            print(f"early stopping at step {self.step}: no val_loss improvement in {patience} evaluations", flush=True)
+            return "early_stopped"
+        return None

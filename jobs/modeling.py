@@ -1,0 +1,114 @@
+"""Build a sequence-classification model from a parameter config (random init, offline).
+
+Config format: ``{"family": "bert"|"roberta"|"albert"|"electra"|"xlnet", "architecture": {...
+transformers config fields ...}, "training": {...}, "tokenizer": {...}}``. The model is
+``CONFIG_MAPPING[family](**architecture)`` + ``AutoModelForSequenceClassification.from_config``.
+Any problem is a ``ValueError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+FAMILIES = ("bert", "roberta", "albert", "electra", "xlnet")
+_META = {"model_type", "architectures", "transformers_version", "_name_or_path"}
+
+
+def _fail(field: str, msg: str) -> ValueError:
+    return ValueError(f"{field}: {msg}")
+
+
+def _known_fields(cls: Any) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        try:
+            names.update(inspect.signature(klass.__init__).parameters)
+        except (TypeError, ValueError):
+            pass
+        names.update(getattr(klass, "__annotations__", {}))
+    # common PretrainedConfig kwargs
+    names.update({"pad_token_id", "bos_token_id", "eos_token_id", "num_labels", "id2label", "label2id",
+                  "problem_type", "classifier_dropout", "torch_dtype", "dtype"})
+    return names - {"self", "kwargs"}
+
+
+def model_config(config: dict[str, Any], num_labels: int, *, vocab_size: int | None = None,
+                 pad_token_id: int | None = None, labels: list[str] | None = None):
+    from transformers import CONFIG_MAPPING
+
+    if not isinstance(config, dict):
+        raise _fail("config", "must be a JSON object")
+    family = config.get("family")
+    if family not in FAMILIES:
+        raise _fail("family", f"unknown family {family!r}; expected one of {list(FAMILIES)}")
+    arch = config.get("architecture") or {}
+    if not isinstance(arch, dict):
+        raise _fail("architecture", "must be an object of transformers config fields")
+    if num_labels < 2:
+        raise _fail("labels", f"need at least 2 labels, got {num_labels}")
+    cls = CONFIG_MAPPING[family]
+    known = _known_fields(cls)
+    unknown = sorted(k for k in arch if k not in known and k not in _META)
+    if unknown:
+        raise _fail(f"architecture.{unknown[0]}", f"not a {cls.__name__} field")
+    for k, v in arch.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+            raise _fail(f"architecture.{k}", f"must not be negative, got {v}")
+    fields = {k: v for k, v in arch.items() if k not in _META}
+    if vocab_size is not None:
+        fields["vocab_size"] = vocab_size
+    if pad_token_id is not None:
+        fields["pad_token_id"] = pad_token_id
+    _check_shapes(family, fields)
+    try:
+        cfg = cls(**fields, num_labels=num_labels)
+    except (TypeError, ValueError) as e:
+        raise _fail("architecture", str(e)) from None
+    if labels:
+        cfg.id2label = dict(enumerate(labels))
+        cfg.label2id = {lb: i for i, lb in enumerate(labels)}
+    return cfg
+
+
+def _check_shapes(family: str, f: dict[str, Any]) -> None:
+    if family == "xlnet":
+        d, h = f.get("d_model", 1024), f.get("n_head", 16)
+        if h <= 0 or d % h:
+            raise _fail("architecture.d_model", f"{d} is not divisible by n_head={h}")
+        return
+    d, h = f.get("hidden_size", 768), f.get("num_attention_heads", 12)
+    if h <= 0 or d % h:
+        raise _fail("architecture.hidden_size", f"{d} is not divisible by num_attention_heads={h}")
+    if family == "albert":
+        groups, layers = f.get("num_hidden_groups", 1), f.get("num_hidden_layers", 12)
+        if groups <= 0 or groups > layers:
+            raise _fail("architecture.num_hidden_groups", f"must be in 1..num_hidden_layers ({layers}), got {groups}")
+    act = f.get("hidden_act")
+    if act is not None:
+        from transformers.activations import ACT2FN
+
+        if act not in ACT2FN:
+            raise _fail("architecture.hidden_act", f"unknown activation {act!r}")
+
+
+def check_sequence_length(config: dict[str, Any], max_seq_length: int) -> None:
+    arch = config.get("architecture") or {}
+    if config.get("family") == "xlnet":
+        return  # relative positions: no table to overflow
+    max_pos = arch.get("max_position_embeddings", 512)
+    need = max_seq_length + (2 if config.get("family") == "roberta" else 0)  # roberta offsets by pad id + 1
+    if need > max_pos:
+        raise _fail("training.max_seq_length", f"{max_seq_length} needs max_position_embeddings >= {need}, has {max_pos}")
+
+
+def build_model(config: dict[str, Any], num_labels: int, *, vocab_size: int | None = None,
+                pad_token_id: int | None = None, labels: list[str] | None = None):
+    """Random-init ``AutoModelForSequenceClassification`` for ``config``; ValueError naming the field."""
+    from transformers import AutoModelForSequenceClassification
+
+    cfg = model_config(config, num_labels, vocab_size=vocab_size, pad_token_id=pad_token_id, labels=labels)
+    try:
+        return AutoModelForSequenceClassification.from_config(cfg)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise _fail("architecture", f"cannot build {config['family']} model: {e}") from None
