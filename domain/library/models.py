@@ -249,7 +249,11 @@ def decide(state: Model, cmd: Command) -> Sequence[DomainEvent]:
             raise Invalid(f"uploaded {cmd.size} bytes, declared {up.size}", field="size")
         if cmd.sha256 != up.sha256:
             raise Invalid("sha256 of the uploaded bytes differs from the declared one", field="sha256")
-        return [FileAdded(upload_id=up.upload_id, path=up.path, blob=cmd.blob, size=cmd.size, sha256=cmd.sha256)]
+        added = FileAdded(upload_id=up.upload_id, path=up.path, blob=cmd.blob, size=cmd.size, sha256=cmd.sha256)
+        old = state.files.get(up.path)
+        if old is not None and old.blob != cmd.blob:  # replacing a file releases the old blob
+            return [FileRemoved(path=up.path, blob=old.blob), added]
+        return [added]
     if isinstance(cmd, RejectUpload):
         _open_upload(state, cmd.upload_id)
         return [UploadRejected(upload_id=cmd.upload_id, reason=cmd.reason, field=cmd.field)]

@@ -1,0 +1,93 @@
+"""Search over view rows that carry analyzer terms (see runtime.views.library.search_terms).
+
+Query syntax: words separated by spaces must all match (AND); ``OR`` (or ``|``) separates
+alternatives: ``情感 分类 OR translation``. Filters (family, tags with all/any) combine with
+AND. A Latin query word matches a term by prefix (so ``qg``, ``qinggan``, ``zwqg`` and
+``bert`` all work); a Chinese word matches a segmented word, or a substring of the folded
+name/description/tags (segmentation differences between query and document do not hide hits).
+Ranking: name > tags > other text; exact > prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.errors import Invalid
+from runtime.search.analyzer import fold, query_terms
+
+_OR = re.compile(r"\s+OR\s+|\s*\|\s*")
+_WEIGHTS = {"name": 3.0, "tags": 2.0, "text": 1.0}
+_LATIN = re.compile(r"^[0-9a-z]+$")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str = ""
+    families: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    tags_mode: str = "all"
+    groups: tuple[tuple[str, ...], ...] = field(default=(), init=False)
+
+    def __post_init__(self) -> None:
+        if len(self.q) > 256:
+            raise Invalid("at most 256 characters", field="q")
+        if self.tags_mode not in ("all", "any"):
+            raise Invalid("tags_mode must be 'all' or 'any'", field="tags_mode")
+        groups = tuple(tuple(query_terms(part)) for part in _OR.split(self.q.strip()) if part.strip())
+        object.__setattr__(self, "groups", tuple(g for g in groups if g))
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups and not self.families and not self.tags
+
+
+def _term_score(term: str, row: dict[str, Any], folded: dict[str, str]) -> float:
+    best = 0.0
+    for fld, weight in _WEIGHTS.items():
+        terms = row["terms"].get(fld, [])
+        if term in terms:
+            best = max(best, weight)
+        elif _LATIN.match(term):
+            if any(t.startswith(term) for t in terms):
+                best = max(best, weight * 0.6)
+        elif term in folded[fld]:
+            best = max(best, weight * 0.5)
+    return best
+
+
+def _passes_filters(row: dict[str, Any], query: SearchQuery) -> bool:
+    if query.families and row["family"] not in query.families:
+        return False
+    if query.tags:
+        have = {fold(t) for t in row["tags"]}
+        want = [fold(t) for t in query.tags]
+        hits = [t in have for t in want]
+        if not (all(hits) if query.tags_mode == "all" else any(hits)):
+            return False
+    return True
+
+
+def search_rows(rows: list[dict[str, Any]], query: SearchQuery) -> list[dict[str, Any]]:
+    """Rows matching the query, best first, each with ``_score``."""
+    out = []
+    for row in rows:
+        if not _passes_filters(row, query):
+            continue
+        if not query.groups:
+            out.append({**row, "_score": 0.0})
+            continue
+        folded = {
+            "name": fold(row["name"]),
+            "tags": " ".join(fold(t) for t in row["tags"]),
+            "text": fold(" ".join([row["description"], row["family"], row.get("source", "")])),
+        }
+        best = 0.0
+        for group in query.groups:
+            scores = [_term_score(t, row, folded) for t in group]
+            if all(s > 0 for s in scores):
+                best = max(best, sum(scores))
+        if best > 0:
+            out.append({**row, "_score": round(best, 3)})
+    return sorted(out, key=lambda r: (-r["_score"], r["name"]))

@@ -1,0 +1,385 @@
+"""Model library use cases: projects, models, uploads, search, download, history, delete.
+
+Authorization happens here, on every call (runtime.services.access). Writes go through
+``execute`` (optimistic concurrency + idempotency keys). Lists and search read views; a single
+model is read from its stream (strongly consistent, and ``as_of`` for free).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from domain.errors import Conflict, Invalid, NotFound
+from domain.events import new_id
+from domain.library import models as m
+from domain.library import projects as p
+from domain.library.values import clean_file_path, clean_sha256, name_key
+from domain.records import RecordedEvent
+from runtime.ports import BlobStore, EventStore, ViewStore
+from runtime.search.query import SearchQuery, search_rows
+from runtime.services.access import Access
+from runtime.services.commands import Caller, execute, load
+
+SYSTEM = Caller(user_id="system:finalizer")
+MAX_PARTS = 10_000
+DEFAULT_PART = 8 * 1024 * 1024
+STALE_CLAIM_S = 60
+
+
+def model_doc(state: m.Model, version: int) -> dict[str, Any]:
+    return {
+        "model_id": state.model_id,
+        "project_id": state.project_id,
+        "name": state.name,
+        "family": state.family,
+        "description": state.description,
+        "tags": list(state.tags),
+        "license": state.license,
+        "source": state.source,
+        "files": [
+            {"path": f.path, "size": f.size, "sha256": f.sha256}
+            for f in sorted(state.files.values(), key=lambda f: f.path)
+        ],
+        "open_uploads": [
+            {"upload_id": u.upload_id, "path": u.path, "size": u.size, "sha256": u.sha256}
+            for u in state.uploads.values()
+        ],
+        "deleted": state.deleted,
+        "version": version,
+    }
+
+
+def history_item(r: RecordedEvent) -> dict[str, Any]:
+    return {
+        "version": r.version,
+        "type": r.type,
+        "actor": r.metadata.actor,
+        "at": r.recorded_at.isoformat(),
+        "correlation_id": r.metadata.correlation_id,
+        "reason": r.metadata.reason,
+        "data": r.data,
+    }
+
+
+class LibraryService:
+    def __init__(
+        self,
+        store: EventStore,
+        views: ViewStore,
+        blobs: BlobStore,
+        *,
+        min_part_bytes: int = 5 * 1024 * 1024,
+        max_part_bytes: int = 64 * 1024 * 1024,
+        on_assembled: Callable[[str], dict[str, Any] | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.views = views
+        self.blobs = blobs
+        self.access = Access(store)
+        self.min_part = min_part_bytes
+        self.max_part = max_part_bytes
+        # Called with the upload id once the parts are joined. Locally it runs the S3-trigger
+        # handler in-process (same code path as AWS, where S3 ObjectCreated invokes it).
+        self.on_assembled = on_assembled
+
+    # ------------------------------------------------------------------ projects
+    def create_project(self, caller: Caller, name: str, description: str = "") -> dict[str, Any]:
+        pid = new_id()[:12]
+        cmd = p.CreateProject(project_id=pid, name=name, description=description, owner=caller.user_id)
+        out = execute(self.store, p.PROJECTS, pid, cmd, caller)
+        return self._project_doc(out.state, out.version)
+
+    def get_project(self, caller: Caller, project_id: str) -> dict[str, Any]:
+        project = self.access.require(caller, project_id, "viewer")
+        return self._project_doc(project, self.store.version(p.PROJECTS.stream_id(project_id)))
+
+    def list_projects(self, caller: Caller) -> list[dict[str, Any]]:
+        out = []
+        for _, row in self.views.scan("memberships", prefix=f"{caller.user_id}/"):
+            proj = self.views.get("projects", row["project_id"])
+            if proj is not None:
+                out.append({**proj, "role": row["role"]})
+        return sorted(out, key=lambda r: r["created"]["at"])
+
+    def set_member(self, caller: Caller, project_id: str, user_id: str, role: str) -> dict[str, Any]:
+        self.access.require(caller, project_id, "owner")
+        out = execute(self.store, p.PROJECTS, project_id, p.SetMember(user_id=user_id, role=role), caller)
+        return self._project_doc(out.state, out.version)
+
+    def remove_member(self, caller: Caller, project_id: str, user_id: str) -> dict[str, Any]:
+        self.access.require(caller, project_id, "owner")
+        out = execute(self.store, p.PROJECTS, project_id, p.RemoveMember(user_id=user_id), caller)
+        return self._project_doc(out.state, out.version)
+
+    @staticmethod
+    def _project_doc(project: p.Project, version: int) -> dict[str, Any]:
+        return {
+            "project_id": project.project_id,
+            "name": project.name,
+            "description": project.description,
+            "members": dict(project.members),
+            "version": version,
+        }
+
+    # ------------------------------------------------------------------ models
+    def register_model(self, caller: Caller, project_id: str, **fields: Any) -> dict[str, Any]:
+        self.access.require(caller, project_id, "editor")
+        model_id = new_id()[:16]
+        cmd = m.RegisterModel(model_id=model_id, project_id=project_id, **fields)
+        m.decide(m.Model(), cmd)  # validate everything before claiming the name
+        self._claim_name(caller, project_id, cmd.name, model_id)
+        out = execute(self.store, m.MODELS, model_id, cmd, caller)
+        return model_doc(out.state, out.version)
+
+    def _name_stream(self, project_id: str, name: str) -> str:
+        import hashlib
+
+        return f"{project_id}.{hashlib.sha256(name_key(name).encode()).hexdigest()[:32]}"
+
+    def _claim_name(self, caller: Caller, project_id: str, name: str, model_id: str) -> None:
+        entity = self._name_stream(project_id, name)
+        holder, _ = load(self.store, m.MODEL_NAMES, entity)
+        gone = False
+        if holder is not None and holder != model_id:
+            records = self.store.read(m.MODELS.stream_id(holder))
+            if records:
+                gone = m.MODELS.fold(r.event() for r in records).deleted
+            else:  # claimed but never registered (crash between the two appends)?
+                claims = self.store.read(m.MODEL_NAMES.stream_id(entity))
+                age = (datetime.now(claims[-1].recorded_at.tzinfo) - claims[-1].recorded_at).total_seconds()
+                gone = age > STALE_CLAIM_S
+        execute(self.store, m.MODEL_NAMES, entity, m.ClaimName(model_id=model_id, holder_gone=gone), caller)
+
+    def _model(self, caller: Caller, model_id: str, role: str) -> tuple[m.Model, int]:
+        state, version = load(self.store, m.MODELS, model_id)
+        if not state.exists:
+            raise NotFound(f"no model {model_id!r}", field="model_id")
+        self.access.require(caller, state.project_id, role)
+        return state, version
+
+    def get_model(self, caller: Caller, model_id: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+        if as_of is None:
+            state, version = self._model(caller, model_id, "viewer")
+            return model_doc(state, version)
+        records = self.store.read(m.MODELS.stream_id(model_id), until_time=as_of)
+        state = m.MODELS.fold(r.event() for r in records)
+        if not state.model_id:
+            raise NotFound(f"model {model_id!r} did not exist at {as_of.isoformat()}", field="as_of")
+        self.access.require(caller, state.project_id, "viewer")
+        return {**model_doc(state, records[-1].version), "as_of": as_of.isoformat()}
+
+    def update_model(self, caller: Caller, model_id: str, **changes: Any) -> dict[str, Any]:
+        self._model(caller, model_id, "editor")
+        out = execute(self.store, m.MODELS, model_id, m.UpdateModel(**changes), caller)
+        return model_doc(out.state, out.version)
+
+    def delete_model(self, caller: Caller, model_id: str, reason: str = "") -> dict[str, Any]:
+        state, _ = self._model(caller, model_id, "owner")
+        out = execute(self.store, m.MODELS, model_id, m.DeleteModel(reason=reason), caller)
+        execute(self.store, m.MODEL_NAMES, self._name_stream(state.project_id, state.name), m.ReleaseName(model_id=model_id), caller)
+        for upload_id in state.uploads:
+            self.blobs.abort_upload(upload_id)
+        return {"model_id": model_id, "deleted": True, "version": out.version}
+
+    def history(self, caller: Caller, model_id: str) -> list[dict[str, Any]]:
+        records = self.store.read(m.MODELS.stream_id(model_id))
+        if not records:
+            raise NotFound(f"no model {model_id!r}", field="model_id")
+        project_id = records[0].data["project_id"]
+        self.access.require(caller, project_id, "viewer")
+        return [history_item(r) for r in records]
+
+    def _visible_projects(self, caller: Caller) -> set[str]:
+        return {row["project_id"] for _, row in self.views.scan("memberships", prefix=f"{caller.user_id}/")}
+
+    def list_models(
+        self,
+        caller: Caller,
+        *,
+        project_id: str | None = None,
+        sort: str = "-updated",
+        limit: int = 50,
+        cursor: int = 0,
+        query: SearchQuery | None = None,
+    ) -> dict[str, Any]:
+        if project_id is not None:
+            self.access.require(caller, project_id, "viewer")
+            projects = {project_id}
+        else:
+            projects = self._visible_projects(caller)
+        if limit < 1 or limit > 500:
+            raise Invalid("limit must be between 1 and 500", field="limit")
+        rows = [row for _, row in self.views.scan("models") if row["project_id"] in projects]
+        if query is not None and not query.empty:
+            ranked = search_rows(rows, query)
+        else:
+            ranked = _sorted(rows, sort)
+        page = ranked[cursor : cursor + limit]
+        nxt = cursor + limit if cursor + limit < len(ranked) else None
+        return {"items": [_summary(r) for r in page], "total": len(ranked), "next_cursor": nxt}
+
+    # ------------------------------------------------------------------ uploads
+    def start_upload(
+        self, caller: Caller, model_id: str, *, path: str, size: int, sha256: str, part_size: int | None = None
+    ) -> dict[str, Any]:
+        self._model(caller, model_id, "editor")
+        path = clean_file_path(path)
+        sha256 = clean_sha256(sha256)
+        if size < 0:
+            raise Invalid("size must be >= 0", field="size")
+        ps = self._part_size(size, part_size)
+        upload = self.blobs.create_upload(expected_size=size, expected_sha256=sha256, part_size=ps)
+        cmd = m.StartUpload(upload_id=upload.upload_id, path=path, size=size, sha256=sha256, part_size=ps)
+        try:
+            execute(self.store, m.MODELS, model_id, cmd, caller)
+        except Exception:
+            self.blobs.abort_upload(upload.upload_id)
+            raise
+        count = max(1, math.ceil(size / ps))
+        return {
+            "upload_id": upload.upload_id,
+            "path": path,
+            "size": size,
+            "sha256": sha256,
+            "part_size": ps,
+            "part_count": count,
+            "parts": self._targets(upload.upload_id, range(1, count + 1)),
+        }
+
+    def _part_size(self, size: int, asked: int | None) -> int:
+        if asked is not None:
+            if asked < self.min_part:
+                raise Invalid(f"part_size must be at least {self.min_part} bytes", field="part_size")
+            if asked > self.max_part:
+                raise Invalid(f"part_size must be at most {self.max_part} bytes", field="part_size")
+            if math.ceil(size / asked) > MAX_PARTS:
+                raise Invalid(f"at most {MAX_PARTS} parts; use a larger part_size", field="part_size")
+            return asked
+        ps = max(self.min_part, min(DEFAULT_PART, self.max_part), math.ceil(size / MAX_PARTS))
+        if ps > self.max_part:
+            raise Invalid("file too large for the part limits", field="size")
+        return ps
+
+    def _targets(self, upload_id: str, numbers: range | list[int]) -> list[dict[str, Any]]:
+        return [
+            {"part_number": t.part_number, "url": t.url, "method": t.method, "headers": t.headers}
+            for t in self.blobs.part_targets(upload_id, list(numbers))
+        ]
+
+    def _open_upload(self, caller: Caller, model_id: str, upload_id: str, role: str) -> m.PendingUpload:
+        state, _ = self._model(caller, model_id, role)
+        if upload_id in state.uploads:
+            return state.uploads[upload_id]
+        if upload_id in state.rejected:
+            raise Conflict(f"upload was rejected: {state.rejected[upload_id]}", field="upload_id")
+        raise NotFound(f"no open upload {upload_id!r}", field="upload_id")
+
+    def upload_status(self, caller: Caller, model_id: str, upload_id: str) -> dict[str, Any]:
+        state, _ = self._model(caller, model_id, "viewer")
+        if upload_id in state.rejected:
+            return {"upload_id": upload_id, "state": "rejected", "reason": state.rejected[upload_id]}
+        up = state.uploads.get(upload_id)
+        if up is None:
+            if self._upload_added(model_id, upload_id):
+                return {"upload_id": upload_id, "state": "completed"}
+            raise NotFound(f"no upload {upload_id!r}", field="upload_id")
+        parts = self.blobs.list_parts(upload_id)
+        count = max(1, math.ceil(up.size / up.part_size))
+        return {
+            "upload_id": upload_id,
+            "state": "open",
+            "path": up.path,
+            "size": up.size,
+            "sha256": up.sha256,
+            "part_size": up.part_size,
+            "part_count": count,
+            "uploaded_parts": sorted(parts),
+            "missing_parts": [n for n in range(1, count + 1) if n not in parts],
+        }
+
+    def _upload_added(self, model_id: str, upload_id: str) -> bool:
+        return any(
+            r.type == "model.file_added" and r.data.get("upload_id") == upload_id
+            for r in self.store.read(m.MODELS.stream_id(model_id))
+        )
+
+    def part_urls(self, caller: Caller, model_id: str, upload_id: str, numbers: list[int]) -> list[dict[str, Any]]:
+        up = self._open_upload(caller, model_id, upload_id, "editor")
+        count = max(1, math.ceil(up.size / up.part_size))
+        bad = [n for n in numbers if n < 1 or n > count]
+        if bad:
+            raise Invalid(f"part numbers must be within 1..{count}", field="parts")
+        return self._targets(upload_id, numbers)
+
+    def list_uploads(self, caller: Caller, model_id: str) -> list[dict[str, Any]]:
+        state, _ = self._model(caller, model_id, "viewer")
+        return [self.upload_status(caller, model_id, u) for u in state.uploads]
+
+    def complete_upload(self, caller: Caller, model_id: str, upload_id: str) -> dict[str, Any]:
+        self._open_upload(caller, model_id, upload_id, "editor")
+        try:
+            key = self.blobs.complete_upload(upload_id)
+        except Invalid as err:
+            execute(self.store, m.MODELS, model_id, m.RejectUpload(upload_id=upload_id, reason=err.message, field=err.field), caller)
+            raise
+        return self.finalize_upload(model_id, upload_id, key, caller)
+
+    def finalize_upload(self, model_id: str, upload_id: str, blob_key: str, caller: Caller = SYSTEM) -> dict[str, Any]:
+        """Record a verified blob as the model's file (idempotent for a redelivered trigger)."""
+        state, _ = load(self.store, m.MODELS, model_id)
+        if upload_id not in state.uploads:
+            if self._upload_added(model_id, upload_id):
+                return {"upload_id": upload_id, "state": "completed"}
+            raise NotFound(f"no open upload {upload_id!r}", field="upload_id")
+        up = state.uploads[upload_id]
+        size = self.blobs.size(blob_key)
+        sha = blob_key.removeprefix("sha256/")
+        execute(self.store, m.MODELS, model_id, m.AddFile(upload_id=upload_id, blob=blob_key, size=size, sha256=sha), caller, retries=3)
+        return {"upload_id": upload_id, "state": "completed", "path": up.path, "size": size, "sha256": sha}
+
+    def abort_upload(self, caller: Caller, model_id: str, upload_id: str) -> dict[str, Any]:
+        self._open_upload(caller, model_id, upload_id, "editor")
+        self.blobs.abort_upload(upload_id)
+        execute(self.store, m.MODELS, model_id, m.AbortUpload(upload_id=upload_id), caller)
+        return {"upload_id": upload_id, "state": "aborted"}
+
+    # ------------------------------------------------------------------ download + gc
+    def download(self, caller: Caller, model_id: str, path: str) -> dict[str, Any]:
+        state, _ = self._model(caller, model_id, "viewer")
+        path = clean_file_path(path)
+        f = state.files.get(path)
+        if f is None:
+            raise NotFound(f"no file {path!r} in this model", field="path")
+        name = path.rsplit("/", 1)[-1]
+        return {"path": path, "size": f.size, "sha256": f.sha256, "url": self.blobs.download_url(f.blob, filename=name)}
+
+    def collect_garbage(self) -> list[str]:
+        """Delete blobs that no live model references (rows of blob_refs with no refs)."""
+        reclaimed = []
+        for key, row in self.views.scan("blob_refs"):
+            if not row.get("refs") and self.blobs.exists(key):
+                self.blobs.delete(key)
+                reclaimed.append(key)
+        return reclaimed
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in ("terms", "files")}
+    out["file_count"] = len(row.get("files", {}))
+    out["total_size"] = sum(f["size"] for f in row.get("files", {}).values())
+    if "_score" in row:
+        out["score"] = row["_score"]
+    return out
+
+
+_SORTS = {"name": lambda r: r["name"], "created": lambda r: r["created"]["at"], "updated": lambda r: r["updated"]["at"]}
+
+
+def _sorted(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    field = sort.lstrip("-")
+    if field not in _SORTS:
+        raise Invalid(f"sort must be one of {', '.join(_SORTS)} (prefix - for descending)", field="sort")
+    return sorted(rows, key=_SORTS[field], reverse=sort.startswith("-"))
