@@ -1,0 +1,1 @@
+"""Local-filesystem adapters (the embedded default): blob store, URL signing."""
