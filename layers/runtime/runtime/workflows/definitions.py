@@ -1,0 +1,277 @@
+"""The workflows TLM ships, defined once as data, and the building blocks later workflows
+(search loops, release, user pipelines) reuse.
+
+Every workflow here ends in ``Done`` (Succeed) or, through a catch on every task, in
+``RecordFailure`` (a ``workflowrun.failure_recorded`` event in the run's stream) then ``Failed``.
+
+Inputs:
+
+- ``compile``: ``{"compile_id", "model_version_id", "model_uri", "target", "output_uri"}``
+- ``train``: ``{"training_id", "dataset", "config", "output_uri"}``; the ``prepare_training_data``
+  step returns ``{"train_uri", "validation_uri", "test_uri"}``.
+
+Step functions (Lambda ``functions/steps`` on AWS, registered callables locally) are named in
+``STEP_FUNCTIONS``. Instance types are infra placeholders (``${TrainingInstanceType}``, a GPU
+type, a CDK parameter); ``DEFAULT_SUBSTITUTIONS`` holds the defaults the local runner uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from domain.workflows import model as m
+
+TRANSIENT_STEP_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+WORKFLOW_FAILED = "TLM.WorkflowFailed"
+DEFAULT_SUBSTITUTIONS = {
+    "TrainingInstanceType": "ml.g5.xlarge",
+    "EvaluateInstanceType": "ml.g5.xlarge",
+    "CompileInstanceType": "ml.c6i.2xlarge",
+    "PackageInstanceType": "ml.m5.xlarge",
+}
+
+
+# ------------------------------------------------------------------ building blocks
+
+
+def job_step(
+    name: str,
+    job: m.JobTemplate,
+    *,
+    result_path: str | None,
+    next: str | None = None,
+    retries: int = 1,
+    retry_interval_s: int = 60,
+    catch_to: str | None = "RecordFailure",
+    poll_seconds: int = 60,
+) -> m.JobTask:
+    """A job task: retried on job failure or loss, caught into the failure tail."""
+    retry = (m.Retry(errors=(m.JOB_FAILED, m.JOB_LOST), interval_s=retry_interval_s, max_attempts=retries),)
+    return m.JobTask(
+        name=name,
+        job=job,
+        result_path=result_path,
+        next=next,
+        end=next is None,
+        retry=retry if retries else (),
+        catch=(m.Catch(next=catch_to),) if catch_to else (),
+        poll_seconds=poll_seconds,
+    )
+
+
+def step(
+    name: str,
+    function: str,
+    *,
+    parameters: dict[str, Any] | None = None,
+    result_path: str | None = "$",
+    next: str | None = None,
+    catch_to: str | None = "RecordFailure",
+    timeout_s: int | None = 300,
+) -> m.StepTask:
+    """A step-function task, retried on transient Lambda errors, caught into the failure tail."""
+    return m.StepTask(
+        name=name,
+        function=function,
+        parameters=parameters,
+        result_path=result_path,
+        next=next,
+        end=next is None,
+        retry=(m.Retry(errors=TRANSIENT_STEP_ERRORS, interval_s=2, max_attempts=3),),
+        catch=(m.Catch(next=catch_to),) if catch_to else (),
+        timeout_s=timeout_s,
+    )
+
+
+def poll_loop(
+    name: str,
+    function: str,
+    *,
+    parameters: dict[str, Any] | None,
+    result_path: str,
+    done_path: str,
+    next: str,
+    wait_seconds: int = 30,
+    catch_to: str | None = "RecordFailure",
+) -> list[Any]:
+    """Call ``function`` until ``done_path`` is true: ``<name>`` -> ``<name> done?`` -> ``<name>
+    wait`` -> ``<name>``. For anything that is not a job but must be waited on (an endpoint)."""
+    return [
+        step(
+            name,
+            function,
+            parameters=parameters,
+            result_path=result_path,
+            next=f"{name} done",
+            catch_to=catch_to,
+        ),
+        m.Choice(
+            name=f"{name} done",
+            choices=(m.ChoiceRule(variable=done_path, op="boolean_equals", value=True, next=next),),
+            default=f"{name} wait",
+        ),
+        m.Wait(name=f"{name} wait", seconds=wait_seconds, next=name),
+    ]
+
+
+def failure_tail(workflow: str) -> list[Any]:
+    """``RecordFailure`` (the caught error as a failure event) then ``Failed``."""
+    return [
+        m.RecordTask(
+            name="RecordFailure",
+            event_type="workflowrun.failure_recorded",
+            data={"workflow": workflow, "error": "$.error.Error", "cause": "$.error.Cause"},
+            next="Failed",
+        ),
+        m.Fail(name="Failed", error=WORKFLOW_FAILED, cause=f"{workflow} failed; see the recorded failure"),
+    ]
+
+
+def linear(name: str, tasks: Sequence[Any], *, comment: str = "") -> m.Workflow:
+    """Chain ``tasks`` in order (each one's ``next`` is the following one; the last goes to
+    ``Done``) and add the success and failure ends."""
+    wired = []
+    for i, t in enumerate(tasks):
+        target = tasks[i + 1].name if i + 1 < len(tasks) else "Done"
+        wired.append(t.model_copy(update={"next": target, "end": False}))
+    return m.Workflow(
+        name=name,
+        comment=comment,
+        start_at=wired[0].name,
+        states=(*wired, m.Succeed(name="Done"), *failure_tail(name)),
+    )
+
+
+# ------------------------------------------------------------------ the workflows
+
+
+def compile_workflow(
+    *, job_retries: int = 1, retry_interval_s: int = 60, poll_seconds: int = 60
+) -> m.Workflow:
+    jobs = {"retries": job_retries, "retry_interval_s": retry_interval_s, "poll_seconds": poll_seconds}
+    return linear(
+        "compile",
+        [
+            step("Validate", "validate_compile_request", result_path="$.validated"),
+            job_step(
+                "Compile",
+                m.JobTemplate(
+                    program="compile",
+                    name_prefix="tlm-compile",
+                    hyperparameters={"target": "$.target", "compile_id": "$.compile_id"},
+                    channels={"model": "$.model_uri"},
+                    output_uri="$.output_uri",
+                    instance_type="${CompileInstanceType}",
+                    max_runtime_s=2 * 3600,
+                ),
+                result_path="$.compile",
+                **jobs,
+            ),
+            step(
+                "Verify",
+                "verify_compile",
+                parameters={"compile_id": "$.compile_id", "job": "$.compile"},
+                result_path="$.verification",
+            ),
+            job_step(
+                "Package",
+                m.JobTemplate(
+                    program="package",
+                    name_prefix="tlm-package",
+                    hyperparameters={"model_version_id": "$.model_version_id", "compile_id": "$.compile_id"},
+                    channels={"model": "$.compile.model_artifacts"},
+                    output_uri="$.output_uri",
+                    instance_type="${PackageInstanceType}",
+                ),
+                result_path="$.package",
+                **jobs,
+            ),
+            step(
+                "Record",
+                "record_compile",
+                parameters={
+                    "compile_id": "$.compile_id",
+                    "compile": "$.compile",
+                    "package": "$.package",
+                    "verification": "$.verification",
+                },
+                result_path="$.recorded",
+            ),
+        ],
+        comment="validate -> compile job -> verify -> package job -> record",
+    )
+
+
+def train_workflow(
+    *, job_retries: int = 1, retry_interval_s: int = 60, poll_seconds: int = 60, use_spot: bool = False
+) -> m.Workflow:
+    jobs = {"retries": job_retries, "retry_interval_s": retry_interval_s, "poll_seconds": poll_seconds}
+    return linear(
+        "train",
+        [
+            step(
+                "PrepareData",
+                "prepare_training_data",
+                parameters={"training_id": "$.training_id", "dataset": "$.dataset", "config": "$.config"},
+                result_path="$.prepared",
+            ),
+            job_step(
+                "Train",
+                m.JobTemplate(
+                    program="train",
+                    name_prefix="tlm-train",
+                    hyperparameters={"config": "$.config", "training_id": "$.training_id"},
+                    channels={"train": "$.prepared.train_uri", "validation": "$.prepared.validation_uri"},
+                    output_uri="$.output_uri",
+                    checkpoint_uri="${CheckpointsUri}" if use_spot else None,
+                    instance_type="${TrainingInstanceType}",
+                    use_spot=use_spot,
+                    max_runtime_s=6 * 3600,
+                    max_wait_s=12 * 3600 if use_spot else None,
+                ),
+                result_path="$.train",
+                **jobs,
+            ),
+            job_step(
+                "Evaluate",
+                m.JobTemplate(
+                    program="evaluate",
+                    name_prefix="tlm-evaluate",
+                    hyperparameters={"training_id": "$.training_id"},
+                    channels={"model": "$.train.model_artifacts", "test": "$.prepared.test_uri"},
+                    output_uri="$.output_uri",
+                    instance_type="${EvaluateInstanceType}",
+                ),
+                result_path="$.evaluation",
+                **jobs,
+            ),
+            step(
+                "Register",
+                "register_artifacts",
+                parameters={"training_id": "$.training_id", "model": "$.train", "evaluation": "$.evaluation"},
+                result_path="$.registered",
+            ),
+        ],
+        comment="prepare data -> training job (GPU) -> evaluation job -> register artifacts",
+    )
+
+
+WORKFLOWS: dict[str, Callable[..., m.Workflow]] = {"compile": compile_workflow, "train": train_workflow}
+STEP_FUNCTIONS = (
+    "validate_compile_request",
+    "verify_compile",
+    "record_compile",
+    "prepare_training_data",
+    "register_artifacts",
+)
+
+
+def all_workflows(**options: Any) -> dict[str, m.Workflow]:
+    """Every shipped workflow, built with the same options (as infra renders them)."""
+    return {name: build(**options) for name, build in WORKFLOWS.items()}
