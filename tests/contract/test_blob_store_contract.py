@@ -20,6 +20,7 @@ import boto3
 import pytest
 import requests
 from moto import mock_aws
+from runtime.adapters.fs.blob_rules import upload_id_from_staging_key
 from runtime.adapters.fs.blob_store import LocalBlobStore
 from runtime.adapters.s3.blob_store import S3BlobStore
 
@@ -301,3 +302,25 @@ def test_bad_upload_parameters_are_rejected(h: Harness) -> None:
         h.store.upload_part(up.upload_id, 1, bytes(MiB))
     assert small.value.field == "part"
     assert h.store.list_parts(up.upload_id) == {}
+
+
+@mock_aws
+def test_s3_completion_splits_into_a_fast_join_and_a_trigger_side_verify() -> None:
+    # Given an S3 upload whose parts the API joined (fast) before a crash or a hand-off
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    store = S3BlobStore(s3, BUCKET, max_part_bytes=6 * MiB)
+    data = blob(PART + 99, seed=10)
+    up = store.create_upload(expected_size=len(data), expected_sha256=sha(data), part_size=PART)
+    for n, part in enumerate(chunks(data), start=1):
+        store.upload_part(up.upload_id, n, part)
+    store.join_parts(up.upload_id)
+    store.join_parts(up.upload_id)  # joining twice is a no-op
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="sha256/")["KeyCount"] == 0
+    # When the trigger sees the staging object and completes
+    staged = s3.head_object(Bucket=BUCKET, Key=up.key)
+    assert staged["Metadata"]["upload-id"] == up.upload_id
+    key = S3BlobStore(s3, BUCKET).complete_upload(upload_id_from_staging_key(up.key))
+    # Then the verified blob carries its checksum and the staging object is gone
+    assert s3.head_object(Bucket=BUCKET, Key=key)["Metadata"]["sha256"] == sha(data)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="uploads/").get("Contents", [])] == []

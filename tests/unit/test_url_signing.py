@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from runtime.adapters.fs.blob_rules import content_disposition, safe_filename
+from runtime.adapters.fs.blob_rules import content_disposition, safe_filename, upload_id_from_staging_key
 from runtime.adapters.fs.blob_store import LocalBlobStore
 from runtime.adapters.fs.signing import UrlSigner, load_or_create_secret
 
@@ -117,3 +117,10 @@ def test_download_file_names_are_reduced_to_a_safe_last_component() -> None:
     header = content_disposition("中文模型.safetensors")
     assert header.startswith('attachment; filename="____.safetensors"; ')
     assert header.endswith("filename*=UTF-8''%E4%B8%AD%E6%96%87%E6%A8%A1%E5%9E%8B.safetensors")
+
+
+def test_staging_keys_map_back_to_upload_ids_and_nothing_else() -> None:
+    assert upload_id_from_staging_key("uploads/" + "a" * 32) == "a" * 32
+    for key in ("uploads/" + "a" * 32 + "/../x", "sha256/" + "a" * 32, "uploads/../" + "a" * 29, "uploads/"):
+        with pytest.raises(Invalid):
+            upload_id_from_staging_key(key)

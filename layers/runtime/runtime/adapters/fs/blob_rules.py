@@ -57,6 +57,15 @@ def staging_key(upload_id: str) -> str:
     return f"uploads/{check_upload_id(upload_id)}"
 
 
+def upload_id_from_staging_key(key: str) -> str:
+    """``uploads/<upload_id>`` -> ``<upload_id>`` (Invalid for anything else), e.g. for an S3
+    ObjectCreated event on the staging key."""
+    prefix, _, upload_id = key.partition("/")
+    if prefix != "uploads":
+        raise Invalid("not a staging key", field="key")
+    return check_upload_id(upload_id)
+
+
 def part_count(expected_size: int, part_size: int) -> int:
     return max(1, -(-expected_size // part_size))
 

@@ -11,7 +11,11 @@ layout and total size, completes the multipart upload into the *staging* key, ha
 streaming, and only then copies it server-side (boto3's managed copy: multipart copy above the
 threshold) to ``sha256/<hex>``: nothing under ``sha256/`` is ever unverified. Completion is
 retry-safe (a crash after S3 completed the staging object resumes at the hash step).
-An S3 ``ObjectCreated`` trigger should therefore filter on the ``sha256/`` prefix.
+On AWS the API can call the fast :meth:`S3BlobStore.join_parts` and leave the slow hash+copy to
+an ``ObjectCreated:CompleteMultipartUpload`` trigger on the ``uploads/`` prefix, which calls
+:meth:`S3BlobStore.complete_upload` (multi-GB hashing does not fit API Gateway's 29 s).
+Bucket lifecycle (infra): AbortIncompleteMultipartUpload on ``uploads/`` and expiry of
+``upload-manifests/`` after a few days (completed manifests only serve retried completions).
 """
 
 from __future__ import annotations
@@ -228,6 +232,33 @@ class S3BlobStore:
                 return False
             raise
 
+    def join_parts(self, upload_id: str) -> None:
+        """First half of completion, fast enough for an API call: check the part layout and
+        sizes, then CompleteMultipartUpload into the staging key ``uploads/<id>``. The slow half
+        (hash, copy) is :meth:`complete_upload`, which an S3 ObjectCreated trigger on
+        ``uploads/`` can run with the id from :func:`upload_id_from_staging_key`. No-op if the
+        parts were already joined; Invalid (upload left open) if the layout is wrong."""
+        m = self._read_manifest(upload_id)
+        up = self._upload(upload_id, m)
+        if up.completed_key or self._staging_exists(up.key):
+            return
+        parts = self._s3_parts(up.key, m["s3_upload_id"])
+        sizes = {n: p["size"] for n, p in parts.items()}
+        check_parts_before_join(up, sizes, min_part=self.min_part_bytes, max_part=self.max_part_bytes)
+        try:
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=up.key,
+                UploadId=m["s3_upload_id"],
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": parts[n]["etag"]} for n in sorted(parts)]
+                },
+            )
+        except ClientError as err:
+            if _code(err) in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder"):
+                raise Invalid(f"S3 rejected the parts: {_code(err)}", field="part") from None
+            raise
+
     def complete_upload(self, upload_id: str) -> str:
         m = self._read_manifest(upload_id)
         up = self._upload(upload_id, m)
@@ -235,27 +266,7 @@ class S3BlobStore:
             if self.exists(up.completed_key):
                 return up.completed_key
             raise NotFound("upload was completed but its blob is gone", field="upload_id")
-        if not self._staging_exists(up.key):  # else: a previous attempt got this far
-            parts = self._s3_parts(up.key, m["s3_upload_id"])
-            check_parts_before_join(
-                up,
-                {n: p["size"] for n, p in parts.items()},
-                min_part=self.min_part_bytes,
-                max_part=self.max_part_bytes,
-            )
-            try:
-                self.s3.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=up.key,
-                    UploadId=m["s3_upload_id"],
-                    MultipartUpload={
-                        "Parts": [{"PartNumber": n, "ETag": parts[n]["etag"]} for n in sorted(parts)]
-                    },
-                )
-            except ClientError as err:
-                if _code(err) in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder"):
-                    raise Invalid(f"S3 rejected the parts: {_code(err)}", field="part") from None
-                raise
+        self.join_parts(upload_id)  # no-op when a previous attempt or the API already joined
         size, digest = self._hash(up.key)
         if size != up.expected_size or digest != up.expected_sha256:
             self._discard(upload_id, up.key)
@@ -263,15 +274,9 @@ class S3BlobStore:
             raise Invalid(f"content does not match the expected {field}", field=field)
         target = up.target_key
         if not self.exists(target):  # same content already stored: completion is idempotent
+            # metadata (sha256, size, upload-id) and content type come along from the staging key
             self.s3.copy(
-                {"Bucket": self.bucket, "Key": up.key},
-                self.bucket,
-                target,
-                ExtraArgs={
-                    "ContentType": "application/octet-stream",
-                    "Metadata": {"sha256": up.expected_sha256, "size": str(size)},
-                },
-                Config=self._copy_config,
+                {"Bucket": self.bucket, "Key": up.key}, self.bucket, target, Config=self._copy_config
             )
         self._write_manifest(upload_id, {**m, "completed_key": target})
         self.s3.delete_object(Bucket=self.bucket, Key=up.key)
