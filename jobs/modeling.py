@@ -112,3 +112,28 @@ def build_model(config: dict[str, Any], num_labels: int, *, vocab_size: int | No
         return AutoModelForSequenceClassification.from_config(cfg)
     except (TypeError, ValueError, RuntimeError) as e:
         raise _fail("architecture", f"cannot build {config['family']} model: {e}") from None
+
+
+def load_model_dir(path):
+    """(model in eval mode, tokenizer, labels) from a directory written by ``jobs.train``."""
+    import json
+    from pathlib import Path
+
+    from transformers import AutoModelForSequenceClassification
+
+    from jobs.tokenizer import load_tokenizer
+
+    p = Path(path)
+    if not (p / "config.json").exists() or not any(p.glob("*.safetensors")):
+        raise ValueError(f"model: {p} is not a Hugging Face model dir with safetensors weights")
+    model = AutoModelForSequenceClassification.from_pretrained(str(p), use_safetensors=True)
+    model.eval()
+    tokenizer = load_tokenizer(p)
+    if model.config.model_type == "xlnet":
+        tokenizer.padding_side = "left"
+    labels_file = p / "labels.json"
+    if labels_file.exists():
+        labels = json.loads(labels_file.read_text(encoding="utf-8"))
+    else:
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return model, tokenizer, labels
