@@ -16,6 +16,7 @@ from typing import Any
 
 from domain.projection import Row
 from domain.records import RecordedEvent
+from runtime import projections
 from runtime.search.analyzer import index_terms
 
 
@@ -143,4 +144,6 @@ class BlobRefsView:
         return {"blob": key, "refs": refs}
 
 
-LIBRARY_PROJECTIONS = (ProjectsView(), MembershipsView(), ModelsView(), BlobRefsView())
+LIBRARY_PROJECTIONS = tuple(
+    projections.register(p) for p in (ProjectsView(), MembershipsView(), ModelsView(), BlobRefsView())
+)

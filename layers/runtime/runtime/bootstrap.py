@@ -1,0 +1,121 @@
+"""The composition root: settings -> adapters -> services. Lambda handlers, the local server,
+the CLI's embedded mode and tests all build their services here (tests pass their own settings
+or clients). Nothing is built at import time; ``get_container()`` builds once per process."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.settings import Settings, get_settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    store: Any  # runtime.ports.EventStore
+    views: Any  # runtime.ports.ViewStore
+    blobs: Any  # runtime.ports.BlobStore
+    idempotency: Any  # powertools BasePersistenceLayer
+    db: Any = None  # local: runtime.adapters.sqlite.db.Database
+    projector: Any = None  # local: LocalProjector (AWS: the Streams Lambda)
+    _services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def library(self) -> Any:
+        if "library" not in self._services:
+            from runtime.services.library import LibraryService
+
+            self._services["library"] = LibraryService(
+                self.store,
+                self.views,
+                self.blobs,
+                min_part_bytes=self.settings.min_part_bytes,
+                max_part_bytes=self.settings.max_part_bytes,
+            )
+        return self._services["library"]
+
+    def catch_up(self) -> None:
+        """Local read-your-writes: bring the views up to the log (no-op on AWS)."""
+        if self.projector is not None:
+            self.projector.catch_up()
+
+    def close(self) -> None:
+        if self.projector is not None:
+            self.projector.stop()
+        if self.db is not None:
+            self.db.close()
+
+
+def build_local(settings: Settings) -> Container:
+    from runtime import projections
+    from runtime.adapters.fs.blob_store import LocalBlobStore
+    from runtime.adapters.sqlite.db import Database
+    from runtime.adapters.sqlite.event_store import SqliteEventStore
+    from runtime.adapters.sqlite.idempotency import SqliteIdempotencyLayer
+    from runtime.adapters.sqlite.views import LocalProjector, SqliteViewStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
+    views = SqliteViewStore(db)
+    store = SqliteEventStore(db)
+    blobs = LocalBlobStore(
+        settings.blobs_dir,
+        settings.base_url,
+        settings.data_dir / "secret.key",
+        min_part_bytes=settings.min_part_bytes,
+        max_part_bytes=settings.max_part_bytes,
+    )
+    projector = LocalProjector(db, views, projections.all())
+    return Container(settings, store, views, blobs, SqliteIdempotencyLayer(db), db=db, projector=projector)
+
+
+def build_aws(settings: Settings, *, session: Any = None) -> Container:
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from runtime.adapters.dynamodb import keys
+    from runtime.adapters.dynamodb.event_store import DynamoDbEventStore
+    from runtime.adapters.dynamodb.views import DynamoDbViewStore
+    from runtime.adapters.s3.blob_store import S3BlobStore
+
+    session = session or boto3.session.Session(region_name=settings.region)
+    ddb = session.client("dynamodb", endpoint_url=settings.endpoint_url)
+    s3 = session.client("s3", endpoint_url=settings.endpoint_url)
+    store = DynamoDbEventStore(
+        ddb, s3, settings.events_table, settings.blobs_bucket, offload_threshold=settings.payload_offload_bytes
+    )
+    idem = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table,
+        key_attr=keys.IDEMPOTENCY_TABLE_PK,
+        expiry_attr=keys.IDEMPOTENCY_TABLE_TTL,
+        boto3_client=ddb,
+    )
+    blobs = S3BlobStore(s3, settings.blobs_bucket, min_part_bytes=settings.min_part_bytes, max_part_bytes=settings.max_part_bytes)
+    return Container(settings, store, DynamoDbViewStore(ddb, settings.views_table), blobs, idem)
+
+
+def build(settings: Settings | None = None) -> Container:
+    settings = settings or get_settings()
+    return build_aws(settings) if settings.backend == "aws" else build_local(settings)
+
+
+_container: Container | None = None
+_lock = threading.Lock()
+
+
+def get_container() -> Container:
+    global _container
+    if _container is None:
+        with _lock:
+            if _container is None:
+                _container = build()
+    return _container
+
+
+def set_container(container: Container | None) -> None:
+    """Install a container (the local server, tests); None resets to lazy building."""
+    global _container
+    with _lock:
+        _container = container

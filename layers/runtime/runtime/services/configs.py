@@ -1,0 +1,411 @@
+"""Parameter configs: create (template, file, import, architecture derivation), edit, batch edit,
+get (as of a time or version), export, delete, history, diff and blame.
+
+Authorization is injected: ``authorize(caller, project_id, "read" | "write")`` raises Forbidden
+(``runtime.services.access.Access.check`` fits). Every write goes through
+``runtime.services.commands.execute`` except the batch edit, which needs several streams.
+
+Batch edit ("all or nothing, one event per config"). The event store appends atomically to one
+stream only, so the batch is made all-or-nothing in three steps:
+
+1. *Plan, writing nothing*: load every target, check it exists, authorize "write" on its project,
+   run the pure ``decide`` (which validates the resulting config). Any NotFound / Forbidden /
+   Invalid aborts here, before a single append: nothing changes anywhere.
+2. *Re-check*: just before writing, confirm no target moved since it was planned (cheap
+   ``version`` reads); if one did, plan again (up to ``retries`` times) - still nothing written.
+3. *Write*: append one ``ConfigEdited`` per config, each with the expected version it was planned
+   against and the same ``batch_id``. A writer that slips in between step 2 and an append makes
+   that append fail with ConcurrencyConflict; the configs already written in this batch are then
+   rolled back by compensating ``ConfigEdited`` events (inverse changes, same ``batch_id``,
+   reason "rollback ..."), and the ConcurrencyConflict (409) is raised so that the client retries
+   the batch. Readers may briefly see part of the batch (until the rollback lands) - that is the
+   remaining non-atomicity, and the log shows it plainly. If a rollback itself conflicts (a third
+   writer edited an already-written config within those milliseconds), the batch cannot be
+   undone without overwriting that writer: ``BatchPartiallyApplied`` (409) names what stayed.
+   A store with a multi-stream transactional append (SQLite: one BEGIN IMMEDIATE; DynamoDB:
+   TransactWriteItems, <= 100 items) would remove the window; the port does not offer one yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+from domain.configs import aggregate as agg
+from domain.configs import paths, portable
+from domain.configs.arch import ArchEdit, apply_edit, structural_diff
+from domain.configs.blame import blame as blame_records
+from domain.configs.diff import FieldChange, diff_values, summarize
+from domain.configs.events import ConfigEdited, DerivedFrom
+from domain.configs.templates import get_template, list_templates, template_values
+from domain.errors import ConcurrencyConflict, Conflict, DomainError, Invalid, NotFound
+from domain.events import new_id
+from domain.records import NewEvent, RecordedEvent
+from runtime.ports import EventStore
+from runtime.services.commands import Caller, execute, load
+
+Authorize = Callable[[Caller, str, str], None]
+CONFIG = agg.CONFIG
+
+
+class BatchPartiallyApplied(Conflict):
+    """A batch hit a concurrent writer mid-way and could not be fully rolled back."""
+
+    code = "batch_partially_applied"
+
+    def __init__(self, message: str, applied: list[str]) -> None:
+        super().__init__(message, field="config_ids")
+        self.applied = applied
+
+
+def config_doc(state: agg.ConfigState) -> dict[str, Any]:
+    return {
+        "config_id": state.config_id,
+        "project_id": state.project_id,
+        "name": state.name,
+        "description": state.description,
+        "family": state.family,
+        "values": state.values,
+        "origin": state.origin,
+        "origin_ref": state.origin_ref,
+        "derived_from": state.derived_from.model_dump() if state.derived_from else None,
+        "version": state.version,
+        "deleted": state.deleted,
+    }
+
+
+def history_item(r: RecordedEvent) -> dict[str, Any]:
+    m = r.metadata
+    return {
+        "version": r.version,
+        "type": r.type,
+        "actor": m.actor,
+        "occurred_at": m.occurred_at.isoformat(),
+        "recorded_at": r.recorded_at.isoformat(),
+        "command_id": m.causation_id,
+        "correlation_id": m.correlation_id,
+        "reason": m.reason,
+        "data": r.data,
+    }
+
+
+def _inverse(changes: list[FieldChange]) -> list[FieldChange]:
+    flip = {"added": "removed", "removed": "added", "changed": "changed"}
+    return [FieldChange(path=c.path, kind=flip[c.kind], old=c.new, new=c.old) for c in changes]  # type: ignore[arg-type]
+
+
+class ConfigService:
+    def __init__(self, store: EventStore, authorize: Authorize, *, retries: int = 2) -> None:
+        self.store = store
+        self.authorize = authorize
+        self.retries = retries
+
+    # ------------------------------------------------------------------ reading
+    @staticmethod
+    def templates() -> list[dict[str, Any]]:
+        return [t.to_dict() for t in list_templates()]
+
+    @staticmethod
+    def template(name: str) -> dict[str, Any]:
+        return get_template(name).to_dict()
+
+    def _records(self, config_id: str, *, version: int | None = None, as_of: datetime | None = None):  # type: ignore[no-untyped-def]
+        return self.store.read(CONFIG.stream_id(config_id), until_version=version, until_time=as_of)
+
+    def _state(
+        self,
+        caller: Caller,
+        config_id: str,
+        action: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> tuple[agg.ConfigState, list[RecordedEvent]]:
+        records = self._records(config_id, version=version, as_of=as_of)
+        state = CONFIG.fold(r.event() for r in records)
+        if not state.exists:
+            when = f" at {as_of.isoformat()}" if as_of else (f" at version {version}" if version else "")
+            raise NotFound(f"no config {config_id!r}{when}", field="config_id")
+        self.authorize(caller, state.project_id, action)
+        if version is not None and version > state.version:
+            raise NotFound(f"config {config_id!r} has no version {version}", field="version")
+        return state, records
+
+    def get(
+        self, caller: Caller, config_id: str, *, as_of: datetime | None = None, version: int | None = None
+    ) -> dict[str, Any]:
+        state, _ = self._state(caller, config_id, "read", version=version, as_of=as_of)
+        if state.deleted:
+            raise NotFound(f"config {config_id!r} is deleted", field="config_id")
+        doc = config_doc(state)
+        if as_of is not None:
+            doc["as_of"] = as_of.isoformat()
+        return doc
+
+    def export(self, caller: Caller, config_id: str, *, fmt: str = "json", version: int | None = None) -> str:
+        doc = self.get(caller, config_id, version=version)
+        pc = portable.PortableConfig(
+            name=doc["name"], description=doc["description"], family=doc["family"], values=doc["values"]
+        )
+        return portable.dumps(pc, fmt)  # type: ignore[arg-type]
+
+    def history(self, caller: Caller, config_id: str) -> list[dict[str, Any]]:
+        _, records = self._state(caller, config_id, "read")
+        return [history_item(r) for r in records]
+
+    def diff(self, caller: Caller, config_id: str, from_version: int, to_version: int) -> dict[str, Any]:
+        """Leaf-level difference between two versions of one config (either order)."""
+        for field, v in (("from_version", from_version), ("to_version", to_version)):
+            if v < 1:
+                raise Invalid("versions count from 1", field=field)
+        latest, records = self._state(caller, config_id, "read")
+        for field, v in (("from_version", from_version), ("to_version", to_version)):
+            if v > latest.version:
+                raise NotFound(f"config {config_id!r} has no version {v}", field=field)
+        a = CONFIG.fold(r.event() for r in records[:from_version])
+        b = CONFIG.fold(r.event() for r in records[:to_version])
+        changes = diff_values(a.values, b.values)
+        return {
+            "config_id": config_id,
+            "from_version": from_version,
+            "to_version": to_version,
+            "changes": [c.model_dump() for c in changes],
+            "summary": summarize(changes),
+            "name": {"old": a.name, "new": b.name} if a.name != b.name else None,
+            "description": {"old": a.description, "new": b.description}
+            if a.description != b.description
+            else None,
+        }
+
+    def blame(
+        self, caller: Caller, config_id: str, *, version: int | None = None, path: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Who set each leaf's current value (at ``version``, default latest); ``path`` narrows to
+        one leaf or subtree."""
+        _, records = self._state(caller, config_id, "read", version=version)
+        entries = blame_records(records)
+        if path is not None:
+            entries = {p: e for p, e in entries.items() if p == path or p.startswith(path + ".")}
+            if not entries:
+                raise NotFound(f"no field {path!r} in config {config_id!r}", field="path")
+        return [e.model_dump(mode="json") for e in entries.values()]
+
+    # ------------------------------------------------------------------ creating
+    def _create(self, caller: Caller, project_id: str, **fields: Any) -> dict[str, Any]:
+        self.authorize(caller, project_id, "write")
+        config_id = new_id()[:12]
+        cmd = agg.CreateConfig(config_id=config_id, project_id=project_id, **fields)
+        return config_doc(execute(self.store, CONFIG, config_id, cmd, caller).state)
+
+    def create_from_template(
+        self,
+        caller: Caller,
+        project_id: str,
+        template: str,
+        *,
+        name: str | None = None,
+        description: str = "",
+        overrides: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``overrides``: dotted paths set on top of the template (validated with it)."""
+        values = template_values(template)
+        for path, value in (overrides or {}).items():
+            values = paths.set_(values, path, value)
+        return self._create(
+            caller, project_id, name=name or template, description=description, values=values,
+            origin="template", origin_ref=template,
+        )  # fmt: skip
+
+    def create_from_file(
+        self,
+        caller: Caller,
+        project_id: str,
+        content: str | bytes,
+        *,
+        filename: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """An uploaded JSON or YAML file: a portable tlm.config document or a bare config."""
+        doc = portable.loads(content, default_name=PurePath(filename).stem if filename else None)
+        return self._create(
+            caller, project_id, name=name or doc.name, description=doc.description if description is None
+            else description, values=doc.values, origin="file", origin_ref=filename,
+        )  # fmt: skip
+
+    def import_(
+        self, caller: Caller, project_id: str, content: str | bytes, *, name: str | None = None
+    ) -> dict[str, Any]:
+        """A portable file exported from this or another TLM (schema_version checked)."""
+        doc = portable.loads(content)
+        return self._create(
+            caller, project_id, name=name or doc.name, description=doc.description, values=doc.values,
+            origin="import", origin_ref=doc.name,
+        )  # fmt: skip
+
+    def derive(
+        self,
+        caller: Caller,
+        parent_id: str,
+        edit: ArchEdit | dict[str, Any],
+        *,
+        name: str,
+        description: str = "",
+        project_id: str | None = None,
+        parent_version: int | None = None,
+    ) -> dict[str, Any]:
+        """A child config: ``edit`` applied to the parent (at ``parent_version``, default latest).
+        Needs read on the parent's project and write on the target project (default: the same)."""
+        if isinstance(edit, dict):
+            try:
+                edit = ArchEdit.model_validate(edit)
+            except ValueError as e:
+                raise Invalid(f"bad architecture edit: {e}", field="edit") from None
+        parent, _ = self._state(caller, parent_id, "read", version=parent_version)
+        if parent.deleted:
+            raise NotFound(f"config {parent_id!r} is deleted", field="parent_id")
+        result = apply_edit(parent.values, edit)
+        lineage = DerivedFrom(
+            config_id=parent_id, version=parent.version, edit=edit.model_dump(exclude_none=True),
+            layer_map=result.layer_map,
+        )  # fmt: skip
+        doc = self._create(
+            caller, project_id or parent.project_id, name=name, description=description, values=result.values,
+            origin="derived", origin_ref=f"{parent_id}@{parent.version}", derived_from=lineage,
+        )  # fmt: skip
+        doc["arch"] = {
+            "changes": [c.model_dump() for c in result.changes],
+            "structural": structural_diff(parent.values, result.values),
+            "layer_map": result.layer_map,
+        }
+        return doc
+
+    def arch_test_hyperparameters(self, caller: Caller, config_id: str, **options: Any) -> dict[str, Any]:
+        """Hyperparameters for ``jobs.arch_test`` comparing a derived config with its parent
+        (``options``: batch_size, seq_len, text, parent_model_dir ...)."""
+        child, _ = self._state(caller, config_id, "read")
+        if child.derived_from is None:
+            raise Invalid(f"config {config_id!r} was not derived from a parent", field="config_id")
+        lineage = child.derived_from
+        parent, _ = self._state(caller, lineage.config_id, "read", version=lineage.version)
+        return {"parent": parent.values, "child": child.values, "layer_map": lineage.layer_map, **options}
+
+    # ------------------------------------------------------------------ changing
+    def edit(
+        self,
+        caller: Caller,
+        config_id: str,
+        *,
+        set: dict[str, Any] | None = None,  # noqa: A002 - the API's word
+        unset: list[str] | None = None,
+        values: dict[str, Any] | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        self._state(caller, config_id, "write")
+        cmd = agg.EditConfig(
+            config_id=config_id, set=set or {}, unset=unset or [], values=values, name=name,
+            description=description, expected_version=expected_version,
+        )  # fmt: skip
+        return config_doc(execute(self.store, CONFIG, config_id, cmd, caller).state)
+
+    def delete(
+        self, caller: Caller, config_id: str, *, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        self._state(caller, config_id, "write")
+        cmd = agg.DeleteConfig(config_id=config_id, expected_version=expected_version)
+        out = execute(self.store, CONFIG, config_id, cmd, caller)
+        return {"config_id": config_id, "deleted": True, "version": out.version}
+
+    # ------------------------------------------------------------------ batch edit
+    def _plan(
+        self, caller: Caller, ids: list[str], cmd_fields: dict[str, Any]
+    ) -> list[tuple[str, int, ConfigEdited | None]]:
+        plan: list[tuple[str, int, ConfigEdited | None]] = []
+        for i, cid in enumerate(ids):
+            try:
+                state, version = load(self.store, CONFIG, cid)
+                if not state.exists or state.deleted:
+                    raise NotFound(f"no config {cid!r}", field="config_id")
+                self.authorize(caller, state.project_id, "write")
+                events = CONFIG.decide(state, agg.EditConfig(config_id=cid, **cmd_fields))
+            except DomainError as e:
+                e.message = f"config_ids[{i}] ({cid}): {e.message}"
+                e.args = (e.message,)
+                if e.field in (None, "config_id", "project_id"):
+                    e.field = f"config_ids[{i}]"
+                e.config_id = cid  # type: ignore[attr-defined]
+                raise
+            plan.append((cid, version, events[0] if events else None))  # type: ignore[arg-type]
+        return plan
+
+    def batch_edit(
+        self,
+        caller: Caller,
+        config_ids: list[str],
+        *,
+        set: dict[str, Any] | None = None,  # noqa: A002
+        unset: list[str] | None = None,
+        batch_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Set / unset the same keys on several configs: all or nothing, one event per config
+        (see the module docstring for how, and for the concurrent-writer window)."""
+        if not config_ids:
+            raise Invalid("name at least one config", field="config_ids")
+        if len(set_ids := dict.fromkeys(config_ids)) != len(config_ids):
+            raise Invalid("a config is named twice", field="config_ids")
+        if not set and not unset:
+            raise Invalid("nothing to change: give set and/or unset", field="set")
+        ids = list(set_ids)
+        batch_id = batch_id or new_id()
+        fields = {"set": set or {}, "unset": unset or [], "batch_id": batch_id}
+        for attempt in range(self.retries + 1):
+            plan = self._plan(caller, ids, fields)  # 1. everything checked, nothing written
+            moved = [cid for cid, v, _ in plan if self.store.version(CONFIG.stream_id(cid)) != v]  # 2.
+            if not moved:
+                break
+            if attempt == self.retries:
+                raise ConcurrencyConflict(
+                    CONFIG.stream_id(moved[0]), dict((c, v) for c, v, _ in plan)[moved[0]]
+                )
+        meta = caller.metadata()
+        written: list[tuple[str, int, ConfigEdited]] = []
+        for cid, version, evt in plan:  # 3. one append per config
+            if evt is None:
+                continue  # already has these values: nothing to record for it
+            try:
+                res = self.store.append(CONFIG.stream_id(cid), [NewEvent.of(evt, meta)], version)
+            except ConcurrencyConflict:
+                self._roll_back(caller, written, batch_id, cid)
+                raise
+            written.append((cid, res.last_version, evt))
+        return {
+            "batch_id": batch_id,
+            "configs": [
+                {"config_id": cid, "version": v + (1 if evt is not None else 0), "changed": evt is not None}
+                for cid, v, evt in plan
+            ],
+        }
+
+    def _roll_back(
+        self, caller: Caller, written: list[tuple[str, int, ConfigEdited]], batch_id: str, at: str
+    ) -> None:
+        meta = Caller(
+            caller.user_id, caller.correlation_id, f"rollback of batch {batch_id}: conflict on {at}"
+        ).metadata()
+        kept: list[str] = []
+        for cid, version, evt in reversed(written):
+            undo = ConfigEdited(config_id=cid, changes=_inverse(list(evt.changes)), batch_id=batch_id)
+            try:
+                self.store.append(CONFIG.stream_id(cid), [NewEvent.of(undo, meta)], version)
+            except ConcurrencyConflict:
+                kept.append(cid)
+        if kept:
+            raise BatchPartiallyApplied(
+                f"batch {batch_id} conflicted on {at} and could not be rolled back on {kept} "
+                "(edited concurrently); their batch change stays",
+                applied=kept,
+            )

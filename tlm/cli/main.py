@@ -1,0 +1,240 @@
+"""The ``tlm`` command line: projects, models (register, upload, list, search, show, download,
+delete, history) and ``serve``. ``--json`` prints machine-readable output for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from tlm.client import ApiError, Client
+
+app = typer.Typer(help="TLM: the language-model lifecycle platform", no_args_is_help=True)
+projects_app = typer.Typer(help="Projects and members", no_args_is_help=True)
+models_app = typer.Typer(help="The model library", no_args_is_help=True)
+app.add_typer(projects_app, name="projects")
+app.add_typer(models_app, name="models")
+console = Console()
+err = Console(stderr=True)
+
+_state: dict[str, Any] = {"endpoint": None, "token": None, "json": False}
+
+
+@app.callback()
+def main(
+    endpoint: Annotated[str | None, typer.Option(envvar="TLM_ENDPOINT", help="API base URL")] = None,
+    token: Annotated[str | None, typer.Option(envvar="TLM_TOKEN", help="API token (default: .tlm/token)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    _state.update(endpoint=endpoint, token=token, json=as_json)
+
+
+def client() -> Client:
+    return Client(_state["endpoint"], _state["token"])
+
+
+def out(data: Any, table: Table | None = None) -> None:
+    if _state["json"] or table is None:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        console.print(table)
+
+
+def fail(e: ApiError) -> None:
+    err.print(f"[red]error[/red] {e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else ""))
+    raise typer.Exit(2)
+
+
+def _bar(total: int, label: str) -> Progress:
+    return Progress(
+        TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+        console=err, disable=_state["json"],
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Run the whole platform locally (SQLite + files under ./.tlm)."""
+    from tlm.server import serve as run
+
+    run(host, port)
+
+
+# ------------------------------------------------------------------ projects
+@projects_app.command("create")
+def projects_create(name: str, description: Annotated[str, typer.Option()] = "") -> None:
+    try:
+        p = client().create_project(name, description)
+    except ApiError as e:
+        fail(e)
+    out(p) if _state["json"] else console.print(f"created project [bold]{p['name']}[/bold] id={p['project_id']}")
+
+
+@projects_app.command("list")
+def projects_list() -> None:
+    try:
+        items = client().projects()
+    except ApiError as e:
+        fail(e)
+    t = Table("id", "name", "role", "members")
+    for p in items:
+        t.add_row(p["project_id"], p["name"], p["role"], str(len(p["members"])))
+    out(items, t)
+
+
+@projects_app.command("member")
+def projects_member(project_id: str, user_id: str, role: str) -> None:
+    """Add a member or change a role (owner only)."""
+    try:
+        out(client().set_member(project_id, user_id, role))
+    except ApiError as e:
+        fail(e)
+
+
+# ------------------------------------------------------------------ models
+@models_app.command("register")
+def models_register(
+    project_id: str,
+    name: str,
+    family: Annotated[str, typer.Option(help="bert|roberta|albert|electra|xlnet|other")] = "bert",
+    description: Annotated[str, typer.Option()] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="repeatable")] = None,
+    license: Annotated[str, typer.Option()] = "",  # noqa: A002
+    source: Annotated[str, typer.Option()] = "",
+) -> None:
+    try:
+        m = client().register_model(project_id, name=name, family=family, description=description, tags=tag or [], license=license, source=source)
+    except ApiError as e:
+        fail(e)
+    out(m) if _state["json"] else console.print(f"registered [bold]{m['name']}[/bold] id={m['model_id']}")
+
+
+@models_app.command("upload")
+def models_upload(
+    model_id: str,
+    files: list[Path],
+    path: Annotated[str | None, typer.Option(help="path inside the model (one file only)")] = None,
+    part_size: Annotated[int | None, typer.Option(help="bytes per part (>= 5 MiB)")] = None,
+    workers: Annotated[int, typer.Option(help="parallel part uploads")] = 4,
+) -> None:
+    """Upload files (multipart, resumable: run again after an interruption)."""
+    c = client()
+    results = []
+    for f in files:
+        if not f.is_file():
+            err.print(f"[red]error[/red] not a file: {f}")
+            raise typer.Exit(2)
+        size = f.stat().st_size
+        with _bar(size, f.name) as bar:
+            h = bar.add_task("sha256", total=size)
+            u = bar.add_task("upload", total=size)
+            try:
+                res = c.upload(
+                    model_id, f, path=path if len(files) == 1 else None, part_size=part_size, workers=workers,
+                    progress=lambda n: bar.advance(u, n), hash_progress=lambda n: bar.advance(h, n),
+                )
+            except ApiError as e:
+                fail(e)
+        results.append(res)
+        if not _state["json"]:
+            console.print(f"{'resumed and ' if res['resumed'] else ''}uploaded {res.get('path', f.name)} sha256={res.get('sha256')}")
+    if _state["json"]:
+        out(results)
+
+
+@models_app.command("list")
+def models_list(
+    project: Annotated[str | None, typer.Option(help="project id")] = None,
+    sort: Annotated[str, typer.Option()] = "-updated",
+    limit: Annotated[int, typer.Option()] = 50,
+    cursor: Annotated[int, typer.Option()] = 0,
+) -> None:
+    try:
+        res = client().models(project_id=project, sort=sort, limit=limit, cursor=cursor)
+    except ApiError as e:
+        fail(e)
+    out(res, _models_table(res["items"]))
+
+
+@models_app.command("search")
+def models_search(
+    query: Annotated[str, typer.Argument(help="words (AND), OR between alternatives; pinyin ok")] = "",
+    project: Annotated[str | None, typer.Option()] = None,
+    family: Annotated[list[str] | None, typer.Option()] = None,
+    tag: Annotated[list[str] | None, typer.Option()] = None,
+    any_tag: Annotated[bool, typer.Option("--any-tag", help="match any of the tags, not all")] = False,
+) -> None:
+    try:
+        res = client().models(q=query, project_id=project, family=family, tag=tag, tags_mode="any" if any_tag else "all")
+    except ApiError as e:
+        fail(e)
+    out(res, _models_table(res["items"]))
+
+
+def _models_table(items: list[dict[str, Any]]) -> Table:
+    t = Table("id", "name", "family", "tags", "files", "updated")
+    for m in items:
+        t.add_row(m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), m["updated"]["at"][:19])
+    return t
+
+
+@models_app.command("show")
+def models_show(model_id: str, as_of: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
+    try:
+        m = client().model(model_id, as_of)
+    except ApiError as e:
+        fail(e)
+    t = Table("path", "size", "sha256", title=f"{m['name']} ({m['family']}) v{m['version']}")
+    for f in m["files"]:
+        t.add_row(f["path"], str(f["size"]), f["sha256"])
+    out(m, t)
+
+
+@models_app.command("download")
+def models_download(model_id: str, path: str, dest: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Download one file (resumes a partial download; verifies sha256)."""
+    c = client()
+    target = dest or Path(path.rsplit("/", 1)[-1])
+    try:
+        info = c.request("GET", f"/models/{model_id}/download", params={"path": path})
+        with _bar(info["size"], target.name) as bar:
+            task = bar.add_task("download", total=info["size"])
+            res = c.download(model_id, path, target, progress=lambda n: bar.advance(task, n))
+    except ApiError as e:
+        fail(e)
+    out(res) if _state["json"] else console.print(f"saved {res['dest']} sha256={res['sha256']} (verified)")
+
+
+@models_app.command("delete")
+def models_delete(model_id: str, yes: Annotated[bool, typer.Option("--yes", help="no prompt")] = False) -> None:
+    if not yes and not typer.confirm(f"delete model {model_id}?"):
+        raise typer.Exit(1)
+    try:
+        out(client().delete_model(model_id))
+    except ApiError as e:
+        fail(e)
+
+
+@models_app.command("history")
+def models_history(model_id: str) -> None:
+    try:
+        items = client().history(model_id)
+    except ApiError as e:
+        fail(e)
+    t = Table("v", "when", "who", "what")
+    for h in items:
+        t.add_row(str(h["version"]), h["at"][:19], h["actor"], h["type"])
+    out(items, t)
+
+
+if __name__ == "__main__":
+    app()

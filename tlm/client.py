@@ -1,0 +1,177 @@
+"""A small Python client for the TLM API (local server or a deployed API Gateway).
+
+Uploads are multipart and resumable: an open upload of the same path and sha256 is found on the
+server and only its missing parts are sent. Downloads resume with HTTP Range and verify sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+Progress = Callable[[int], None]  # called with bytes just done
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(f"{status} {body.get('error')}: {body.get('message')} (field: {body.get('field')})")
+        self.status = status
+        self.body = body
+        self.field = body.get("field")
+
+
+def default_token(data_dir: str | None = None) -> str | None:
+    if tok := os.environ.get("TLM_TOKEN"):
+        return tok
+    path = Path(data_dir or os.environ.get("TLM_DATA_DIR", ".tlm")) / "token"
+    return path.read_text().strip() if path.exists() else None
+
+
+def sha256_of(path: Path, progress: Progress | None = None) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            h.update(chunk)
+            if progress:
+                progress(len(chunk))
+    return h.hexdigest()
+
+
+class Client:
+    def __init__(self, endpoint: str | None = None, token: str | None = None, *, timeout: float = 120.0) -> None:
+        self.endpoint = (endpoint or os.environ.get("TLM_ENDPOINT") or "http://127.0.0.1:8765").rstrip("/")
+        self.token = token if token is not None else default_token()
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self.http = httpx.Client(base_url=self.endpoint, headers=headers, timeout=timeout)
+        self.raw = httpx.Client(timeout=timeout)  # part and blob URLs carry their own signature
+
+    def close(self) -> None:
+        self.http.close()
+        self.raw.close()
+
+    def request(self, method: str, path: str, *, idempotency_key: str | None = None, **kw: Any) -> Any:
+        headers = kw.pop("headers", {})
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        r = self.http.request(method, path, headers=headers, **kw)
+        try:
+            body = r.json() if r.content else {}
+        except ValueError:
+            body = {"error": "bad_response", "message": r.text[:200]}
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, body)
+        return body
+
+    # ---------------------------------------------------------------- projects
+    def create_project(self, name: str, description: str = "") -> dict[str, Any]:
+        return self.request("POST", "/projects", json={"name": name, "description": description})
+
+    def projects(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/projects")["items"]
+
+    def set_member(self, project_id: str, user_id: str, role: str) -> dict[str, Any]:
+        return self.request("PUT", f"/projects/{project_id}/members/{user_id}", json={"role": role})
+
+    # ---------------------------------------------------------------- models
+    def register_model(self, project_id: str, **fields: Any) -> dict[str, Any]:
+        return self.request("POST", f"/projects/{project_id}/models", json=fields)
+
+    def models(self, **params: Any) -> dict[str, Any]:
+        return self.request("GET", "/models", params={k: v for k, v in params.items() if v not in (None, [], "")})
+
+    def model(self, model_id: str, as_of: str | None = None) -> dict[str, Any]:
+        return self.request("GET", f"/models/{model_id}", params={"as_of": as_of} if as_of else None)
+
+    def history(self, model_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/models/{model_id}/history")["items"]
+
+    def delete_model(self, model_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/models/{model_id}")
+
+    # ---------------------------------------------------------------- uploads
+    def upload(
+        self,
+        model_id: str,
+        file: Path,
+        *,
+        path: str | None = None,
+        part_size: int | None = None,
+        workers: int = 4,
+        progress: Progress | None = None,
+        hash_progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        file = Path(file)
+        size = file.stat().st_size
+        target = path or file.name
+        sha = sha256_of(file, hash_progress)
+        resumed = next(
+            (u for u in self.request("GET", f"/models/{model_id}/uploads")["items"] if u.get("path") == target and u.get("sha256") == sha),
+            None,
+        )
+        if resumed is None:
+            body: dict[str, Any] = {"path": target, "size": size, "sha256": sha}
+            if part_size:
+                body["part_size"] = part_size
+            up = self.request("POST", f"/models/{model_id}/uploads", json=body)
+            upload_id, ps, targets = up["upload_id"], up["part_size"], up["parts"]
+        else:
+            upload_id, ps = resumed["upload_id"], resumed["part_size"]
+            if progress:
+                progress(sum(min(ps, size - (n - 1) * ps) for n in resumed["uploaded_parts"]))
+            missing = resumed["missing_parts"]
+            targets = self.request("POST", f"/models/{model_id}/uploads/{upload_id}/part-urls", json={"parts": missing})["parts"] if missing else []
+
+        def send(t: dict[str, Any]) -> None:
+            n = t["part_number"]
+            with open(file, "rb") as f:
+                f.seek((n - 1) * ps)
+                data = f.read(ps)
+            r = self.raw.request(t.get("method", "PUT"), t["url"], content=data, headers=t.get("headers") or {})
+            if r.status_code >= 400:
+                try:
+                    raise ApiError(r.status_code, r.json())
+                except ValueError:
+                    raise ApiError(r.status_code, {"error": "part_upload_failed", "message": r.text[:200], "field": "part"}) from None
+            if progress:
+                progress(len(data))
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for fut in [pool.submit(send, t) for t in targets]:
+                fut.result()
+        done = self.request("POST", f"/models/{model_id}/uploads/{upload_id}/complete")
+        return {**done, "resumed": resumed is not None}
+
+    # ---------------------------------------------------------------- downloads
+    def download(self, model_id: str, path: str, dest: Path, *, progress: Progress | None = None) -> dict[str, Any]:
+        info = self.request("GET", f"/models/{model_id}/download", params={"path": path})
+        dest = Path(dest)
+        partial = dest.with_name(dest.name + ".part")
+        have = partial.stat().st_size if partial.exists() else 0
+        if have > info["size"]:
+            partial.unlink()
+            have = 0
+        headers = {"Range": f"bytes={have}-"} if 0 < have < info["size"] else {}
+        if have < info["size"] or info["size"] == 0:
+            with self.raw.stream("GET", info["url"], headers=headers) as r:
+                if r.status_code not in (200, 206):
+                    raise ApiError(r.status_code, {"error": "download_failed", "message": r.read().decode(errors="replace")[:200]})
+                mode = "ab" if r.status_code == 206 else "wb"
+                if progress and mode == "ab":
+                    progress(have)
+                with open(partial, mode) as f:
+                    for chunk in r.iter_bytes(1024 * 1024):
+                        f.write(chunk)
+                        if progress:
+                            progress(len(chunk))
+        got = sha256_of(partial)
+        if got != info["sha256"]:
+            partial.unlink()
+            raise ApiError(0, {"error": "checksum_mismatch", "message": f"sha256 {got} != {info['sha256']}", "field": "sha256"})
+        os.replace(partial, dest)
+        return {**info, "dest": str(dest), "resumed": bool(headers)}
