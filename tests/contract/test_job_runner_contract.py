@@ -14,11 +14,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-
-from domain.errors import Conflict, Invalid, NotFound
 from runtime.adapters.local_jobs import LocalJobRunner
 from runtime.adapters.sagemaker import SageMakerJobRunner, metric_definitions_for
 from runtime.ports import JOB_STATES, JobSpec, JobStatus
+
+from domain.errors import Conflict, Invalid, NotFound
 
 pytestmark = pytest.mark.contract
 FAKE = str(Path(__file__).parents[1] / "integration" / "_fake_job.py")
@@ -37,21 +37,34 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Case]:
         runner.register_program("train", FAKE)
 
         def make(name: str, **hps: Any) -> JobSpec:
-            return JobSpec(name=name, program="train", hyperparameters=hps, max_runtime_s=30,
-                           metric_definitions=metric_definitions_for("loss"))
+            return JobSpec(
+                name=name,
+                program="train",
+                hyperparameters=hps,
+                max_runtime_s=30,
+                metric_definitions=metric_definitions_for("loss"),
+            )
 
         yield Case("local", runner, make)
         return
     with mock_aws():
         sm, logs = boto3.client("sagemaker"), boto3.client("logs")
-        runner = SageMakerJobRunner(sm, logs, role_arn="arn:aws:iam::123456789012:role/jobs",
-                                    image_uris={"train": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tlm:1"},
-                                    bucket="tlm-artifacts")
+        runner = SageMakerJobRunner(
+            sm,
+            logs,
+            role_arn="arn:aws:iam::123456789012:role/jobs",
+            image_uris={"train": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tlm:1"},
+            bucket="tlm-artifacts",
+        )
 
         def make(name: str, **hps: Any) -> JobSpec:
-            return JobSpec(name=name, program="train", hyperparameters=hps,
-                           channels={"train": "s3://tlm-data/train/"},
-                           metric_definitions=metric_definitions_for("loss"))
+            return JobSpec(
+                name=name,
+                program="train",
+                hyperparameters=hps,
+                channels={"train": "s3://tlm-data/train/"},
+                metric_definitions=metric_definitions_for("loss"),
+            )
 
         yield Case("sagemaker", runner, make)
 

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from domain.errors import Invalid
 from runtime.adapters.local_jobs import LocalJobRunner
 from runtime.adapters.local_jobs.state import read_json, write_json_atomic
 from runtime.adapters.sagemaker import metric_definitions_for
 from runtime.ports import JobSpec
+
+from domain.errors import Invalid
 
 pytestmark = pytest.mark.integration
 FAKE = str(Path(__file__).with_name("_fake_job.py"))
@@ -27,8 +27,13 @@ def runner(tmp_path: Path) -> LocalJobRunner:
 
 
 def spec(name: str, **hps: object) -> JobSpec:
-    return JobSpec(name=name, program="fake", hyperparameters=hps, max_runtime_s=30,
-                   metric_definitions=metric_definitions_for("loss"))
+    return JobSpec(
+        name=name,
+        program="fake",
+        hyperparameters=hps,
+        max_runtime_s=30,
+        metric_definitions=metric_definitions_for("loss"),
+    )
 
 
 def wait_for_line(runner: LocalJobRunner, name: str, text: str, timeout: float = 10) -> None:
@@ -48,9 +53,16 @@ def test_completes_with_layout_metrics_model_and_clean_env(runner, tmp_path, mon
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
     out = tmp_path / "artifacts"
     # When the job runs to the end
-    runner.start(JobSpec(name="ok-1", program="fake", hyperparameters={"steps": 4, "lr": 0.1},
-                         channels={"train": str(data)}, output_uri=str(out),
-                         metric_definitions=metric_definitions_for("loss")))
+    runner.start(
+        JobSpec(
+            name="ok-1",
+            program="fake",
+            hyperparameters={"steps": 4, "lr": 0.1},
+            channels={"train": str(data)},
+            output_uri=str(out),
+            metric_definitions=metric_definitions_for("loss"),
+        )
+    )
     status = runner.wait("ok-1", 20)
     # Then it is Completed with the last logged loss, the file metrics and its model published
     assert status.state == "Completed", runner.logs("ok-1")
@@ -75,8 +87,9 @@ def test_failure_reason_from_failure_file_and_from_exit_code(runner):
 
 
 def test_timeout_fails_the_job(runner):
-    runner.start(JobSpec(name="slow-1", program="fake", hyperparameters={"steps": 100, "sleep": 0.1},
-                         max_runtime_s=1))
+    runner.start(
+        JobSpec(name="slow-1", program="fake", hyperparameters={"steps": 100, "sleep": 0.1}, max_runtime_s=1)
+    )
     status = runner.wait("slow-1", 20)
     assert status.state == "Failed" and "MaxRuntimeExceeded" in status.failure_reason
 
@@ -123,8 +136,11 @@ def test_logs_tail_while_running(runner):
 
 
 def test_memory_limit_kills_a_hog(runner):
-    runner.start(JobSpec(name="hog-1", program="fake", hyperparameters={"hog_mb": 2048},
-                         memory_limit_mb=256, cpu_limit=1))
+    runner.start(
+        JobSpec(
+            name="hog-1", program="fake", hyperparameters={"hog_mb": 2048}, memory_limit_mb=256, cpu_limit=1
+        )
+    )
     status = runner.wait("hog-1", 20)
     assert status.state == "Failed"
     assert "MemoryError" in status.failure_reason and "memory limit 256 MB" in status.failure_reason

@@ -12,8 +12,6 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
-
-from domain.errors import Invalid
 from runtime.adapters.sagemaker import (
     SageMakerJobRunner,
     encode_hyperparameters,
@@ -24,6 +22,8 @@ from runtime.adapters.sagemaker import (
 )
 from runtime.adapters.sagemaker.status import map_training_state, processing_job_status, training_job_status
 from runtime.ports import JobSpec
+
+from domain.errors import Invalid
 
 pytestmark = pytest.mark.unit
 ROLE = "arn:aws:iam::123456789012:role/tlm-jobs"
@@ -61,11 +61,15 @@ def _limits(value: Any, shape: Any, path: str) -> None:
 
 def train_spec(**kw: Any) -> JobSpec:
     base: dict[str, Any] = dict(
-        name="train-bert-tiny-01", program="train",
+        name="train-bert-tiny-01",
+        program="train",
         hyperparameters={"epochs": 3, "lr": 5e-4, "preset": "tiny", "labels": ["neg", "pos"], "bf16": True},
         channels={"train": "s3://tlm-data/datasets/sentiment/train/", "validation": "s3://tlm-data/ds/val/"},
-        output_uri="s3://tlm-artifacts/jobs/output", instance_type="ml.g5.xlarge", max_runtime_s=7200,
-        metric_definitions=metric_definitions_for("loss", "val_accuracy"), environment={"TLM_TRACE": "1"},
+        output_uri="s3://tlm-artifacts/jobs/output",
+        instance_type="ml.g5.xlarge",
+        max_runtime_s=7200,
+        metric_definitions=metric_definitions_for("loss", "val_accuracy"),
+        environment={"TLM_TRACE": "1"},
     )
     base.update(kw)
     return JobSpec(**base)
@@ -77,24 +81,37 @@ def test_training_request_is_valid_and_has_spot_and_checkpoints():
     assert_valid("CreateTrainingJob", req)
     assert req["EnableManagedSpotTraining"] is True
     assert req["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200, "MaxWaitTimeInSeconds": 10800}
-    assert req["CheckpointConfig"] == {"S3Uri": "s3://tlm-artifacts/ckpt/run-01", "LocalPath": "/opt/ml/checkpoints"}
+    assert req["CheckpointConfig"] == {
+        "S3Uri": "s3://tlm-artifacts/ckpt/run-01",
+        "LocalPath": "/opt/ml/checkpoints",
+    }
     assert req["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert [m["Name"] for m in req["AlgorithmSpecification"]["MetricDefinitions"]] == ["loss", "val_accuracy"]
-    assert req["HyperParameters"] == {"epochs": "3", "lr": "0.0005", "preset": "tiny",
-                                      "labels": '["neg", "pos"]', "bf16": "true"}
+    assert req["HyperParameters"] == {
+        "epochs": "3",
+        "lr": "0.0005",
+        "preset": "tiny",
+        "labels": '["neg", "pos"]',
+        "bf16": "true",
+    }
     assert [c["ChannelName"] for c in req["InputDataConfig"]] == ["train", "validation"]
     assert req["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
     assert req["Tags"] == [{"Key": "project", "Value": "p1"}]
 
 
 def test_spot_defaults_and_rules():
-    req = training_job_request(train_spec(use_spot=True), role_arn=ROLE, image_uri=IMAGE,
-                               checkpoint_uri="s3://b/checkpoints")
+    req = training_job_request(
+        train_spec(use_spot=True), role_arn=ROLE, image_uri=IMAGE, checkpoint_uri="s3://b/checkpoints"
+    )
     assert req["StoppingCondition"]["MaxWaitTimeInSeconds"] == 14400
     assert req["CheckpointConfig"]["S3Uri"] == "s3://b/checkpoints/train-bert-tiny-01"
     with pytest.raises(Invalid) as e:
-        training_job_request(train_spec(use_spot=True, max_wait_s=60), role_arn=ROLE, image_uri=IMAGE,
-                             checkpoint_uri="s3://b/c")
+        training_job_request(
+            train_spec(use_spot=True, max_wait_s=60),
+            role_arn=ROLE,
+            image_uri=IMAGE,
+            checkpoint_uri="s3://b/c",
+        )
     assert e.value.field == "max_wait_s"
     with pytest.raises(Invalid) as e:
         training_job_request(train_spec(use_spot=True), role_arn=ROLE, image_uri=IMAGE)
@@ -123,20 +140,28 @@ def test_metric_definitions_read_the_jobs_log_lines():
 
 
 def test_processing_request_is_valid_and_keeps_the_container_layout():
-    spec = JobSpec(name="compile-01", program="compile", hyperparameters={"target": "onnx-int8"},
-                   channels={"model": "s3://tlm-artifacts/models/m1/"}, output_uri="s3://tlm-artifacts/jobs",
-                   instance_type="ml.c6i.xlarge")
+    spec = JobSpec(
+        name="compile-01",
+        program="compile",
+        hyperparameters={"target": "onnx-int8"},
+        channels={"model": "s3://tlm-artifacts/models/m1/"},
+        output_uri="s3://tlm-artifacts/jobs",
+        instance_type="ml.c6i.xlarge",
+    )
     req = processing_job_request(spec, role_arn=ROLE, image_uri=IMAGE)
     assert_valid("CreateProcessingJob", req)
     env = req["Environment"]
     assert env["TLM_JOB_ROOT"] == "/opt/ml/processing" and env["SM_HPS"] == '{"target": "onnx-int8"}'
     assert env["SM_CHANNEL_MODEL"] == req["ProcessingInputs"][0]["S3Input"]["LocalPath"]
     assert req["AppSpecification"]["ContainerEntrypoint"] == ["python", "-m", "jobs.compile"]
-    long = JobSpec(name="compile-02", program="compile", hyperparameters={"x": "y" * 300},
-                   output_uri="s3://b/jobs")
+    long = JobSpec(
+        name="compile-02", program="compile", hyperparameters={"x": "y" * 300}, output_uri="s3://b/jobs"
+    )
     with pytest.raises(Invalid):
         processing_job_request(long, role_arn=ROLE, image_uri=IMAGE)
-    req = processing_job_request(long, role_arn=ROLE, image_uri=IMAGE, hyperparameters_uri="s3://b/cfg/compile-02")
+    req = processing_job_request(
+        long, role_arn=ROLE, image_uri=IMAGE, hyperparameters_uri="s3://b/cfg/compile-02"
+    )
     assert_valid("CreateProcessingJob", req)
     assert req["ProcessingInputs"][-1]["S3Input"]["LocalPath"] == "/opt/ml/processing/input/config"
 
@@ -165,17 +190,31 @@ def test_training_status_mapping(status, secondary, expected):
 
 
 def test_describe_responses_map_to_job_status():
-    s = training_job_status({
-        "TrainingJobName": "t1", "TrainingJobStatus": "Failed", "SecondaryStatus": "Failed",
-        "FailureReason": "AlgorithmError: out of memory",
-        "FinalMetricDataList": [{"MetricName": "loss", "Value": 0.5}],
-        "ModelArtifacts": {"S3ModelArtifacts": "s3://b/t1/output/model.tar.gz"},
-    })
-    assert (s.state, s.failure_reason, s.metrics) == ("Failed", "AlgorithmError: out of memory", {"loss": 0.5})
+    s = training_job_status(
+        {
+            "TrainingJobName": "t1",
+            "TrainingJobStatus": "Failed",
+            "SecondaryStatus": "Failed",
+            "FailureReason": "AlgorithmError: out of memory",
+            "FinalMetricDataList": [{"MetricName": "loss", "Value": 0.5}],
+            "ModelArtifacts": {"S3ModelArtifacts": "s3://b/t1/output/model.tar.gz"},
+        }
+    )
+    assert (s.state, s.failure_reason, s.metrics) == (
+        "Failed",
+        "AlgorithmError: out of memory",
+        {"loss": 0.5},
+    )
     assert s.model_artifacts == "s3://b/t1/output/model.tar.gz"
-    p = processing_job_status({"ProcessingJobName": "p1", "ProcessingJobStatus": "Completed",
-                               "ProcessingOutputConfig": {"Outputs": [{"OutputName": "model",
-                                                                       "S3Output": {"S3Uri": "s3://b/p1/model"}}]}})
+    p = processing_job_status(
+        {
+            "ProcessingJobName": "p1",
+            "ProcessingJobStatus": "Completed",
+            "ProcessingOutputConfig": {
+                "Outputs": [{"OutputName": "model", "S3Output": {"S3Uri": "s3://b/p1/model"}}]
+            },
+        }
+    )
     assert (p.state, p.model_artifacts) == ("Completed", "s3://b/p1/model")
     with pytest.raises(ValueError):
         map_training_state("Exploded", None)
@@ -185,8 +224,14 @@ def test_describe_responses_map_to_job_status():
 def test_moto_accepts_the_requests_and_logs_are_read_with_tokens():
     sm, logs, s3 = (boto3.client(s, region_name="us-east-1") for s in ("sagemaker", "logs", "s3"))
     s3.create_bucket(Bucket="tlm-artifacts")
-    runner = SageMakerJobRunner(sm, logs, role_arn=ROLE, image_uris={"train": IMAGE, "compile": IMAGE},
-                                bucket="tlm-artifacts", s3_client=s3)
+    runner = SageMakerJobRunner(
+        sm,
+        logs,
+        role_arn=ROLE,
+        image_uris={"train": IMAGE, "compile": IMAGE},
+        bucket="tlm-artifacts",
+        s3_client=s3,
+    )
     # Given a spot training job and a compile job with long hyperparameters
     runner.start(train_spec(use_spot=True, output_uri=""))
     runner.start(JobSpec(name="compile-9", program="compile", hyperparameters={"notes": "n" * 400}))
@@ -202,11 +247,17 @@ def test_moto_accepts_the_requests_and_logs_are_read_with_tokens():
     assert runner.logs("train-bert-tiny-01") == ([], 0)  # no log group yet
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="train-bert-tiny-01/algo-1-1700000000")
-    logs.put_log_events(logGroupName=group, logStreamName="train-bert-tiny-01/algo-1-1700000000",
-                        logEvents=[{"timestamp": now + i, "message": f"line {i}"} for i in range(3)])
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="train-bert-tiny-01/algo-1-1700000000",
+        logEvents=[{"timestamp": now + i, "message": f"line {i}"} for i in range(3)],
+    )
     first, nxt = runner.logs("train-bert-tiny-01")
-    logs.put_log_events(logGroupName=group, logStreamName="train-bert-tiny-01/algo-1-1700000000",
-                        logEvents=[{"timestamp": now + 10, "message": "line 3"}])
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="train-bert-tiny-01/algo-1-1700000000",
+        logEvents=[{"timestamp": now + 10, "message": "line 3"}],
+    )
     rest, end = runner.logs("train-bert-tiny-01", start=nxt)
     # Then the tail continues where it stopped
     assert (first, nxt) == (["line 0", "line 1", "line 2"], 3)

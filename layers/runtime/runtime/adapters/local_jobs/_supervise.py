@@ -14,14 +14,15 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 
-def _log(msg):
+def _log(msg: str) -> None:
     sys.stdout.write(f"[tlm-supervisor] {msg}\n")
     sys.stdout.flush()
 
 
-def _write_exit(job_dir, record):
+def _write_exit(job_dir: str, record: dict[str, Any]) -> None:
     tmp = os.path.join(job_dir, ".exit.json.tmp")
     with open(tmp, "w") as f:
         json.dump(record, f)
@@ -30,7 +31,7 @@ def _write_exit(job_dir, record):
     os.replace(tmp, os.path.join(job_dir, "exit.json"))
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     job_dir, cfg = argv[1], json.loads(argv[2])
     cmd = argv[argv.index("--") + 1 :]
     if cfg.get("cores"):
@@ -43,9 +44,9 @@ def main(argv):
         mem = int(cfg["memory_bytes"])
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
 
-    state = {"term_at": None}
+    state: dict[str, float | None] = {"term_at": None}
 
-    def on_term(signum, frame):  # the group got SIGTERM: the child has it too
+    def on_term(signum: int, frame: Any) -> None:  # the group got SIGTERM: the child has it too
         if state["term_at"] is None:
             state["term_at"] = time.monotonic()
             _log(f"stop requested (SIGTERM); SIGKILL in {cfg.get('grace_s', 10)}s if still running")
@@ -53,7 +54,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     try:
-        child = subprocess.Popen(cmd)
+        child = subprocess.Popen(cmd)  # noqa: S603 - argv from the runner, no shell
     except OSError as e:
         _log(f"cannot start {cmd[0]}: {e}")
         _write_exit(job_dir, {"exit_code": 127, "error": str(e), "ended_at": time.time()})
@@ -77,7 +78,7 @@ def main(argv):
             killed = True
             _log("job did not stop in time: SIGKILL")
             child.kill()
-    record = {
+    record: dict[str, Any] = {
         "exit_code": rc,
         "timed_out": timed_out,
         "stopped": state["term_at"] is not None and not timed_out,

@@ -15,9 +15,22 @@ from runtime.ports import JobSpec
 
 # The only variables a job inherits from the server: no AWS credentials, no tokens.
 PASS_THROUGH = (
-    "PATH", "HOME", "PYTHONPATH", "VIRTUAL_ENV", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-    "TORCHINDUCTOR_CACHE_DIR", "HF_HOME", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM", "ORT_DISABLE_TELEMETRY",
+    "PATH",
+    "HOME",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TORCHINDUCTOR_CACHE_DIR",
+    "HF_HOME",
+    "CUDA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TOKENIZERS_PARALLELISM",
+    "ORT_DISABLE_TELEMETRY",
 )
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TORCH_NUM_THREADS")
 
@@ -33,9 +46,12 @@ def prepare_job_dir(job_dir: Path, spec: JobSpec, *, copy_channels: bool = False
     (job_dir / "model").mkdir()
     (job_dir / "output" / "data").mkdir(parents=True)
     (config / "hyperparameters.json").write_text(
-        json.dumps(encode_hyperparameters(spec.hyperparameters), ensure_ascii=False, indent=1), encoding="utf-8")
+        json.dumps(encode_hyperparameters(spec.hyperparameters), ensure_ascii=False, indent=1),
+        encoding="utf-8",
+    )
     (config / "inputdataconfig.json").write_text(
-        json.dumps({c: {"TrainingInputMode": "File"} for c in spec.channels}), encoding="utf-8")
+        json.dumps({c: {"TrainingInputMode": "File"} for c in spec.channels}), encoding="utf-8"
+    )
     channels: dict[str, Path] = {}
     for name, src in spec.channels.items():
         source, target = Path(src).resolve(), data / name
@@ -66,7 +82,9 @@ def check_local_spec(spec: JobSpec) -> None:
         if not name or "/" in name or name.startswith("."):
             raise Invalid(f"channel name {name!r} is not valid", field=f"channels.{name}")
         if src.startswith("s3://") or not Path(src).exists():
-            raise Invalid(f"channel {name!r}: {src!r} is not an existing local path", field=f"channels.{name}")
+            raise Invalid(
+                f"channel {name!r}: {src!r} is not an existing local path", field=f"channels.{name}"
+            )
     for field, uri in (("output_uri", spec.output_uri), ("checkpoint_uri", spec.checkpoint_uri)):
         if uri and "://" in uri:
             raise Invalid(f"{field} must be a local directory for a local job", field=field)
@@ -78,25 +96,28 @@ def check_local_spec(spec: JobSpec) -> None:
         raise Invalid("memory_limit_mb must be at least 64", field="memory_limit_mb")
 
 
-def job_environment(job_dir: Path, spec: JobSpec, channels: Mapping[str, Path],
-                    parent: Mapping[str, str] | None = None) -> dict[str, str]:
+def job_environment(
+    job_dir: Path, spec: JobSpec, channels: Mapping[str, Path], parent: Mapping[str, str] | None = None
+) -> dict[str, str]:
     parent = os.environ if parent is None else parent
     env = {k: parent[k] for k in PASS_THROUGH if k in parent}
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
     if spec.cpu_limit:
         env.update(dict.fromkeys(THREAD_VARS, str(max(1, math.ceil(spec.cpu_limit)))))
     env.update(spec.environment)
-    env.update({
-        "TLM_JOB_ROOT": str(job_dir),
-        "TLM_JOB_NAME": spec.name,
-        "SM_HPS": json.dumps(spec.hyperparameters, ensure_ascii=False),
-        "SM_MODEL_DIR": str(job_dir / "model"),
-        "SM_OUTPUT_DATA_DIR": str(job_dir / "output" / "data"),
-        "SM_CHECKPOINT_DIR": str(job_dir / "checkpoints"),
-        "SM_CHANNELS": json.dumps(sorted(channels)),
-        "SM_CURRENT_HOST": "algo-1",
-        "SM_HOSTS": '["algo-1"]',
-    })
+    env.update(
+        {
+            "TLM_JOB_ROOT": str(job_dir),
+            "TLM_JOB_NAME": spec.name,
+            "SM_HPS": json.dumps(spec.hyperparameters, ensure_ascii=False),
+            "SM_MODEL_DIR": str(job_dir / "model"),
+            "SM_OUTPUT_DATA_DIR": str(job_dir / "output" / "data"),
+            "SM_CHECKPOINT_DIR": str(job_dir / "checkpoints"),
+            "SM_CHANNELS": json.dumps(sorted(channels)),
+            "SM_CURRENT_HOST": "algo-1",
+            "SM_HOSTS": '["algo-1"]',
+        }
+    )
     env.update({channel_env_name(n): str(p) for n, p in channels.items()})
     return env
 

@@ -6,6 +6,7 @@ final line without its newline is held back until the job has ended.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -64,10 +65,8 @@ class LogFile:
                 for name, rx in self._defs:
                     m = rx.search(line)
                     if m:
-                        try:
+                        with contextlib.suppress(ValueError):
                             self._metrics[name] = float(m.group(1) if m.groups() else m.group(0))
-                        except ValueError:
-                            pass
             self._metric_offset += cut
             return dict(self._metrics)
 
@@ -80,6 +79,9 @@ def file_metrics(job_dir: Path) -> dict[str, float]:
         except (OSError, ValueError):
             continue
         if isinstance(data, dict):
-            return {k: float(v) for k, v in data.items()
-                    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
+            return {
+                k: float(v)
+                for k, v in data.items()
+                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            }
     return {}

@@ -9,6 +9,7 @@ finishes jobs that ended while no runner was watching. Nothing stays InProgress 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -105,8 +106,13 @@ class LocalJobRunner:
             raise Conflict(f"job {spec.name!r} already exists", field="name") from None
         with self._lock:
             record: dict[str, Any] = {
-                "name": spec.name, "program": spec.program, "state": "Pending", "created_at": _now(),
-                "spec": asdict(spec), "boot_id": boot_id(), "stop_requested": False,
+                "name": spec.name,
+                "program": spec.program,
+                "state": "Pending",
+                "created_at": _now(),
+                "spec": asdict(spec),
+                "boot_id": boot_id(),
+                "stop_requested": False,
             }
             self._save(spec.name, record)
             try:
@@ -117,12 +123,14 @@ class LocalJobRunner:
                 record.update(state="Failed", failure_reason=f"could not start: {e}", ended_at=_now())
                 self._save(spec.name, record)
                 return spec.name
-            record.update(state="InProgress", pid=proc.pid, pid_start=process_start_ticks(proc.pid),
-                          started_at=_now())
+            record.update(
+                state="InProgress", pid=proc.pid, pid_start=process_start_ticks(proc.pid), started_at=_now()
+            )
             self._save(spec.name, record)
             self._procs[spec.name] = proc
-            t = threading.Thread(target=self._watch, args=(spec.name, proc, spec), daemon=True,
-                                 name=f"job-{spec.name}")
+            t = threading.Thread(
+                target=self._watch, args=(spec.name, proc, spec), daemon=True, name=f"job-{spec.name}"
+            )
             self._threads[spec.name] = t
             t.start()
         return spec.name
@@ -185,8 +193,12 @@ class LocalJobRunner:
                 time.sleep(0.05)
 
     # ---------------------------------------------------------------- internals
-    def _spawn(self, job_dir: Path, spec: JobSpec, target: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        program = [self.python, target] if target.endswith(".py") or "/" in target else [self.python, "-m", target]
+    def _spawn(
+        self, job_dir: Path, spec: JobSpec, target: str, env: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        program = (
+            [self.python, target] if target.endswith(".py") or "/" in target else [self.python, "-m", target]
+        )
         cfg = {
             "max_runtime_s": spec.max_runtime_s,
             "grace_s": self.grace_s,
@@ -197,8 +209,16 @@ class LocalJobRunner:
         }
         cmd = [self.python, "-S", str(SUPERVISOR), str(job_dir), json.dumps(cfg), "--", *program]
         with open(job_dir / "logs.txt", "ab") as log:
-            return subprocess.Popen(cmd, cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+            return subprocess.Popen(  # noqa: S603 - argv list from registered programs, no shell
+                cmd,
+                cwd=job_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
 
     def _watch(self, name: str, proc: subprocess.Popen[bytes], spec: JobSpec) -> None:
         # The supervisor enforces runtime and grace; this only backs it up if it hangs.
@@ -236,7 +256,8 @@ class LocalJobRunner:
             elif record["state"] == "Pending" or not same_process_alive(
                 record.get("pid"), record.get("pid_start"), record.get("boot_id")
             ):
-                if record["state"] == "Pending" and time.time() - _dt(record["created_at"]).timestamp() < 30:
+                created = datetime.fromisoformat(record["created_at"]).timestamp()
+                if record["state"] == "Pending" and time.time() - created < 30:
                     return record  # another runner is still starting it
                 final = self._finish(name, record, None, gone=True)
             else:
@@ -261,16 +282,18 @@ class LocalJobRunner:
                 state = "Completed"
             else:
                 state, reason = "Failed", self._failure_reason(job_dir, code, ex, spec)
-        record.update(state=state, failure_reason=reason, ended_at=(record.get("ended_at") or _now()),
-                      exit=ex, pid=None)
+        record.update(
+            state=state, failure_reason=reason, ended_at=(record.get("ended_at") or _now()), exit=ex, pid=None
+        )
         record["metrics"] = {**self._log(name, record).metrics(), **file_metrics(job_dir)}
         if state == "Completed":
             record["model_artifacts"] = self._publish_model(job_dir, spec)
         self._save(name, record)
         return self.describe(name)
 
-    def _failure_reason(self, job_dir: Path, code: int | None, ex: dict[str, Any] | None,
-                        spec: dict[str, Any]) -> str:
+    def _failure_reason(
+        self, job_dir: Path, code: int | None, ex: dict[str, Any] | None, spec: dict[str, Any]
+    ) -> str:
         try:
             text = (job_dir / "output" / "failure").read_text(encoding="utf-8", errors="replace").strip()
         except OSError:
@@ -305,8 +328,8 @@ class LocalJobRunner:
             record["stop_requested_at"] = time.time()
             self._save(record["name"], record)
             return True
-        if same_process_alive(pid, record.get("pid_start"), record.get("boot_id")):
-            self._killpg(pid, sig)
+        if pid and same_process_alive(pid, record.get("pid_start"), record.get("boot_id")):
+            self._killpg(int(pid), sig)
             return True
         return False
 
@@ -317,10 +340,8 @@ class LocalJobRunner:
 
     @staticmethod
     def _killpg(pgid: int, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _run_sinks(self, name: str, status: JobStatus) -> None:
         for sink in self._sinks:

@@ -143,7 +143,12 @@ def training_job_request(
         },
         "StoppingCondition": stopping,
         "Environment": _check_env(
-            {"TLM_JOB_ROOT": TRAINING_ROOT, "TLM_JOB_NAME": spec.name, "HF_HUB_OFFLINE": "1", **spec.environment},
+            {
+                "TLM_JOB_ROOT": TRAINING_ROOT,
+                "TLM_JOB_NAME": spec.name,
+                "HF_HUB_OFFLINE": "1",
+                **spec.environment,
+            },
             _MAX_TRAINING_ENV_VALUE,
         ),
         "Tags": _tags(tags),
@@ -154,8 +159,9 @@ def training_job_request(
         if max_wait < spec.max_runtime_s:
             raise Invalid("max_wait_s must be >= max_runtime_s for spot training", field="max_wait_s")
         if not ckpt:
-            raise Invalid("spot training needs a checkpoint_uri to resume after an interruption",
-                          field="checkpoint_uri")
+            raise Invalid(
+                "spot training needs a checkpoint_uri to resume after an interruption", field="checkpoint_uri"
+            )
         stopping["MaxWaitTimeInSeconds"] = int(max_wait)
         req["EnableManagedSpotTraining"] = True
     if ckpt:
@@ -205,8 +211,10 @@ def processing_job_request(
     elif len(hps) <= _MAX_PROCESSING_ENV_VALUE:
         env["SM_HPS"] = hps
     else:
-        raise Invalid("hyperparameters too long for a processing job environment; upload them "
-                      "(hyperparameters_uri)", field="hyperparameters")
+        raise Invalid(
+            "hyperparameters too long for a processing job environment; upload them (hyperparameters_uri)",
+            field="hyperparameters",
+        )
     if len(inputs) > 10:
         raise Invalid("a processing job takes at most 10 inputs", field="channels")
     env.update(spec.environment)
@@ -221,12 +229,22 @@ def processing_job_request(
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": {
             "Outputs": [
-                {"OutputName": "model",
-                 "S3Output": {"S3Uri": _join(base, "model"), "LocalPath": f"{root}/model",
-                              "S3UploadMode": "EndOfJob"}},
-                {"OutputName": "output",
-                 "S3Output": {"S3Uri": _join(base, "output"), "LocalPath": f"{root}/output",
-                              "S3UploadMode": "EndOfJob"}},
+                {
+                    "OutputName": "model",
+                    "S3Output": {
+                        "S3Uri": _join(base, "model"),
+                        "LocalPath": f"{root}/model",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                },
+                {
+                    "OutputName": "output",
+                    "S3Output": {
+                        "S3Uri": _join(base, "output"),
+                        "LocalPath": f"{root}/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                },
             ]
         },
         "ProcessingResources": {
@@ -245,6 +263,11 @@ def processing_job_request(
 def _processing_input(name: str, uri: str, local: str) -> dict[str, Any]:
     return {
         "InputName": name,
-        "S3Input": {"S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix",
-                    "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"},
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
     }

@@ -62,7 +62,7 @@ class SageMakerJobRunner:
         self._processing = frozenset(processing_programs)
         self._tags = dict(tags or {})
         self._kinds: dict[str, str] = {}  # name -> "training" | "processing" (cache only)
-        self._log_cache: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self._log_cache: dict[str, tuple[list[str], dict[str, str | None]]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------- requests
@@ -78,19 +78,31 @@ class SageMakerJobRunner:
             raise Invalid(f"no container image for program {spec.program!r}", field="program")
         if spec.program not in self._processing:
             return "training", training_job_request(
-                spec, role_arn=self._role, image_uri=image, output_uri=self._base("output"),
-                checkpoint_uri=self._base("checkpoints"), tags=self._tags)
+                spec,
+                role_arn=self._role,
+                image_uri=image,
+                output_uri=self._base("output"),
+                checkpoint_uri=self._base("checkpoints"),
+                tags=self._tags,
+            )
         hps_uri = None
         if len(json.dumps(spec.hyperparameters, ensure_ascii=False, sort_keys=True)) > 256:
             if self._s3 is None:
-                raise Invalid("long hyperparameters need an s3 client to upload them", field="hyperparameters")
+                raise Invalid(
+                    "long hyperparameters need an s3 client to upload them", field="hyperparameters"
+                )
             key = f"{self._prefix}/config/{spec.name}/hyperparameters.json"
             body = json.dumps(spec.hyperparameters, ensure_ascii=False).encode()
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=body)
             hps_uri = f"s3://{self._bucket}/{key.rsplit('/', 1)[0]}"
         return "processing", processing_job_request(
-            spec, role_arn=self._role, image_uri=image, output_uri=self._base("output"),
-            hyperparameters_uri=hps_uri, tags=self._tags)
+            spec,
+            role_arn=self._role,
+            image_uri=image,
+            output_uri=self._base("output"),
+            hyperparameters_uri=hps_uri,
+            tags=self._tags,
+        )
 
     # ------------------------------------------------------------- port
     def start(self, spec: JobSpec) -> str:

@@ -13,12 +13,20 @@ from runtime.ports import JobStatus
 
 # InProgress secondary statuses before the container runs the program.
 PENDING_SECONDARY = frozenset(
-    {"Starting", "Pending", "LaunchingMLInstances", "PreparingTrainingStack", "Downloading",
-     "DownloadingTrainingImage"}
+    {
+        "Starting",
+        "Pending",
+        "LaunchingMLInstances",
+        "PreparingTrainingStack",
+        "Downloading",
+        "DownloadingTrainingImage",
+    }
 )
 LIMIT_SECONDARY = {
     "MaxRuntimeExceeded": "MaxRuntimeExceeded: the job ran past its MaxRuntimeInSeconds",
-    "MaxWaitTimeExceeded": "MaxWaitTimeExceeded: spot capacity did not finish the job within MaxWaitTimeInSeconds",
+    "MaxWaitTimeExceeded": (
+        "MaxWaitTimeExceeded: spot capacity did not finish the job within MaxWaitTimeInSeconds"
+    ),
 }
 
 
@@ -35,8 +43,11 @@ def map_training_state(status: str, secondary: str | None) -> tuple[str, str | N
 
 def training_job_status(desc: dict[str, Any]) -> JobStatus:
     state, limit_reason = map_training_state(desc["TrainingJobStatus"], desc.get("SecondaryStatus"))
-    metrics = {m["MetricName"]: float(m["Value"]) for m in desc.get("FinalMetricDataList") or []
-               if "MetricName" in m and "Value" in m}
+    metrics = {
+        m["MetricName"]: float(m["Value"])
+        for m in desc.get("FinalMetricDataList") or []
+        if "MetricName" in m and "Value" in m
+    }
     return JobStatus(
         name=desc["TrainingJobName"],
         state=state,
@@ -56,8 +67,9 @@ def processing_job_status(desc: dict[str, Any]) -> JobStatus:
     if state == "Stopped" and reason and "MaxRuntime" in reason:
         state = "Failed"
     outputs = (desc.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-    model = next((o["S3Output"]["S3Uri"] for o in outputs
-                  if o.get("OutputName") == "model" and "S3Output" in o), None)
+    model = next(
+        (o["S3Output"]["S3Uri"] for o in outputs if o.get("OutputName") == "model" and "S3Output" in o), None
+    )
     return JobStatus(
         name=desc["ProcessingJobName"],
         state=state,
