@@ -1,0 +1,1 @@
+"""Serving code shipped inside packages (copied to ``code/`` in model.tar.gz)."""
