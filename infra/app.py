@@ -1,0 +1,71 @@
+"""The TLM CDK app: ``cdk synth`` / ``cdk deploy`` (cdk.json runs ``python -m infra.app``).
+
+Stacks: storage -> {api, projector, upload trigger, workflows} -> observability. cdk-nag's AwsSolutions
+pack runs on the whole app; synth fails on any unacknowledged finding.
+
+Context: ``tlm:assets`` = a directory already built by ``python -m infra.packaging --out DIR``
+(default: build or reuse ``.cache/lambda``); ``tlm:prefix`` = stack name prefix (default ``Tlm``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra import packaging
+from infra.stacks.api import ApiStack
+from infra.stacks.observability import ObservabilityStack
+from infra.stacks.projector import ProjectorStack
+from infra.stacks.storage import StorageStack
+from infra.stacks.uploads import UploadTriggerStack
+from infra.stacks.workflows import WorkflowsStack
+
+
+def build_app(
+    app: App,
+    *,
+    assets: packaging.LambdaAssets | None = None,
+    definitions: Mapping[str, dict[str, Any]] | None = None,
+    nag: bool = True,
+) -> dict[str, object]:
+    """Add every TLM stack to ``app``; returns them by short name."""
+    if assets is None:
+        assets_dir = app.node.try_get_context("tlm:assets")
+        assets = packaging.build(Path(assets_dir) if assets_dir else packaging.DEFAULT_OUT)
+    if definitions is None:
+        from infra.workflow_definitions import rendered_definitions
+
+        definitions = rendered_definitions()
+    prefix = app.node.try_get_context("tlm:prefix") or "Tlm"
+
+    storage = StorageStack(app, f"{prefix}Storage", prefix=prefix, description="TLM event log, views, buckets")
+    api = ApiStack(app, f"{prefix}Api", storage=storage, assets=assets, description="TLM REST API")
+    projector = ProjectorStack(app, f"{prefix}Projector", storage=storage, assets=assets,
+                               description="TLM projector (DynamoDB Streams -> views)")
+    uploads = UploadTriggerStack(app, f"{prefix}Uploads", storage=storage, assets=assets,
+                                 description="TLM upload verification trigger")
+    workflows = WorkflowsStack(app, f"{prefix}Workflows", storage=storage, assets=assets,
+                               definitions=definitions, description="TLM workflows (Step Functions + SageMaker)")
+    observability = ObservabilityStack(app, f"{prefix}Observability", projector=projector,
+                                       state_machines=workflows.state_machines,
+                                       description="TLM alarms")
+    Tags.of(app).add("project", "tlm")
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return {"storage": storage, "api": api, "projector": projector, "uploads": uploads,
+            "workflows": workflows, "observability": observability}
+
+
+def main() -> None:
+    app = App()
+    build_app(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Workflows: Step Functions Standard state machines from rendered ASL, SageMaker jobs with
+``.sync`` integrations, a SageMaker execution role scoped to the platform's buckets.
+
+The ASL comes from ``runtime.workflows`` (rendered with ``sync_jobs=True``) as plain dicts. It may hold
+``${Name}`` placeholders; this stack substitutes the names of ``self._values`` (StepsFunctionArn,
+SageMakerRoleArn, ArtifactsBucket, BlobsBucket, EventsTable, JobsImage, <Kind>InstanceType) and refuses any other
+(so a renamed placeholder fails at synth, not at run time)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+from aws_cdk import Acknowledgment, ArnFormat, Aws, CfnParameter, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
+from infra.constructs.nag import acknowledge_bucket_grants
+from infra.packaging import LambdaAssets
+from infra.stacks.storage import StorageStack
+
+GPU_INSTANCE_TYPES = [
+    "ml.g4dn.xlarge", "ml.g4dn.2xlarge", "ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.12xlarge",
+    "ml.g6.xlarge", "ml.g6.12xlarge", "ml.p3.2xlarge", "ml.p4d.24xlarge", "ml.p5.48xlarge",
+]
+INSTANCE_TYPE_PARAMETERS = {"TrainingInstanceType": "ml.g5.xlarge", "CompileInstanceType": "ml.g4dn.xlarge",
+                            "EvaluateInstanceType": "ml.g4dn.xlarge"}
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+# Step Functions' managed EventBridge rules for .sync SageMaker integrations
+_SYNC_RULES = ("StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+               "StepFunctionsGetEventsForSageMakerProcessingJobsRule")
+
+
+class WorkflowsStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        storage: StorageStack,
+        assets: LambdaAssets,
+        definitions: Mapping[str, dict],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        used = set().union(*(_PLACEHOLDER.findall(json.dumps(asl)) for asl in definitions.values()))
+        # GPU instance types are stack parameters (one per placeholder the definitions use)
+        self.instance_types = {
+            name: CfnParameter(
+                self, name, type="String", default=default, allowed_values=GPU_INSTANCE_TYPES,
+                description=f"GPU instance type ({name})",
+            )
+            for name, default in INSTANCE_TYPE_PARAMETERS.items()
+            if name in used or name == "TrainingInstanceType"
+        }
+        self.jobs_repository = CfnParameter(
+            self, "JobsImageRepository", type="String", default="tlm-jobs",
+            description="ECR repository (this account/region) of the jobs/ container image",
+        )
+        self.jobs_image_tag = CfnParameter(self, "JobsImageTag", type="String", default="latest")
+        repo_arn = self.format_arn(
+            service="ecr", resource="repository", resource_name=self.jobs_repository.value_as_string
+        )
+
+        # --- the role SageMaker jobs run as: their buckets, their logs, their image; nothing else
+        self.sagemaker_role = iam.Role(
+            self, "SageMakerExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="TLM jobs (training/processing) on SageMaker",
+        )
+        artifacts, blobs = storage.bucket(self, "artifacts"), storage.bucket(self, "blobs")
+        artifacts.grant_read_write(self.sagemaker_role)
+        blobs.grant_read(self.sagemaker_role)  # datasets and uploaded weights
+        acknowledge_bucket_grants(self.sagemaker_role, [storage.nag_objects("artifacts"),
+                                                        storage.nag_objects("blobs")])
+        Validations.of(self.sagemaker_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                "log-group:/aws/sagemaker/*]",
+                reason="SageMaker writes job logs to /aws/sagemaker/{TrainingJobs,ProcessingJobs} with "
+                "per-job streams; the grant is limited to that log-group path.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken has no resource-level permissions; cloudwatch:PutMetricData "
+                "is conditioned on the /aws/sagemaker/* namespace.",
+            ),
+        )
+        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[self.format_arn(service="logs", resource="log-group",
+                                       resource_name="/aws/sagemaker/*", arn_format=ArnFormat.COLON_RESOURCE_NAME)],
+        ))
+        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=[repo_arn],
+        ))
+        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
+            actions=["ecr:GetAuthorizationToken"], resources=["*"],
+        ))
+        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        ))
+
+        # --- Lambda task handlers (functions/steps/)
+        layer = RuntimeLayer(self, "Runtime", assets=assets)
+        self.steps = TlmFunction(
+            self, "Steps", assets=assets, layer=layer, group="steps",
+            handler="functions.steps.handler.handler",
+            environment={**storage.data_environment(), "TLM_SAGEMAKER_ROLE_ARN": self.sagemaker_role.role_arn},
+            description="TLM Step Functions task handlers (validate, verify, record, ...)",
+            timeout=Duration.minutes(5),
+        )
+        storage.events_table.grant_read_write_data(self.steps.function)
+        storage.views_table.grant_read_data(self.steps.function)
+        artifacts.grant_read_write(self.steps.function)
+        blobs.grant_read(self.steps.function)
+        acknowledge_bucket_grants(self.steps.role, [storage.nag_objects("artifacts"),
+                                                    storage.nag_objects("blobs")])
+
+        self._values = {
+            "StepsFunctionArn": self.steps.function.function_arn,
+            "SageMakerRoleArn": self.sagemaker_role.role_arn,
+            "ArtifactsBucket": artifacts.bucket_name,
+            "BlobsBucket": blobs.bucket_name,
+            "EventsTable": storage.events_table.table_name,
+            **{name: p.value_as_string for name, p in self.instance_types.items()},
+            "JobsImage": f"{Aws.ACCOUNT_ID}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
+                         f"{self.jobs_repository.value_as_string}:{self.jobs_image_tag.value_as_string}",
+        }
+        self.state_machines: dict[str, sfn.StateMachine] = {
+            name: self._state_machine(name, asl) for name, asl in sorted(definitions.items())
+        }
+
+    def _state_machine(self, name: str, asl: dict) -> sfn.StateMachine:
+        text = json.dumps(asl)
+        used = set(_PLACEHOLDER.findall(text))
+        unknown = used - set(self._values)
+        if unknown:
+            raise ValueError(f"workflow {name!r}: unknown ASL placeholders {sorted(unknown)}")
+        cid = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]", name) if part)
+        log_group = logs.LogGroup(self, f"{cid}Logs", retention=logs.RetentionDays.THREE_MONTHS,
+                                  removal_policy=RemovalPolicy.RETAIN)
+        machine = sfn.StateMachine(
+            self, cid,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(text),
+            definition_substitutions={k: self._values[k] for k in sorted(used)},
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            comment=f"TLM workflow {name}",
+        )
+        self._grant_tasks(machine, text)
+        Validations.of(machine.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="Step Functions log delivery (logs:*LogDelivery, DescribeResourcePolicies...) and "
+                "X-Ray tracing support no resource-level permissions.",
+            ),
+        )
+        return machine
+
+    def _grant_tasks(self, machine: sfn.StateMachine, text: str) -> None:
+        """What the definition's Task resources need, scoped to this account and TLM's resources."""
+        if "${StepsFunctionArn}" in text:
+            self.steps.function.grant_invoke(machine)
+            Validations.of(machine.role).acknowledge(Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(self.steps.function.node.default_child)}.Arn>:*]",
+                reason="grantInvoke covers the function's versions/aliases (ARN:*) of this one function.",
+            ))
+        jobs = {"training": "createTrainingJob" in text, "processing": "createProcessingJob" in text}
+        for kind, used in jobs.items():
+            if not used:
+                continue
+            title = kind.capitalize()
+            machine.add_to_role_policy(iam.PolicyStatement(
+                actions=[f"sagemaker:Create{title}Job", f"sagemaker:Describe{title}Job",
+                         f"sagemaker:Stop{title}Job", "sagemaker:AddTags"],
+                resources=[self.format_arn(service="sagemaker", resource=f"{kind}-job", resource_name="*")],
+            ))
+            machine.add_to_role_policy(iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[self.format_arn(service="events", resource="rule", resource_name=rule)
+                           for rule in _SYNC_RULES if title in rule],
+            ))
+            Validations.of(machine.role).acknowledge(Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
+                   f"<AWS::AccountId>:{kind}-job/*]",
+                reason="Job names are generated per execution; the actions are limited to this account's "
+                f"{kind} jobs.",
+            ))
+        if any(jobs.values()):
+            machine.add_to_role_policy(iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.sagemaker_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ))
+
