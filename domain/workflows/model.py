@@ -311,3 +311,35 @@ def references(template: Any) -> list[str]:
 def is_placeholder(value: object) -> bool:
     """``${Name}``: a value infra substitutes when it deploys the state machine."""
     return isinstance(value, str) and bool(_PLACEHOLDER.match(value))
+
+
+class StepError(Exception):
+    """A task failed with a named error (what Retry and Catch match on) and a cause. Step
+    functions raise it to choose the error name; any other exception is named by its class."""
+
+    def __init__(self, error: str, cause: str = "") -> None:
+        super().__init__(f"{error}: {cause}" if cause else error)
+        self.error = error
+        self.cause = cause
+
+
+def choice_matches(rule: ChoiceRule, value_present: bool, value: Any) -> bool:
+    """Does ``rule`` hold for the value at its variable (pure; the local runner's Choice)."""
+    if rule.op == "is_present":
+        return value_present == bool(rule.value)
+    if not value_present:
+        return False
+    if rule.op == "string_equals":
+        return isinstance(value, str) and value == rule.value
+    if rule.op == "boolean_equals":
+        return isinstance(value, bool) and value == rule.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    compare = {
+        "numeric_equals": value == rule.value,
+        "numeric_less_than": value < rule.value,
+        "numeric_less_than_equals": value <= rule.value,
+        "numeric_greater_than": value > rule.value,
+        "numeric_greater_than_equals": value >= rule.value,
+    }
+    return bool(compare[rule.op])
