@@ -19,8 +19,18 @@ class TokenBook:
         self.token_file = data_dir / "token"
         self._lock = threading.Lock()
         self._digests: dict[str, str] = {}
-        if self.path.exists():
+        self._mtime = 0.0
+        self._reload()
+
+    def _reload(self) -> None:
+        """Pick up tokens issued by another process (``tlm token issue``)."""
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != self._mtime:
             self._digests = json.loads(self.path.read_text())
+            self._mtime = mtime
 
     @staticmethod
     def _digest(token: str) -> str:
@@ -29,6 +39,7 @@ class TokenBook:
     def issue(self, user_id: str) -> str:
         token = "tlm_" + secrets.token_urlsafe(32)
         with self._lock:
+            self._reload()
             self._digests[self._digest(token)] = user_id
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self._digests, indent=1))
@@ -51,4 +62,7 @@ class TokenBook:
     def user_of(self, token: str | None) -> str | None:
         if not token:
             return None
-        return self._digests.get(self._digest(token))
+        digest = self._digest(token)
+        if digest not in self._digests:
+            self._reload()
+        return self._digests.get(digest)

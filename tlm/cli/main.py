@@ -69,6 +69,15 @@ def serve(
     run(host, port)
 
 
+@app.command("token")
+def token_issue(user_id: str, data_dir: Annotated[Path, typer.Option(envvar="TLM_DATA_DIR")] = Path(".tlm")) -> None:
+    """Issue a local API token for a user (local platform only; on AWS users come from Cognito)."""
+    from tlm.auth import TokenBook
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    print(TokenBook(data_dir).issue(user_id))
+
+
 # ------------------------------------------------------------------ projects
 @projects_app.command("create")
 def projects_create(name: str, description: Annotated[str, typer.Option()] = "") -> None:

@@ -27,12 +27,15 @@ class Container:
         if "library" not in self._services:
             from runtime.services.library import LibraryService
 
+            local = self.settings.backend == "local"
             self._services["library"] = LibraryService(
                 self.store,
                 self.views,
                 self.blobs,
                 min_part_bytes=self.settings.min_part_bytes,
                 max_part_bytes=self.settings.max_part_bytes,
+                # locally the S3 trigger's handler runs in-process once the parts are joined
+                on_assembled=_local_trigger if local else None,
             )
         return self._services["library"]
 
@@ -46,6 +49,12 @@ class Container:
             self.projector.stop()
         if self.db is not None:
             self.db.close()
+
+
+def _local_trigger(upload_id: str) -> dict[str, Any]:
+    from functions.triggers.s3_upload import process, s3_event
+
+    return process(s3_event("local", f"uploads/{upload_id}"))[0]
 
 
 def build_local(settings: Settings) -> Container:

@@ -97,6 +97,11 @@ class BlobStore(Protocol):
 
     def list_parts(self, upload_id: str) -> dict[int, dict[str, Any]]: ...
 
+    def join_parts(self, upload_id: str) -> None:
+        """Fast first half of completion (S3: CompleteMultipartUpload into the staging key,
+        which fires the ObjectCreated trigger); Invalid if the part layout is wrong."""
+        ...
+
     def complete_upload(self, upload_id: str) -> str:
         """Join the parts, verify size and sha256 (Invalid if wrong: nothing visible), and
         return the blob key ``sha256/<hex>``."""

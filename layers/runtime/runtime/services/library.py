@@ -319,13 +319,38 @@ class LibraryService:
         return [self.upload_status(caller, model_id, u) for u in state.uploads]
 
     def complete_upload(self, caller: Caller, model_id: str, upload_id: str) -> dict[str, Any]:
+        """Join the parts (fast). Verification of size + sha256 and the FileAdded event happen in
+        ``verify_upload``, run by the S3 ObjectCreated trigger on AWS (the answer here is then
+        'verifying'; poll the upload) and in-process locally via ``on_assembled``."""
         self._open_upload(caller, model_id, upload_id, "editor")
+        self.blobs.join_parts(upload_id)
+        if self.on_assembled is None:
+            return {"upload_id": upload_id, "state": "verifying"}
+        result = self.on_assembled(upload_id) or {}
+        if result.get("state") == "rejected":
+            raise Invalid(result.get("reason", "upload rejected"), field=result.get("field") or "sha256")
+        return result
+
+    def verify_upload(self, upload_id: str) -> dict[str, Any]:
+        """The trigger's work: verify the joined upload and record the file, or record the
+        rejection (nothing becomes visible under sha256/). Idempotent for redelivered events."""
+        row = self.views.get("uploads", upload_id)
+        if row is None:  # the projector has not seen the upload yet: let the trigger retry
+            raise NotFound(f"upload {upload_id!r} not (yet) known", field="upload_id")
+        model_id = row["model_id"]
+        state, _ = load(self.store, m.MODELS, model_id)
+        if upload_id in state.rejected:
+            return {"upload_id": upload_id, "state": "rejected", "reason": state.rejected[upload_id]}
+        if upload_id not in state.uploads:
+            return {"upload_id": upload_id, "state": "completed" if self._upload_added(model_id, upload_id) else "gone"}
         try:
             key = self.blobs.complete_upload(upload_id)
         except Invalid as err:
-            execute(self.store, m.MODELS, model_id, m.RejectUpload(upload_id=upload_id, reason=err.message, field=err.field), caller)
-            raise
-        return self.finalize_upload(model_id, upload_id, key, caller)
+            if err.field in ("sha256",):  # the bytes are wrong: the upload is spent
+                execute(self.store, m.MODELS, model_id, m.RejectUpload(upload_id=upload_id, reason=err.message, field=err.field), SYSTEM, retries=3)
+                return {"upload_id": upload_id, "state": "rejected", "reason": err.message, "field": err.field}
+            raise  # layout / size problems leave the upload open: the client can fix and retry
+        return self.finalize_upload(model_id, upload_id, key)
 
     def finalize_upload(self, model_id: str, upload_id: str, blob_key: str, caller: Caller = SYSTEM) -> dict[str, Any]:
         """Record a verified blob as the model's file (idempotent for a redelivered trigger)."""

@@ -144,6 +144,19 @@ class BlobRefsView:
         return {"blob": key, "refs": refs}
 
 
+class UploadsView:
+    """upload id -> model id and path: the S3 trigger only sees the staging key."""
+
+    view = "uploads"
+
+    def keys(self, event: RecordedEvent) -> Sequence[str]:
+        return [event.data["upload_id"]] if event.type == "model.upload_started" else []
+
+    def apply(self, key: str, row: Row | None, event: RecordedEvent) -> Row | None:
+        return {"upload_id": key, "model_id": event.stream_id.removeprefix("model-"), "path": event.data["path"]}
+
+
 LIBRARY_PROJECTIONS = tuple(
-    projections.register(p) for p in (ProjectsView(), MembershipsView(), ModelsView(), BlobRefsView())
+    projections.register(p)
+    for p in (ProjectsView(), MembershipsView(), ModelsView(), BlobRefsView(), UploadsView())
 )

@@ -260,6 +260,11 @@ class LocalBlobStore:
                 md5.update(chunk)
         return md5.hexdigest()
 
+    def join_parts(self, upload_id: str) -> None:
+        """Local completion joins and verifies in one step (complete_upload); this only checks
+        the upload exists, so the service's two-step flow is the same on both backends."""
+        self._open_meta(upload_id)
+
     def complete_upload(self, upload_id: str) -> str:
         with self._locked(upload_id) as updir:
             meta = self._meta(upload_id)
