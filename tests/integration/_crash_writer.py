@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Any
 
 if __name__ == "__main__":  # run as a script: make the repo importable
-    sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[2] / "layers/runtime")]
+    sys.path[:0] = [
+        str(Path(__file__).resolve().parents[2]),
+        str(Path(__file__).resolve().parents[2] / "layers/runtime"),
+    ]
 
 from domain.events import DomainEvent, EventMetadata, event
 from domain.projection import Row

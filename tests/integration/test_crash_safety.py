@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from _crash_writer import ITEMS, NAMES, PROJECTIONS
-
-from domain.projection import fold_all
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.adapters.sqlite.views import LocalProjector, SqliteViewStore
+
+from domain.projection import fold_all
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,9 @@ def run_and_kill(db_path: Path, seed: int, after_s: float) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_sigkill_mid_append_leaves_no_partial_commit_and_views_rebuild_the_same(tmp_path: Path, seed: int) -> None:
+def test_sigkill_mid_append_leaves_no_partial_commit_and_views_rebuild_the_same(
+    tmp_path: Path, seed: int
+) -> None:
     # Given a writer killed while appending batches and projecting (default synchronous=FULL)
     db_path = tmp_path / "tlm.db"
     run_and_kill(db_path, seed, after_s=random.Random(seed).uniform(0.3, 0.8))

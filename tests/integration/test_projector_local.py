@@ -16,12 +16,12 @@ import pytest
 from _crash_writer import ITEMS, NAMES, PROJECTIONS, ItemsView, ItemWriter, NamesView
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from domain.projection import Row, fold_all
-from domain.records import RecordedEvent
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.adapters.sqlite.views import LocalProjector, ProjectionFailed, SqliteViewStore
+
+from domain.projection import Row, fold_all
+from domain.records import RecordedEvent
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,9 @@ def fill(db: Database, n_batches: int, seed: int = 7) -> SqliteEventStore:
     plan=st.lists(st.tuples(st.integers(1, 4), st.integers(0, 12)), min_size=1, max_size=12),
     batch_size=st.integers(1, 9),
 )
-def test_live_views_equal_rebuild_and_reference_fold(seed: int, plan: list[tuple[int, int]], batch_size: int) -> None:
+def test_live_views_equal_rebuild_and_reference_fold(
+    seed: int, plan: list[tuple[int, int]], batch_size: int
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "tlm.db", synchronous="OFF")
         try:
@@ -183,7 +185,9 @@ def test_rebuild_of_one_view_keeps_the_other_and_reads_match(db: Database) -> No
     some_key = next(iter(before_items))
     assert views.get(ITEMS, some_key) == before_items[some_key]
     assert views.get(ITEMS, "missing") is None
-    assert dict(views.scan(ITEMS, prefix="i1")) == {k: r for k, r in before_items.items() if k.startswith("i1")}
+    assert dict(views.scan(ITEMS, prefix="i1")) == {
+        k: r for k, r in before_items.items() if k.startswith("i1")
+    }
 
 
 def test_tombstones_are_hidden_from_reads_but_keep_versions(db: Database) -> None:
@@ -192,7 +196,9 @@ def test_tombstones_are_hidden_from_reads_but_keep_versions(db: Database) -> Non
     from domain.records import NewEvent
 
     store = SqliteEventStore(db)
-    store.append("item-x", [NewEvent.of(ItemCreated(name="a"), META), NewEvent.of(ItemDeleted(name="a"), META)], 0)
+    store.append(
+        "item-x", [NewEvent.of(ItemCreated(name="a"), META), NewEvent.of(ItemDeleted(name="a"), META)], 0
+    )
     views = SqliteViewStore(db)
     LocalProjector(db, views, PROJECTIONS).catch_up()
     assert views.get(ITEMS, "x") is None and dict(views.scan(ITEMS)) == {}

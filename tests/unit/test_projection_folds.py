@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from runtime import projections as registry
+from runtime.ports import ViewRecord
+from runtime.projector import ProjectionConflict, apply_event, rebuild, step
 
 from domain.events import EventMetadata
 from domain.projection import Row, fold_all
 from domain.records import RecordedEvent
-from runtime import projections as registry
-from runtime.ports import ViewRecord
-from runtime.projector import ProjectionConflict, apply_event, rebuild, step
 
 pytestmark = pytest.mark.unit
 
@@ -136,7 +136,9 @@ def deliveries(log: list[RecordedEvent], rng: random.Random) -> list[RecordedEve
 
 @settings(max_examples=150, deadline=None)
 @given(log=histories(), seed=st.integers(0, 2**16), refuse=st.sampled_from([0.0, 0.3]))
-def test_at_least_once_delivery_equals_the_reference_fold(log: list[RecordedEvent], seed: int, refuse: float) -> None:
+def test_at_least_once_delivery_equals_the_reference_fold(
+    log: list[RecordedEvent], seed: int, refuse: float
+) -> None:
     # Given a history and a delivery with interleaving, redeliveries and write races
     proj = Counters()
     target = MemoryTarget(refuse=refuse, seed=seed)
@@ -204,3 +206,12 @@ def test_registry_registers_once_per_view() -> None:
         registry.unregister("u_counters")
     with pytest.raises(KeyError):
         registry.get("u_counters")
+
+
+def test_row_keys_over_the_dynamodb_limit_are_refused_on_every_backend() -> None:
+    class Long(Counters):
+        def keys(self, evt: RecordedEvent) -> Sequence[str]:
+            return ["é" * 600]
+
+    with pytest.raises(ValueError, match="longer than 1024"):
+        apply_event(MemoryTarget(), [Long()], rec("u-1", 1, "u.created"))

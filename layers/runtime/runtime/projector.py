@@ -23,6 +23,8 @@ from domain.records import RecordedEvent
 from runtime.ports import ViewRecord
 from runtime.projections import select
 
+MAX_KEY_BYTES = 1024  # DynamoDB's sort-key limit; enforced on every backend so both agree
+
 
 class ProjectionConflict(RuntimeError):
     """A row kept changing under us for ``max_attempts`` tries."""
@@ -40,8 +42,12 @@ class ViewTarget(Protocol):
     def clear(self, view: str) -> None: ...
 
 
-def step(projection: Projection, key: str, current: ViewRecord | None, event: RecordedEvent) -> ViewRecord | None:
+def step(
+    projection: Projection, key: str, current: ViewRecord | None, event: RecordedEvent
+) -> ViewRecord | None:
     """The row's next record after ``event``, or None when the row has already applied it."""
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise ValueError(f"{projection.view}: row key longer than {MAX_KEY_BYTES} bytes (hash it)")
     versions = dict(current.versions) if current is not None else {}
     if versions.get(event.stream_id, 0) >= event.version:
         return None

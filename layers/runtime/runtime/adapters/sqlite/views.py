@@ -43,7 +43,9 @@ class SqliteViewStore:
     """Views in the shared SQLite database. Reads use the calling thread's connection, so inside
     ``db.transaction()`` they see that transaction's writes."""
 
-    def __init__(self, db: Database, *, row_hooks: Sequence[RowHook] = (), clear_hooks: Sequence[ClearHook] = ()):
+    def __init__(
+        self, db: Database, *, row_hooks: Sequence[RowHook] = (), clear_hooks: Sequence[ClearHook] = ()
+    ):
         self.db = db
         self.row_hooks: list[RowHook] = list(row_hooks)
         self.clear_hooks: list[ClearHook] = list(clear_hooks)
@@ -57,7 +59,9 @@ class SqliteViewStore:
     # -- ViewStore port
     def get(self, view: str, key: str) -> Row | None:
         found = (
-            self.db.connection().execute("SELECT row FROM views WHERE view = ? AND key = ?", (view, key)).fetchone()
+            self.db.connection()
+            .execute("SELECT row FROM views WHERE view = ? AND key = ?", (view, key))
+            .fetchone()
         )
         return None if found is None or found[0] is None else dict(json.loads(found[0]))
 
@@ -109,7 +113,12 @@ class SqliteViewStore:
         conn.execute(
             "INSERT INTO views (view, key, row, versions) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (view, key) DO UPDATE SET row = excluded.row, versions = excluded.versions",
-            (record.view, record.key, None if record.row is None else _dumps(record.row), _dumps(record.versions)),
+            (
+                record.view,
+                record.key,
+                None if record.row is None else _dumps(record.row),
+                _dumps(record.versions),
+            ),
         )
         for hook in self.row_hooks:
             hook(conn, record.view, record.key, record.row)
@@ -157,12 +166,7 @@ class LocalProjector:
 
     def _positions(self, conn: sqlite3.Connection) -> dict[str, int]:
         names = {self.tracking_name(p.view): p.view for p in self.projections}
-        found = dict(
-            conn.execute(
-                f"SELECT projector, position FROM tracking WHERE projector IN ({','.join('?' * len(names))})",
-                list(names),
-            ).fetchall()
-        ) if names else {}
+        found = dict(conn.execute("SELECT projector, position FROM tracking").fetchall())  # a few rows
         return {view: int(found.get(name, 0)) for name, view in names.items()}
 
     def position(self) -> int:
@@ -223,7 +227,9 @@ class LocalProjector:
         with self.db.transaction() as conn:
             for projection in chosen:
                 self.store.clear(projection.view)
-                conn.execute("DELETE FROM tracking WHERE projector = ?", (self.tracking_name(projection.view),))
+                conn.execute(
+                    "DELETE FROM tracking WHERE projector = ?", (self.tracking_name(projection.view),)
+                )
         return self.catch_up()
 
     def notify(self) -> None:

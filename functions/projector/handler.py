@@ -1,0 +1,127 @@
+"""Projector Lambda: DynamoDB Streams (events table, NEW_IMAGE) -> views table.
+
+- Only INSERT records of event items (``kind == "event"``) count; MODIFY/REMOVE records and
+  idempotency-key items are ignored.
+- Each event is decoded (``codec``; offloaded payloads come from S3) and checked against the
+  event registry, then applied to every registered projection with per-row, per-stream version
+  guards (``DynamoDbViewStore``), so redelivered records are no-ops.
+- A record that fails (undecodable, unknown event type, a projection error) is reported in
+  ``batchItemFailures``; the other streams' records in the batch still apply. Later records of
+  the *same* stream in the batch are reported too instead of applied: otherwise a newer version
+  would land first and the retried older one would become a no-op (lost). Lambda retries from
+  the lowest failed sequence number, and what was already applied is skipped by the guards.
+
+Clients are built on first use from ``runtime.settings`` (TLM_ env), never at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+from runtime import projections as registry
+from runtime.adapters.dynamodb import codec, keys
+from runtime.projector import ViewTarget, apply_event
+
+from domain.projection import Projection
+
+logger = Logger(service="tlm-projector")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+class PoisonRecord(ValueError):
+    """A stream record that cannot be projected as it is."""
+
+
+class BlockedBehindFailure(RuntimeError):
+    """An earlier record of the same stream failed in this batch; retry this one after it."""
+
+
+@dataclass
+class Dependencies:
+    views: ViewTarget
+    projections: Sequence[Projection]
+    load_payload: Callable[[str], bytes]
+
+
+_deps: Dependencies | None = None
+
+
+def use(deps: Dependencies | None) -> None:
+    """Install dependencies (tests, another composition root); None = build from settings."""
+    global _deps
+    _deps = deps
+
+
+def dependencies() -> Dependencies:
+    global _deps
+    if _deps is None:
+        _deps = _from_settings()
+    return _deps
+
+
+def _from_settings() -> Dependencies:
+    import boto3
+    from runtime.adapters.dynamodb.views import DynamoDbViewStore
+    from runtime.settings import get_settings
+
+    settings = get_settings()
+    s3 = boto3.client("s3", region_name=settings.region, endpoint_url=settings.endpoint_url)
+
+    def load_payload(key: str) -> bytes:
+        body: bytes = s3.get_object(Bucket=settings.blobs_bucket, Key=key)["Body"].read()
+        digest = key[len(keys.PAYLOAD_PREFIX) :] if key.startswith(keys.PAYLOAD_PREFIX) else None
+        if digest is not None and hashlib.sha256(body).hexdigest() != digest:
+            raise PoisonRecord(f"offloaded payload {key!r} does not match its sha256")
+        return body
+
+    return Dependencies(DynamoDbViewStore.from_settings(settings), registry.all(), load_payload)
+
+
+def project_record(record: DynamoDBRecord, deps: Dependencies, failed_streams: set[str]) -> int:
+    """Apply one stream record; returns view rows written (0: ignored or duplicate)."""
+    if record.event_name != DynamoDBRecordEventName.INSERT:
+        return 0
+    image: dict[str, Any] = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
+    if not image:
+        raise PoisonRecord("INSERT record without NewImage (stream view type must include NEW_IMAGE)")
+    if image.get(keys.KIND, {}).get("S") != keys.KIND_EVENT:
+        return 0  # idempotency-key items and anything else that is not an event
+    stream_id = image.get(keys.EVENTS_PK, {}).get("S")
+    if stream_id in failed_streams:
+        raise BlockedBehindFailure(f"an earlier record of {stream_id} failed in this batch")
+    try:
+        try:
+            event = codec.record_from_item(codec.from_attribute_values(image), deps.load_payload)
+            event.event()  # known type, valid data: else the record is poison
+        except Exception as exc:
+            raise PoisonRecord(f"cannot decode event item of {stream_id}: {exc}") from exc
+        return apply_event(deps.views, deps.projections, event)
+    except Exception:
+        if stream_id:
+            failed_streams.add(stream_id)
+        raise
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    deps = dependencies()
+    failed_streams: set[str] = set()
+
+    def record_handler(record: DynamoDBRecord) -> int:
+        return project_record(record, deps, failed_streams)
+
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    failures = response.get("batchItemFailures", [])
+    if failures:
+        logger.warning("projector: records failed", extra={"failed": len(failures)})
+    return dict(response)
