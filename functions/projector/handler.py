@@ -125,3 +125,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if failures:
         logger.warning("projector: records failed", extra={"failed": len(failures)})
     return dict(response)
+
+
+# the name every TLM function exposes (CDK points at <module>.handler)
+handler = lambda_handler
