@@ -1,6 +1,7 @@
-"""Where the workflow state machines come from: ``runtime.workflows`` renders each definition to ASL
-with ``sync_jobs=True`` (SageMaker ``.sync`` integrations). Kept apart from app.py so tests can pass
-their own definitions."""
+"""Where the workflow state machines come from: every definition TLM ships
+(``runtime.workflows.definitions.all_workflows()``), rendered to ASL with ``sync_jobs=True`` (SageMaker
+``createTrainingJob.sync``: Step Functions waits for the job and stops it on abort). Kept apart from
+app.py so tests and other apps can pass their own definitions."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from typing import Any
 
 
 def rendered_definitions() -> dict[str, dict[str, Any]]:
-    from runtime.workflows import asl, definitions  # noqa: PLC0415 - only the CDK app needs them
+    from runtime.workflows import asl, definitions
 
-    catalog = definitions.all_definitions() if hasattr(definitions, "all_definitions") else definitions.DEFINITIONS
-    items = catalog.items() if isinstance(catalog, dict) else ((d.name, d) for d in catalog)
-    return {name: asl.render(defn, sync_jobs=True) for name, defn in items}
+    return {name: asl.render(w, sync_jobs=True) for name, w in definitions.all_workflows().items()}

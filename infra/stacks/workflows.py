@@ -2,9 +2,10 @@
 ``.sync`` integrations, a SageMaker execution role scoped to the platform's buckets.
 
 The ASL comes from ``runtime.workflows`` (rendered with ``sync_jobs=True``) as plain dicts. It may hold
-``${Name}`` placeholders; this stack substitutes the names of ``self._values`` (StepsFunctionArn,
-SageMakerRoleArn, ArtifactsBucket, BlobsBucket, EventsTable, JobsImage, <Kind>InstanceType) and refuses any other
-(so a renamed placeholder fails at synth, not at run time)."""
+``${Name}`` placeholders (see runtime/workflows/asl.py); this stack substitutes
+``Step_<function>`` (a Lambda per step: ``functions/steps/<function>.py`` ``handler``), ``EventsTable``,
+``SageMakerRoleArn``, ``TrainingImage``, ``ArtifactsBucket``, ``BlobsBucket`` and ``<Kind>InstanceType``
+(a CfnParameter each) and refuses any other, so a renamed placeholder fails at synth, not at run time."""
 
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ GPU_INSTANCE_TYPES = [
     "ml.g4dn.xlarge", "ml.g4dn.2xlarge", "ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.12xlarge",
     "ml.g6.xlarge", "ml.g6.12xlarge", "ml.p3.2xlarge", "ml.p4d.24xlarge", "ml.p5.48xlarge",
 ]
-INSTANCE_TYPE_PARAMETERS = {"TrainingInstanceType": "ml.g5.xlarge", "CompileInstanceType": "ml.g4dn.xlarge",
-                            "EvaluateInstanceType": "ml.g4dn.xlarge"}
+# defaults when runtime.workflows.definitions.DEFAULT_SUBSTITUTIONS lacks one
+INSTANCE_TYPE_DEFAULTS = {"TrainingInstanceType": "ml.g5.xlarge", "EvaluateInstanceType": "ml.g5.xlarge"}
+_INSTANCE_TYPE = re.compile(r"^[A-Z][A-Za-z]*InstanceType$")
+_STEP = "Step_"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 # Step Functions' managed EventBridge rules for .sync SageMaker integrations
 _SYNC_RULES = ("StepFunctionsGetEventsForSageMakerTrainingJobsRule",
@@ -48,14 +51,10 @@ class WorkflowsStack(Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)
         used = set().union(*(_PLACEHOLDER.findall(json.dumps(asl)) for asl in definitions.values()))
-        # GPU instance types are stack parameters (one per placeholder the definitions use)
+        # instance types are stack parameters, one per placeholder the definitions use (GPU kinds
+        # restricted to GPU instance types)
         self.instance_types = {
-            name: CfnParameter(
-                self, name, type="String", default=default, allowed_values=GPU_INSTANCE_TYPES,
-                description=f"GPU instance type ({name})",
-            )
-            for name, default in INSTANCE_TYPE_PARAMETERS.items()
-            if name in used or name == "TrainingInstanceType"
+            name: self._instance_type_parameter(name) for name in sorted(used) if _INSTANCE_TYPE.match(name)
         }
         self.jobs_repository = CfnParameter(
             self, "JobsImageRepository", type="String", default="tlm-jobs",
@@ -106,35 +105,59 @@ class WorkflowsStack(Stack):
             conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
         ))
 
-        # --- Lambda task handlers (functions/steps/)
-        layer = RuntimeLayer(self, "Runtime", assets=assets)
-        self.steps = TlmFunction(
-            self, "Steps", assets=assets, layer=layer, group="steps",
-            handler="functions.steps.handler.handler",
-            environment={**storage.data_environment(), "TLM_SAGEMAKER_ROLE_ARN": self.sagemaker_role.role_arn},
-            description="TLM Step Functions task handlers (validate, verify, record, ...)",
-            timeout=Duration.minutes(5),
-        )
-        storage.events_table.grant_read_write_data(self.steps.function)
-        storage.views_table.grant_read_data(self.steps.function)
-        artifacts.grant_read_write(self.steps.function)
-        blobs.grant_read(self.steps.function)
-        acknowledge_bucket_grants(self.steps.role, [storage.nag_objects("artifacts"),
-                                                    storage.nag_objects("blobs")])
-
+        # --- Lambda task handlers: functions/steps/<function>.py, one Lambda per Step_<function>
+        self.layer = RuntimeLayer(self, "Runtime", assets=assets)
+        self._storage, self._artifacts, self._blobs = storage, artifacts, blobs
+        self._assets = assets
+        self.steps: dict[str, TlmFunction] = {
+            name[len(_STEP):]: self._step_function(name[len(_STEP):])
+            for name in sorted(used) if name.startswith(_STEP)
+        }
         self._values = {
-            "StepsFunctionArn": self.steps.function.function_arn,
             "SageMakerRoleArn": self.sagemaker_role.role_arn,
             "ArtifactsBucket": artifacts.bucket_name,
             "BlobsBucket": blobs.bucket_name,
             "EventsTable": storage.events_table.table_name,
+            "TrainingImage": f"{Aws.ACCOUNT_ID}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
+                             f"{self.jobs_repository.value_as_string}:{self.jobs_image_tag.value_as_string}",
             **{name: p.value_as_string for name, p in self.instance_types.items()},
-            "JobsImage": f"{Aws.ACCOUNT_ID}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
-                         f"{self.jobs_repository.value_as_string}:{self.jobs_image_tag.value_as_string}",
+            **{_STEP + name: f.function.function_arn for name, f in self.steps.items()},
         }
         self.state_machines: dict[str, sfn.StateMachine] = {
             name: self._state_machine(name, asl) for name, asl in sorted(definitions.items())
         }
+
+    def _instance_type_parameter(self, name: str) -> CfnParameter:
+        try:
+            from runtime.workflows.definitions import DEFAULT_SUBSTITUTIONS as defaults
+        except ImportError:  # pragma: no cover - the definitions ship with the runtime
+            defaults = {}
+        default = defaults.get(name) or INSTANCE_TYPE_DEFAULTS.get(name, "ml.m5.xlarge")
+        limits: dict[str, object] = (
+            {"allowed_values": GPU_INSTANCE_TYPES} if default in GPU_INSTANCE_TYPES
+            else {"allowed_pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"}
+        )
+        kind = "GPU instance type" if default in GPU_INSTANCE_TYPES else "instance type"
+        return CfnParameter(self, name, type="String", default=default,
+                            description=f"{kind} of {name[:-len('InstanceType')].lower()} jobs", **limits)
+
+    def _step_function(self, name: str) -> TlmFunction:
+        cid = "Step" + "".join(p.capitalize() for p in name.split("_"))
+        fn = TlmFunction(
+            self, cid, assets=self._assets, layer=self.layer, group="steps",
+            handler=f"functions.steps.{name}.handler",
+            environment={**self._storage.data_environment(),
+                         "TLM_SAGEMAKER_ROLE_ARN": self.sagemaker_role.role_arn},
+            description=f"TLM workflow step {name}",
+            timeout=Duration.minutes(5),
+        )
+        self._storage.events_table.grant_read_write_data(fn.function)
+        self._storage.views_table.grant_read_data(fn.function)
+        self._artifacts.grant_read_write(fn.function)
+        self._blobs.grant_read(fn.function)
+        acknowledge_bucket_grants(fn.role, [self._storage.nag_objects("artifacts"),
+                                            self._storage.nag_objects("blobs")])
+        return fn
 
     def _state_machine(self, name: str, asl: dict) -> sfn.StateMachine:
         text = json.dumps(asl)
@@ -166,12 +189,17 @@ class WorkflowsStack(Stack):
 
     def _grant_tasks(self, machine: sfn.StateMachine, text: str) -> None:
         """What the definition's Task resources need, scoped to this account and TLM's resources."""
-        if "${StepsFunctionArn}" in text:
-            self.steps.function.grant_invoke(machine)
+        for step, fn in self.steps.items():
+            if "${" + _STEP + step + "}" not in text:
+                continue
+            fn.function.grant_invoke(machine)
+            logical_id = self.get_logical_id(fn.function.node.default_child)
             Validations.of(machine.role).acknowledge(Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(self.steps.function.node.default_child)}.Arn>:*]",
-                reason="grantInvoke covers the function's versions/aliases (ARN:*) of this one function.",
+                id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                reason="grantInvoke covers the versions/aliases (ARN:*) of this one step function.",
             ))
+        if "${EventsTable}" in text:  # RecordTask: sequence UpdateItem + conditional PutItem
+            self._storage.events_table.grant(machine, "dynamodb:UpdateItem", "dynamodb:PutItem")
         jobs = {"training": "createTrainingJob" in text, "processing": "createProcessingJob" in text}
         for kind, used in jobs.items():
             if not used:
