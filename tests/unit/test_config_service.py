@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
-
-from domain.configs import ConfigInvalid
-from domain.errors import ConcurrencyConflict, Forbidden, Invalid, NotFound
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.services.commands import Caller
 from runtime.services.configs import ConfigService
+
+from domain.configs import ConfigInvalid
+from domain.errors import ConcurrencyConflict, Forbidden, Invalid, NotFound
 
 pytestmark = pytest.mark.unit
 
@@ -64,7 +64,10 @@ def test_create_edit_history_diff_blame(svc):
     back = svc.diff(ALICE, cid, 3, 1)
     assert back["summary"]["added"] == {"architecture.initializer_range": 0.02}
     blame = {b["path"]: b for b in svc.blame(ALICE, cid)}
-    assert blame["training.learning_rate"]["actor"] == "alice" and blame["training.learning_rate"]["version"] == 2
+    assert (
+        blame["training.learning_rate"]["actor"] == "alice"
+        and blame["training.learning_rate"]["version"] == 2
+    )
     assert blame["architecture.num_hidden_layers"]["actor"] == "bob"
     assert blame["architecture.num_hidden_layers"]["command_id"] == hist[2]["command_id"] is not None
     assert blame["architecture.hidden_size"]["version"] == 1
@@ -115,7 +118,10 @@ def test_forbidden_and_missing(svc):
 
 
 def three_configs(svc):
-    return [svc.create_from_template(ALICE, "p2", t)["config_id"] for t in ("bert-tiny", "roberta-tiny", "xlnet-tiny")]
+    return [
+        svc.create_from_template(ALICE, "p2", t)["config_id"]
+        for t in ("bert-tiny", "roberta-tiny", "xlnet-tiny")
+    ]
 
 
 def test_batch_edit_sets_learning_rate_on_three_configs_one_event_each(svc, store):
@@ -190,7 +196,9 @@ def test_batch_edit_input_checks(svc):
 
 
 def test_export_import_round_trip_across_projects(svc):
-    cid = svc.create_from_template(ALICE, "p1", "albert-tiny", name="共享配置", description="给别的团队")["config_id"]
+    cid = svc.create_from_template(ALICE, "p1", "albert-tiny", name="共享配置", description="给别的团队")[
+        "config_id"
+    ]
     for fmt in ("json", "yaml"):
         text = svc.export(ALICE, cid, fmt=fmt)
         imported = svc.import_(BOB, "p3", text)
@@ -219,13 +227,19 @@ def test_create_from_bare_yaml_file(svc):
     from domain.configs import template_values
 
     values = template_values("electra-tiny")
-    doc = svc.create_from_file(ALICE, "p1", yaml.safe_dump(values, allow_unicode=True), filename="my-electra.yaml")
+    doc = svc.create_from_file(
+        ALICE, "p1", yaml.safe_dump(values, allow_unicode=True), filename="my-electra.yaml"
+    )
     assert doc["name"] == "my-electra" and doc["values"] == values and doc["origin"] == "file"
 
 
 def test_derive_architecture_and_test_hyperparameters(svc):
-    parent = svc.create_from_template(ALICE, "p1", "bert-tiny", overrides={"architecture.num_hidden_layers": 4})
-    child = svc.derive(ALICE, parent["config_id"], {"num_layers": 2, "activation": "relu"}, name="bert-2l-relu")
+    parent = svc.create_from_template(
+        ALICE, "p1", "bert-tiny", overrides={"architecture.num_hidden_layers": 4}
+    )
+    child = svc.derive(
+        ALICE, parent["config_id"], {"num_layers": 2, "activation": "relu"}, name="bert-2l-relu"
+    )
     assert child["origin"] == "derived" and child["derived_from"]["version"] == 1
     assert child["arch"]["structural"] == {
         "num_layers": {"old": 4, "new": 2},

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.configs import TEMPLATES, ConfigInvalid, template_values, validate, violations
-from domain.configs import paths
+from domain.configs import TEMPLATES, ConfigInvalid, paths, template_values, validate, violations
 from domain.errors import Invalid
 
 pytestmark = pytest.mark.unit
@@ -71,7 +70,9 @@ def test_field_rules(template, path, good, bad):
 
 
 def test_hidden_size_must_divide_by_heads():
-    assert fields(with_("bert-tiny", architecture__hidden_size=96, architecture__num_attention_heads=12)) == []
+    assert (
+        fields(with_("bert-tiny", architecture__hidden_size=96, architecture__num_attention_heads=12)) == []
+    )
     with pytest.raises(ConfigInvalid) as e:
         validate(with_("bert-tiny", architecture__hidden_size=100, architecture__num_attention_heads=12))
     assert e.value.field == "architecture.hidden_size"
@@ -80,12 +81,16 @@ def test_hidden_size_must_divide_by_heads():
 
 def test_xlnet_d_model_must_divide_by_n_head():
     assert fields(with_("xlnet-tiny", architecture__d_model=96, architecture__n_head=3)) == []
-    assert fields(with_("xlnet-tiny", architecture__d_model=100, architecture__n_head=12)) == ["architecture.d_model"]
+    assert fields(with_("xlnet-tiny", architecture__d_model=100, architecture__n_head=12)) == [
+        "architecture.d_model"
+    ]
 
 
 def test_max_positions_cover_max_sequence_length():
     assert fields(with_("bert-tiny", architecture__max_position_embeddings=64)) == []  # max_seq_length 64
-    assert fields(with_("bert-tiny", architecture__max_position_embeddings=63)) == ["architecture.max_position_embeddings"]
+    assert fields(with_("bert-tiny", architecture__max_position_embeddings=63)) == [
+        "architecture.max_position_embeddings"
+    ]
     # RoBERTa numbers positions after the padding index: two slots short
     assert fields(with_("roberta-tiny", architecture__max_position_embeddings=66)) == []
     assert fields(with_("roberta-tiny", architecture__max_position_embeddings=65)) == [
@@ -99,17 +104,24 @@ def test_albert_embedding_and_groups():
     assert fields(with_("albert-tiny", architecture__embedding_size=64)) == []
     assert fields(with_("albert-tiny", architecture__embedding_size=65)) == ["architecture.embedding_size"]
     assert fields(with_("albert-tiny", architecture__num_hidden_groups=2)) == []
-    assert fields(with_("albert-tiny", architecture__num_hidden_groups=3)) == ["architecture.num_hidden_groups"]
+    assert fields(with_("albert-tiny", architecture__num_hidden_groups=3)) == [
+        "architecture.num_hidden_groups"
+    ]
 
 
 def test_electra_generator_rules():
-    assert fields(with_("electra-tiny", electra_generator__hidden_size=64, electra_generator__num_attention_heads=2)) == []
-    assert fields(with_("electra-tiny", electra_generator__hidden_size=128, electra_generator__num_attention_heads=2)) == [
-        "electra_generator.hidden_size"
-    ]
-    assert fields(with_("electra-tiny", electra_generator__hidden_size=33, electra_generator__num_attention_heads=2)) == [
-        "electra_generator.hidden_size"
-    ]
+    assert (
+        fields(
+            with_("electra-tiny", electra_generator__hidden_size=64, electra_generator__num_attention_heads=2)
+        )
+        == []
+    )
+    assert fields(
+        with_("electra-tiny", electra_generator__hidden_size=128, electra_generator__num_attention_heads=2)
+    ) == ["electra_generator.hidden_size"]
+    assert fields(
+        with_("electra-tiny", electra_generator__hidden_size=33, electra_generator__num_attention_heads=2)
+    ) == ["electra_generator.hidden_size"]
     bert = template_values("bert-tiny")
     bert["electra_generator"] = {"hidden_size": 32}
     assert fields(bert) == ["electra_generator"]
@@ -131,7 +143,10 @@ def test_unknown_and_missing_fields():
 
 def test_all_violations_are_collected_first_one_names_the_field():
     bad = with_(
-        "bert-tiny", training__learning_rate=-1, architecture__hidden_size=100, architecture__num_attention_heads=12,
+        "bert-tiny",
+        training__learning_rate=-1,
+        architecture__hidden_size=100,
+        architecture__num_attention_heads=12,
         architecture__hidden_act="x",
     )
     with pytest.raises(ConfigInvalid) as e:
