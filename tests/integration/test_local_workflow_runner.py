@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from domain.errors import Conflict, NotFound
-from domain.workflows import model as m
 from runtime.adapters.local_workflows import LocalWorkflowRunner
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.ports import JobSpec, JobStatus
 from runtime.workflows import definitions as d
 from runtime.workflows.service import WorkflowService
+
+from domain.errors import Conflict, NotFound
+from domain.workflows import model as m
 
 pytestmark = pytest.mark.integration
 
@@ -59,9 +59,12 @@ class FileJobs:
         if not self._path(name).exists():
             raise NotFound(f"no job {name}", field="name")
         data = json.loads(self._path(name).read_text())
-        return JobStatus(name=name, state=data["state"],
-                         failure_reason=data["reason"] if data["state"] == "Failed" else None,
-                         model_artifacts=f"/artifacts/{name}/model.tar.gz")
+        return JobStatus(
+            name=name,
+            state=data["state"],
+            failure_reason=data["reason"] if data["state"] == "Failed" else None,
+            model_artifacts=f"/artifacts/{name}/model.tar.gz",
+        )
 
     def stop(self, name: str) -> None:
         self.stopped.append(name)
@@ -79,26 +82,45 @@ def steps() -> dict[str, Any]:
         "validate_compile_request": lambda doc: {"ok": True},
         "verify_compile": lambda p: {"max_abs_diff": 1e-4, "job": p["job"]["name"]},
         "record_compile": lambda p: {"recorded": p["compile_id"]},
-        "prepare_training_data": lambda p: {"train_uri": "/d/train", "validation_uri": "/d/val", "test_uri": "/d/test"},
+        "prepare_training_data": lambda p: {
+            "train_uri": "/d/train",
+            "validation_uri": "/d/val",
+            "test_uri": "/d/test",
+        },
         "register_artifacts": lambda p: {"model": p["model"]["model_artifacts"]},
     }
 
 
-COMPILE_INPUT = {"compile_id": "c1", "model_version_id": "mv1", "model_uri": "/m/mv1", "target": "onnx-int8",
-                 "output_uri": "/out"}
+COMPILE_INPUT = {
+    "compile_id": "c1",
+    "model_version_id": "mv1",
+    "model_uri": "/m/mv1",
+    "target": "onnx-int8",
+    "output_uri": "/out",
+}
 WORKFLOWS = {name: build(poll_seconds=0, retry_interval_s=0) for name, build in d.WORKFLOWS.items()}
 
 
 def make_runner(db_path: Path, jobs: FileJobs, **kw: Any) -> tuple[LocalWorkflowRunner, SqliteEventStore]:
     store = SqliteEventStore(Database(db_path))
-    runner = LocalWorkflowRunner(store, jobs, workflows=WORKFLOWS, steps=steps(), poll_interval_s=0.01,
-                                 time_scale=0, substitutions=d.DEFAULT_SUBSTITUTIONS, **kw)
+    runner = LocalWorkflowRunner(
+        store,
+        jobs,
+        workflows=WORKFLOWS,
+        steps=steps(),
+        poll_interval_s=0.01,
+        time_scale=0,
+        substitutions=d.DEFAULT_SUBSTITUTIONS,
+        **kw,
+    )
     return runner, store
 
 
 def types(store: SqliteEventStore, run_id: str) -> list[str]:
-    return [e.type.split(".", 1)[1] + (f":{e.data['step']}" if "step" in e.data and e.data["step"] else "")
-            for e in store.read(f"workflowrun-{run_id}")]
+    return [
+        e.type.split(".", 1)[1] + (f":{e.data['step']}" if "step" in e.data and e.data["step"] else "")
+        for e in store.read(f"workflowrun-{run_id}")
+    ]
 
 
 def test_compile_happy_path_records_steps_and_timing(tmp_path: Path) -> None:
@@ -112,7 +134,9 @@ def test_compile_happy_path_records_steps_and_timing(tmp_path: Path) -> None:
     compile_spec = jobs.started[0]
     assert compile_spec.program == "compile" and compile_spec.hyperparameters["target"] == "onnx-int8"
     assert compile_spec.channels == {"model": "/m/mv1"} and compile_spec.instance_type == "ml.c6i.2xlarge"
-    assert jobs.started[1].channels == {"model": compile_spec.name and f"/artifacts/{compile_spec.name}/model.tar.gz"}
+    assert jobs.started[1].channels == {
+        "model": compile_spec.name and f"/artifacts/{compile_spec.name}/model.tar.gz"
+    }
     shown = WorkflowService(store, runner).show_run(run_id)
     assert [s["step"] for s in shown["steps"]] == ["Validate", "Compile", "Verify", "Package", "Record"]
     assert all(s["status"] == "succeeded" and s["duration_s"] >= 0 for s in shown["steps"])
@@ -171,13 +195,17 @@ def _child(db: str, jobs_dir: str, run_id: str) -> None:
 
 def _crash_mid_job(tmp_path: Path) -> tuple[str, FileJobs, str]:
     db, jobs_dir, run_id = tmp_path / "t.db", tmp_path / "jobs", "crashy"
-    proc = subprocess.Popen([sys.executable, str(CHILD), str(db), str(jobs_dir), run_id],
-                            env={**os.environ, "PYTHONPATH": str(CHILD.parents[2])})
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), str(db), str(jobs_dir), run_id],
+        env={**os.environ, "PYTHONPATH": str(CHILD.parents[2])},
+    )
     try:
         store = SqliteEventStore(Database(db))
         deadline = time.time() + 30
         while time.time() < deadline:
-            if db.exists() and any(e.type == "workflowrun.job_launched" for e in store.read(f"workflowrun-{run_id}")):
+            if db.exists() and any(
+                e.type == "workflowrun.job_launched" for e in store.read(f"workflowrun-{run_id}")
+            ):
                 break
             time.sleep(0.05)
         else:

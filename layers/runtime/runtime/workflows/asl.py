@@ -259,10 +259,10 @@ def _job_states(s: m.JobTask, *, sync: bool, poll_seconds: int | None) -> dict[s
     state = {
         "Type": "Parallel",
         "Branches": [branch],
+        # the branch's output, unwrapped; ArrayGetItem over [*] because moto's engine turns
+        # "$[0].x" into a one-item list (AWS gives the scalar either way)
         "ResultSelector": {
-            "name.$": "$[0].name",
-            "status.$": "$[0].status",
-            "model_artifacts.$": "$[0].model_artifacts",
+            f"{k}.$": f"States.ArrayGetItem($[*].{k}, 0)" for k in ("name", "status", "model_artifacts")
         },
         "ResultPath": s.result_path,
     }
