@@ -1,0 +1,222 @@
+"""Template assertions on the one synthesized assembly (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from runtime.adapters.dynamodb import keys
+
+from infra.stacks import projector as projector_stack
+from tests.infra.conftest import resources
+
+pytestmark = pytest.mark.infra
+
+DATA_SERVICES = ("dynamodb:", "s3:")
+
+
+def _tables(storage: dict) -> dict[str, dict]:
+    return {r["Properties"]["KeySchema"][0]["AttributeName"]: r["Properties"]
+            for r in resources(storage, "AWS::DynamoDB::Table").values()}
+
+
+def test_table_key_schemas_equal_the_runtime_constants(templates):
+    tables = _tables(templates["Storage"])
+    events = tables[keys.EVENTS_PK]
+    assert events["KeySchema"] == [{"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"},
+                                   {"AttributeName": keys.EVENTS_SK, "KeyType": "RANGE"}]
+    assert {"AttributeName": keys.EVENTS_SK, "AttributeType": "N"} in events["AttributeDefinitions"]
+    assert tables[keys.VIEWS_PK]["KeySchema"][1] == {"AttributeName": keys.VIEWS_SK, "KeyType": "RANGE"}
+    idem = tables[keys.IDEMPOTENCY_TABLE_PK]
+    assert idem["TimeToLiveSpecification"] == {"AttributeName": keys.IDEMPOTENCY_TABLE_TTL, "Enabled": True}
+    for t in tables.values():
+        assert t["BillingMode"] == "PAY_PER_REQUEST"
+        assert t["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_events_table_streams_new_images(templates):
+    Template.from_json(templates["Storage"]).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"KeySchema": Match.array_with([{"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"}]),
+         "StreamSpecification": {"StreamViewType": "NEW_IMAGE"}},
+    )
+
+
+def test_projector_event_source_mapping(templates):
+    t = templates["Projector"]
+    (esm,) = resources(t, "AWS::Lambda::EventSourceMapping").values()
+    p = esm["Properties"]
+    assert p["BisectBatchOnFunctionError"] is True
+    assert 0 < p["MaximumRetryAttempts"] <= 10
+    assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert p["StartingPosition"] == "TRIM_HORIZON"
+    (queue_id,) = resources(t, "AWS::SQS::Queue")
+    assert p["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    (pattern,) = [json.loads(f["Pattern"]) for f in p["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"],
+                       "dynamodb": {"NewImage": {keys.KIND: {"S": [keys.KIND_EVENT]}}}}
+    assert projector_stack.RETRY_ATTEMPTS == p["MaximumRetryAttempts"]
+
+
+def test_dead_letter_queue_is_encrypted_and_tls_only(templates):
+    t = Template.from_json(templates["Projector"])
+    t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+    t.has_resource_properties("AWS::SQS::QueuePolicy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}})
+
+
+def _state_machines(templates) -> dict[str, dict]:
+    return resources(templates["Workflows"], "AWS::StepFunctions::StateMachine")
+
+
+def _definition(sm: dict) -> dict:
+    body = sm["Properties"]["DefinitionString"]
+    text = body if isinstance(body, str) else "".join(
+        p if isinstance(p, str) else "0" for p in body["Fn::Join"][1])
+    return json.loads(text)
+
+
+def test_training_task_waits_for_the_job(templates):
+    machines = _state_machines(templates)
+    assert len(machines) >= 2  # compile and train
+    for sm in machines.values():
+        assert sm["Properties"]["StateMachineType"] == "STANDARD"
+        assert sm["Properties"]["TracingConfiguration"] == {"Enabled": True}
+    train = [sm for lid, sm in machines.items() if lid.startswith("Train")]
+    assert len(train) == 1, "no train state machine"
+    states = _definition(train[0])["States"]
+    jobs = [s for s in states.values() if "createTrainingJob" in str(s.get("Resource", ""))]
+    assert jobs and all(s["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync" for s in jobs)
+    # the instance type is a stack parameter, restricted to GPU types
+    params = templates["Workflows"]["Parameters"]
+    assert "ml.p3.2xlarge" in params["TrainingInstanceType"]["AllowedValues"]
+    assert all(t.startswith("ml.g") or t.startswith("ml.p") for t in params["TrainingInstanceType"]["AllowedValues"])
+    subs = train[0]["Properties"]["DefinitionSubstitutions"]
+    assert subs["TrainingInstanceType"] == {"Ref": "TrainingInstanceType"}
+
+
+def _statements(template: dict):
+    for pid, pol in resources(template, "AWS::IAM::Policy").items():
+        for st in pol["Properties"]["PolicyDocument"]["Statement"]:
+            yield pid, st
+    for rid, role in resources(template, "AWS::IAM::Role").items():
+        for pol in role["Properties"].get("Policies", []):
+            for st in pol["PolicyDocument"]["Statement"]:
+                yield rid, st
+
+
+# dynamodb:ListStreams has no resource-level permissions (CDK's grantStreamRead); it lists stream ARNs only
+NO_RESOURCE_LEVEL = {"dynamodb:ListStreams"}
+
+
+def test_no_wildcard_action_or_resource_on_data(templates):
+    checked = 0
+    for name, template in templates.items():
+        for pid, st in _statements(template):
+            if st["Effect"] != "Allow":
+                continue
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            assert "*" not in actions, (name, pid, st)
+            data = [a for a in actions if a.startswith(DATA_SERVICES)]
+            assert not [a for a in data if a in ("dynamodb:*", "s3:*")], (name, pid, st)
+            if set(data) - NO_RESOURCE_LEVEL:
+                assert "*" not in res, (name, pid, st)
+                checked += 1
+    assert checked > 10
+
+
+def test_passrole_is_limited_to_the_sagemaker_role(templates):
+    passes = [st for _, st in _statements(templates["Workflows"]) if st["Action"] == "iam:PassRole"]
+    assert passes
+    for st in passes:
+        assert st["Resource"] != "*" and "Fn::GetAtt" in st["Resource"]
+        assert st["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_buckets_encrypted_tls_only_and_private(templates):
+    storage = templates["Storage"]
+    buckets = resources(storage, "AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for bid, b in buckets.items():
+        p = b["Properties"]
+        assert p["BucketEncryption"]["ServerSideEncryptionConfiguration"], bid
+        assert p["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True}, bid
+    policies = resources(storage, "AWS::S3::BucketPolicy").values()
+    tls_only = {p["Properties"]["Bucket"]["Ref"] for p in policies for st in p["Properties"]["PolicyDocument"]["Statement"]
+                if st["Effect"] == "Deny" and st.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}}
+    assert tls_only == set(buckets)
+    versioned = [b for b in buckets.values() if b["Properties"].get("VersioningConfiguration", {}).get("Status") == "Enabled"]
+    assert len(versioned) == 1  # artifacts
+    logged = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
+    assert len(logged) == 2  # blobs and artifacts log to the access-log bucket
+
+
+def test_functions_use_the_layer_tracing_and_tlm_settings(templates):
+    for name in ("Api", "Projector", "Uploads", "Workflows"):
+        for fid, fn in resources(templates[name], "AWS::Lambda::Function").items():
+            p = fn["Properties"]
+            if "functions." not in p.get("Handler", ""):
+                continue  # CDK's own custom-resource handlers
+            assert p["Runtime"].startswith("python3.1"), fid
+            assert p["TracingConfig"] == {"Mode": "Active"}, fid
+            env = p["Environment"]["Variables"]
+            assert env["TLM_BACKEND"] == "aws" and "TLM_EVENTS_TABLE" in env and "TLM_BLOBS_BUCKET" in env
+            assert env["POWERTOOLS_SERVICE_NAME"].startswith("tlm-") and env["POWERTOOLS_METRICS_NAMESPACE"]
+            assert len(p["Layers"]) == 1, fid
+
+
+def test_api_has_cognito_authorizer_throttling_access_logs_and_tracing(templates):
+    t = Template.from_json(templates["Api"])
+    t.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "COGNITO_USER_POOLS"})
+    t.has_resource_properties("AWS::ApiGateway::Method", {"AuthorizationType": "COGNITO_USER_POOLS",
+                                                          "HttpMethod": "ANY"})
+    t.has_resource_properties("AWS::ApiGateway::Stage", {
+        "TracingEnabled": True,
+        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+        "MethodSettings": Match.array_with([Match.object_like({"ThrottlingRateLimit": Match.any_value(),
+                                                               "ThrottlingBurstLimit": Match.any_value()})]),
+    })
+
+
+def test_upload_trigger_listens_to_the_staging_prefix(templates):
+    (notif,) = [r for r in templates["Uploads"]["Resources"].values() if r["Type"] == "Custom::S3BucketNotifications"]
+    (cfg,) = notif["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert cfg["Events"] == ["s3:ObjectCreated:*"]
+    assert cfg["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "staging/"}]
+
+
+def test_alarms_on_dlq_depth_and_failed_executions(templates):
+    alarms = resources(templates["Observability"], "AWS::CloudWatch::Alarm").values()
+    by_metric = {}
+    for a in alarms:
+        by_metric.setdefault(a["Properties"]["MetricName"], []).append(a["Properties"])
+    (dlq,) = by_metric["ApproximateNumberOfMessagesVisible"]
+    assert dlq["Threshold"] == 0 and dlq["ComparisonOperator"] == "GreaterThanThreshold"
+    assert len(by_metric["ExecutionsFailed"]) == len(_state_machines(templates))
+    assert all(a["Properties"]["AlarmActions"] for a in alarms)
+
+
+def test_cdk_nag_runs_and_the_app_is_clean(assembly):
+    # The synth itself fails on any unacknowledged AwsSolutions finding; the report says so.
+    report = json.loads((assembly.outdir / "validation-report.json").read_text())
+    failures = [r for r in report["pluginReports"] if r.get("conclusion") == "failure"]
+    assert failures == []
+    acknowledged = (assembly.outdir / "TlmApi.metadata.json").read_text()
+    assert "aws:cdk:acknowledged-rules" in acknowledged  # the suppressions (with reasons) are recorded
+
+
+def test_cdk_nag_catches_a_violation():
+    """Canary: the same plugin wiring fails a synth with an unacknowledged finding."""
+    from aws_cdk import App, Stack, Validations
+    from aws_cdk import aws_s3 as s3
+    from cdk_nag import AwsSolutionsChecks
+
+    app = App()
+    s3.Bucket(Stack(app, "Canary"), "Plain")
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="AwsSolutions-S1"):
+        app.synth()
