@@ -43,22 +43,46 @@ def build_app(
         definitions = rendered_definitions()
     prefix = app.node.try_get_context("tlm:prefix") or "Tlm"
 
-    storage = StorageStack(app, f"{prefix}Storage", prefix=prefix, description="TLM event log, views, buckets")
+    storage = StorageStack(
+        app, f"{prefix}Storage", prefix=prefix, description="TLM event log, views, buckets"
+    )
     api = ApiStack(app, f"{prefix}Api", storage=storage, assets=assets, description="TLM REST API")
-    projector = ProjectorStack(app, f"{prefix}Projector", storage=storage, assets=assets,
-                               description="TLM projector (DynamoDB Streams -> views)")
-    uploads = UploadTriggerStack(app, f"{prefix}Uploads", storage=storage, assets=assets,
-                                 description="TLM upload verification trigger")
-    workflows = WorkflowsStack(app, f"{prefix}Workflows", storage=storage, assets=assets,
-                               definitions=definitions, description="TLM workflows (Step Functions + SageMaker)")
-    observability = ObservabilityStack(app, f"{prefix}Observability", projector=projector,
-                                       state_machines=workflows.state_machines,
-                                       description="TLM alarms")
+    projector = ProjectorStack(
+        app,
+        f"{prefix}Projector",
+        storage=storage,
+        assets=assets,
+        description="TLM projector (DynamoDB Streams -> views)",
+    )
+    uploads = UploadTriggerStack(
+        app, f"{prefix}Uploads", storage=storage, assets=assets, description="TLM upload verification trigger"
+    )
+    workflows = WorkflowsStack(
+        app,
+        f"{prefix}Workflows",
+        storage=storage,
+        assets=assets,
+        definitions=definitions,
+        description="TLM workflows (Step Functions + SageMaker)",
+    )
+    observability = ObservabilityStack(
+        app,
+        f"{prefix}Observability",
+        projector=projector,
+        state_machines=workflows.state_machines,
+        description="TLM alarms",
+    )
     Tags.of(app).add("project", "tlm")
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return {"storage": storage, "api": api, "projector": projector, "uploads": uploads,
-            "workflows": workflows, "observability": observability}
+    return {
+        "storage": storage,
+        "api": api,
+        "projector": projector,
+        "uploads": uploads,
+        "workflows": workflows,
+        "observability": observability,
+    }
 
 
 def main() -> None:

@@ -132,18 +132,34 @@ def _install_deps(reqs: list[str], target: Path, wheelhouse: Path) -> tuple[str,
         raise RuntimeError(f"pip wheel failed:\n{built.stderr[-4000:]}")
     common = ["install", "-q", "--no-compile", "--only-binary=:all:", "--find-links", str(wheelhouse)]
     abi = "cp" + LAMBDA_PYTHON.replace(".", "")
-    lam = _pip(*common, "--target", str(target), "--platform", LAMBDA_PLATFORM,
-               "--python-version", LAMBDA_PYTHON, "--implementation", "cp", "--abi", abi, *reqs)
+    lam = _pip(
+        *common,
+        "--target",
+        str(target),
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--python-version",
+        LAMBDA_PYTHON,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        *reqs,
+    )
     if lam.returncode == 0:
         return LAMBDA_PYTHON, LAMBDA_PLATFORM
     shutil.rmtree(target, ignore_errors=True)
     local = _pip(*common, "--target", str(target), *reqs)
     if local.returncode != 0:
-        raise RuntimeError(f"pip install failed for the Lambda platform:\n{lam.stderr[-3000:]}\n"
-                           f"and for the local platform:\n{local.stderr[-3000:]}")
-    print(f"warning: no {LAMBDA_PLATFORM} wheels for CPython {LAMBDA_PYTHON} (offline?); the layer "
-          f"was built for the local interpreter and the stacks will use its Python version",
-          file=sys.stderr)
+        raise RuntimeError(
+            f"pip install failed for the Lambda platform:\n{lam.stderr[-3000:]}\n"
+            f"and for the local platform:\n{local.stderr[-3000:]}"
+        )
+    print(
+        f"warning: no {LAMBDA_PLATFORM} wheels for CPython {LAMBDA_PYTHON} (offline?); the layer "
+        f"was built for the local interpreter and the stacks will use its Python version",
+        file=sys.stderr,
+    )
     return f"{sys.version_info.major}.{sys.version_info.minor}", "local"
 
 

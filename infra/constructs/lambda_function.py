@@ -31,7 +31,7 @@ class RuntimeLayer(Construct):
             code=lambda_.Code.from_asset(str(assets.layer_dir)),
             compatible_runtimes=[self.runtime],
             compatible_architectures=[lambda_.Architecture.X86_64],
-            description=f"TLM runtime + domain + core deps ({assets.platform}, python {assets.python_version})",
+            description=f"TLM runtime, domain, core deps ({assets.platform}, py{assets.python_version})",
         )
 
 

@@ -3,7 +3,7 @@ powertools resolver in ``functions/api/handler.py``."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_logs as logs
@@ -40,8 +40,9 @@ class ApiStack(Stack):
         storage.idempotency_table.grant_read_write_data(fn)
         storage.bucket(self, "blobs").grant_read_write(fn)  # presigned multipart uploads and downloads
         storage.bucket(self, "artifacts").grant_read(fn)  # release downloads
-        acknowledge_bucket_grants(self.api_function.role, [storage.nag_objects("blobs"),
-                                                           storage.nag_objects("artifacts")])
+        acknowledge_bucket_grants(
+            self.api_function.role, [storage.nag_objects("blobs"), storage.nag_objects("artifacts")]
+        )
 
         self.user_pool = cognito.UserPool(
             self,
@@ -49,7 +50,10 @@ class ApiStack(Stack):
             self_sign_up_enabled=False,
             sign_in_aliases=cognito.SignInAliases(email=True),
             password_policy=cognito.PasswordPolicy(
-                min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True,
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
                 require_symbols=True,
             ),
             mfa=cognito.Mfa.REQUIRED,
@@ -88,8 +92,15 @@ class ApiStack(Stack):
                 data_trace_enabled=False,  # never log request bodies (uploads, tokens)
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
                 ),
             ),
         )
@@ -112,7 +123,8 @@ class ApiStack(Stack):
         Validations.of(self).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-APIG3",
-                reason="WAF is deployed per environment by the platform team (cost); throttling is on the stage.",
+                reason="WAF is attached per environment by the operators (cost); the stage throttles "
+                "every method.",
             )
         )
         CfnOutput(self, "ApiUrl", value=self.api.url)

@@ -27,7 +27,9 @@ class ObservabilityStack(Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)
         self.topic = sns.Topic(
-            self, "Alarms", enforce_ssl=True,
+            self,
+            "Alarms",
+            enforce_ssl=True,
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
         )
         action = actions.SnsAction(self.topic)
@@ -36,26 +38,46 @@ class ObservabilityStack(Stack):
         dlq_depth = projector.dlq.metric_approximate_number_of_messages_visible(
             period=Duration.minutes(1), statistic="Maximum"
         )
-        self._alarm("ProjectorDlqNotEmpty", dlq_depth, threshold=0,
-                    description="Projector batches failed for good: replay them from the DLQ", action=action)
+        self._alarm(
+            "ProjectorDlqNotEmpty",
+            dlq_depth,
+            threshold=0,
+            description="Projector batches failed for good: replay them from the DLQ",
+            action=action,
+        )
         iterator_age = projector.projector.function.metric(
             "IteratorAge", period=Duration.minutes(5), statistic="Maximum"
         )
-        self._alarm("ProjectorLagging", iterator_age, threshold=5 * 60 * 1000,
-                    description="Read views lag the event log by more than 5 minutes", action=action)
+        self._alarm(
+            "ProjectorLagging",
+            iterator_age,
+            threshold=5 * 60 * 1000,
+            description="Read views lag the event log by more than 5 minutes",
+            action=action,
+        )
         for name, machine in sorted(state_machines.items()):
             cid = "".join(p.capitalize() for p in name.replace("-", "_").split("_"))
-            self._alarm(f"{cid}ExecutionsFailed",
-                        machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
-                        threshold=0, description=f"Workflow {name}: an execution failed", action=action)
+            self._alarm(
+                f"{cid}ExecutionsFailed",
+                machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+                threshold=0,
+                description=f"Workflow {name}: an execution failed",
+                action=action,
+            )
         CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn)
 
-    def _alarm(self, id: str, metric: cw.IMetric, *, threshold: float, description: str,
-               action: cw.IAlarmAction) -> None:
+    def _alarm(
+        self, id: str, metric: cw.IMetric, *, threshold: float, description: str, action: cw.IAlarmAction
+    ) -> None:
         alarm = cw.Alarm(
-            self, id, metric=metric, threshold=threshold, evaluation_periods=1,
+            self,
+            id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING, alarm_description=description,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
         )
         alarm.add_alarm_action(action)
         self.alarms.append(alarm)

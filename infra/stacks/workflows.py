@@ -25,8 +25,16 @@ from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack
 
 GPU_INSTANCE_TYPES = [
-    "ml.g4dn.xlarge", "ml.g4dn.2xlarge", "ml.g5.xlarge", "ml.g5.2xlarge", "ml.g5.12xlarge",
-    "ml.g6.xlarge", "ml.g6.12xlarge", "ml.p3.2xlarge", "ml.p4d.24xlarge", "ml.p5.48xlarge",
+    "ml.g4dn.xlarge",
+    "ml.g4dn.2xlarge",
+    "ml.g5.xlarge",
+    "ml.g5.2xlarge",
+    "ml.g5.12xlarge",
+    "ml.g6.xlarge",
+    "ml.g6.12xlarge",
+    "ml.p3.2xlarge",
+    "ml.p4d.24xlarge",
+    "ml.p5.48xlarge",
 ]
 # defaults when runtime.workflows.definitions.DEFAULT_SUBSTITUTIONS lacks one
 INSTANCE_TYPE_DEFAULTS = {"TrainingInstanceType": "ml.g5.xlarge", "EvaluateInstanceType": "ml.g5.xlarge"}
@@ -34,8 +42,10 @@ _INSTANCE_TYPE = re.compile(r"^[A-Z][A-Za-z]*InstanceType$")
 _STEP = "Step_"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 # Step Functions' managed EventBridge rules for .sync SageMaker integrations
-_SYNC_RULES = ("StepFunctionsGetEventsForSageMakerTrainingJobsRule",
-               "StepFunctionsGetEventsForSageMakerProcessingJobsRule")
+_SYNC_RULES = (
+    "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
+)
 
 
 class WorkflowsStack(Stack):
@@ -57,7 +67,10 @@ class WorkflowsStack(Stack):
             name: self._instance_type_parameter(name) for name in sorted(used) if _INSTANCE_TYPE.match(name)
         }
         self.jobs_repository = CfnParameter(
-            self, "JobsImageRepository", type="String", default="tlm-jobs",
+            self,
+            "JobsImageRepository",
+            type="String",
+            default="tlm-jobs",
             description="ECR repository (this account/region) of the jobs/ container image",
         )
         self.jobs_image_tag = CfnParameter(self, "JobsImageTag", type="String", default="latest")
@@ -67,14 +80,17 @@ class WorkflowsStack(Stack):
 
         # --- the role SageMaker jobs run as: their buckets, their logs, their image; nothing else
         self.sagemaker_role = iam.Role(
-            self, "SageMakerExecutionRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            self,
+            "SageMakerExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="TLM jobs (training/processing) on SageMaker",
         )
         artifacts, blobs = storage.bucket(self, "artifacts"), storage.bucket(self, "blobs")
         artifacts.grant_read_write(self.sagemaker_role)
         blobs.grant_read(self.sagemaker_role)  # datasets and uploaded weights
-        acknowledge_bucket_grants(self.sagemaker_role, [storage.nag_objects("artifacts"),
-                                                        storage.nag_objects("blobs")])
+        acknowledge_bucket_grants(
+            self.sagemaker_role, [storage.nag_objects("artifacts"), storage.nag_objects("blobs")]
+        )
         Validations.of(self.sagemaker_role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
@@ -84,34 +100,60 @@ class WorkflowsStack(Stack):
             ),
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken has no resource-level permissions; cloudwatch:PutMetricData "
-                "is conditioned on the /aws/sagemaker/* namespace.",
+                reason="ecr:GetAuthorizationToken has no resource-level permissions; "
+                "cloudwatch:PutMetricData is conditioned on the /aws/sagemaker/* namespace.",
             ),
         )
-        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[self.format_arn(service="logs", resource="log-group",
-                                       resource_name="/aws/sagemaker/*", arn_format=ArnFormat.COLON_RESOURCE_NAME)],
-        ))
-        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[repo_arn],
-        ))
-        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            actions=["ecr:GetAuthorizationToken"], resources=["*"],
-        ))
-        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-        ))
+        self.sagemaker_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        self.sagemaker_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+                resources=[repo_arn],
+            )
+        )
+        self.sagemaker_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],
+            )
+        )
+        self.sagemaker_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            )
+        )
 
         # --- Lambda task handlers: functions/steps/<function>.py, one Lambda per Step_<function>
         self.layer = RuntimeLayer(self, "Runtime", assets=assets)
         self._storage, self._artifacts, self._blobs = storage, artifacts, blobs
         self._assets = assets
         self.steps: dict[str, TlmFunction] = {
-            name[len(_STEP):]: self._step_function(name[len(_STEP):])
-            for name in sorted(used) if name.startswith(_STEP)
+            name[len(_STEP) :]: self._step_function(name[len(_STEP) :])
+            for name in sorted(used)
+            if name.startswith(_STEP)
         }
         self._values = {
             "SageMakerRoleArn": self.sagemaker_role.role_arn,
@@ -119,7 +161,7 @@ class WorkflowsStack(Stack):
             "BlobsBucket": blobs.bucket_name,
             "EventsTable": storage.events_table.table_name,
             "TrainingImage": f"{Aws.ACCOUNT_ID}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
-                             f"{self.jobs_repository.value_as_string}:{self.jobs_image_tag.value_as_string}",
+            f"{self.jobs_repository.value_as_string}:{self.jobs_image_tag.value_as_string}",
             **{name: p.value_as_string for name, p in self.instance_types.items()},
             **{_STEP + name: f.function.function_arn for name, f in self.steps.items()},
         }
@@ -134,20 +176,33 @@ class WorkflowsStack(Stack):
             defaults = {}
         default = defaults.get(name) or INSTANCE_TYPE_DEFAULTS.get(name, "ml.m5.xlarge")
         limits: dict[str, object] = (
-            {"allowed_values": GPU_INSTANCE_TYPES} if default in GPU_INSTANCE_TYPES
+            {"allowed_values": GPU_INSTANCE_TYPES}
+            if default in GPU_INSTANCE_TYPES
             else {"allowed_pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$"}
         )
         kind = "GPU instance type" if default in GPU_INSTANCE_TYPES else "instance type"
-        return CfnParameter(self, name, type="String", default=default,
-                            description=f"{kind} of {name[:-len('InstanceType')].lower()} jobs", **limits)
+        return CfnParameter(
+            self,
+            name,
+            type="String",
+            default=default,
+            description=f"{kind} of {name[: -len('InstanceType')].lower()} jobs",
+            **limits,
+        )
 
     def _step_function(self, name: str) -> TlmFunction:
         cid = "Step" + "".join(p.capitalize() for p in name.split("_"))
         fn = TlmFunction(
-            self, cid, assets=self._assets, layer=self.layer, group="steps",
+            self,
+            cid,
+            assets=self._assets,
+            layer=self.layer,
+            group="steps",
             handler=f"functions.steps.{name}.handler",
-            environment={**self._storage.data_environment(),
-                         "TLM_SAGEMAKER_ROLE_ARN": self.sagemaker_role.role_arn},
+            environment={
+                **self._storage.data_environment(),
+                "TLM_SAGEMAKER_ROLE_ARN": self.sagemaker_role.role_arn,
+            },
             description=f"TLM workflow step {name}",
             timeout=Duration.minutes(5),
         )
@@ -155,8 +210,9 @@ class WorkflowsStack(Stack):
         self._storage.views_table.grant_read_data(fn.function)
         self._artifacts.grant_read_write(fn.function)
         self._blobs.grant_read(fn.function)
-        acknowledge_bucket_grants(fn.role, [self._storage.nag_objects("artifacts"),
-                                            self._storage.nag_objects("blobs")])
+        acknowledge_bucket_grants(
+            fn.role, [self._storage.nag_objects("artifacts"), self._storage.nag_objects("blobs")]
+        )
         return fn
 
     def _state_machine(self, name: str, asl: dict) -> sfn.StateMachine:
@@ -166,10 +222,12 @@ class WorkflowsStack(Stack):
         if unknown:
             raise ValueError(f"workflow {name!r}: unknown ASL placeholders {sorted(unknown)}")
         cid = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]", name) if part)
-        log_group = logs.LogGroup(self, f"{cid}Logs", retention=logs.RetentionDays.THREE_MONTHS,
-                                  removal_policy=RemovalPolicy.RETAIN)
+        log_group = logs.LogGroup(
+            self, f"{cid}Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
+        )
         machine = sfn.StateMachine(
-            self, cid,
+            self,
+            cid,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(text),
             definition_substitutions={k: self._values[k] for k in sorted(used)},
@@ -194,10 +252,12 @@ class WorkflowsStack(Stack):
                 continue
             fn.function.grant_invoke(machine)
             logical_id = self.get_logical_id(fn.function.node.default_child)
-            Validations.of(machine.role).acknowledge(Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
-                reason="grantInvoke covers the versions/aliases (ARN:*) of this one step function.",
-            ))
+            Validations.of(machine.role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                    reason="grantInvoke covers the versions/aliases (ARN:*) of this one step function.",
+                )
+            )
         if "${EventsTable}" in text:  # RecordTask: sequence UpdateItem + conditional PutItem
             self._storage.events_table.grant(machine, "dynamodb:UpdateItem", "dynamodb:PutItem")
         jobs = {"training": "createTrainingJob" in text, "processing": "createProcessingJob" in text}
@@ -205,26 +265,42 @@ class WorkflowsStack(Stack):
             if not used:
                 continue
             title = kind.capitalize()
-            machine.add_to_role_policy(iam.PolicyStatement(
-                actions=[f"sagemaker:Create{title}Job", f"sagemaker:Describe{title}Job",
-                         f"sagemaker:Stop{title}Job", "sagemaker:AddTags"],
-                resources=[self.format_arn(service="sagemaker", resource=f"{kind}-job", resource_name="*")],
-            ))
-            machine.add_to_role_policy(iam.PolicyStatement(
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[self.format_arn(service="events", resource="rule", resource_name=rule)
-                           for rule in _SYNC_RULES if title in rule],
-            ))
-            Validations.of(machine.role).acknowledge(Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
-                   f"<AWS::AccountId>:{kind}-job/*]",
-                reason="Job names are generated per execution; the actions are limited to this account's "
-                f"{kind} jobs.",
-            ))
+            machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        f"sagemaker:Create{title}Job",
+                        f"sagemaker:Describe{title}Job",
+                        f"sagemaker:Stop{title}Job",
+                        "sagemaker:AddTags",
+                    ],
+                    resources=[
+                        self.format_arn(service="sagemaker", resource=f"{kind}-job", resource_name="*")
+                    ],
+                )
+            )
+            machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    resources=[
+                        self.format_arn(service="events", resource="rule", resource_name=rule)
+                        for rule in _SYNC_RULES
+                        if title in rule
+                    ],
+                )
+            )
+            Validations.of(machine.role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
+                    f"<AWS::AccountId>:{kind}-job/*]",
+                    reason="Job names are generated per execution; the actions are limited to this account's "
+                    f"{kind} jobs.",
+                )
+            )
         if any(jobs.values()):
-            machine.add_to_role_policy(iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.sagemaker_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            ))
-
+            machine.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.sagemaker_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                )
+            )

@@ -45,10 +45,17 @@ def lambda_assets():
 def _offline_env() -> dict[str, str]:
     env = dict(os.environ)
     # any network attempt fails at once: the synth must not need it
-    env.update(HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
-               http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9", NO_PROXY="", no_proxy="",
-               CDK_DISABLE_VERSION_CHECK="1", CDK_DISABLE_CLI_TELEMETRY="true",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")])))
+    env.update(
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        http_proxy="http://127.0.0.1:9",
+        https_proxy="http://127.0.0.1:9",
+        NO_PROXY="",
+        no_proxy="",
+        CDK_DISABLE_VERSION_CHECK="1",
+        CDK_DISABLE_CLI_TELEMETRY="true",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")])),
+    )
     return env
 
 
@@ -57,9 +64,19 @@ def assembly(lambda_assets, tmp_path_factory) -> Assembly:
     outdir = tmp_path_factory.mktemp("cdk") / "cdk.out"
     started = time.monotonic()
     if CDK_CLI.exists():
-        cmd = [str(CDK_CLI), "synth", "--quiet", "--no-notices", "--no-version-reporting",
-               "--app", f"{sys.executable} -m infra.app", "--output", str(outdir),
-               "--context", f"tlm:assets={lambda_assets.root}"]
+        cmd = [
+            str(CDK_CLI),
+            "synth",
+            "--quiet",
+            "--no-notices",
+            "--no-version-reporting",
+            "--app",
+            f"{sys.executable} -m infra.app",
+            "--output",
+            str(outdir),
+            "--context",
+            f"tlm:assets={lambda_assets.root}",
+        ]
         proc = subprocess.run(cmd, cwd=REPO, env=_offline_env(), capture_output=True, text=True, timeout=300)
         out = proc.stdout + proc.stderr
         if proc.returncode != 0:

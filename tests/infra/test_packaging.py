@@ -30,8 +30,12 @@ def test_layer_holds_runtime_domain_and_core_deps_without_heavy_packages(lambda_
     assert packaging.forbidden_packages(python_dir) == []
     assert not any(n.startswith(("torch", "transformers", "sagemaker", "onnx")) for n in top)
     # And our own code in it imports none of them
-    offenders = [str(p) for sub in ("runtime", "domain") for p in (python_dir / sub).rglob("*.py")
-                 if HEAVY_IMPORT.search(p.read_text(encoding="utf-8"))]
+    offenders = [
+        str(p)
+        for sub in ("runtime", "domain")
+        for p in (python_dir / sub).rglob("*.py")
+        if HEAVY_IMPORT.search(p.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 
@@ -42,15 +46,18 @@ def test_function_bundles_hold_only_functions_code(lambda_assets):
         assert packaging.forbidden_packages(bundle) == []
         others = {p.name for p in (bundle / "functions").iterdir() if p.is_dir()} - {group}
         assert others == set(), f"{group} bundle carries other groups: {others}"
-        offenders = [str(p) for p in bundle.rglob("*.py") if HEAVY_IMPORT.search(p.read_text(encoding="utf-8"))]
+        offenders = [
+            str(p) for p in bundle.rglob("*.py") if HEAVY_IMPORT.search(p.read_text(encoding="utf-8"))
+        ]
         assert offenders == [], offenders
 
 
 def test_layer_unzipped_size_is_under_the_lambda_limit(lambda_assets):
     size = packaging.tree_bytes(lambda_assets.layer_dir)
     largest_function = max(packaging.tree_bytes(d) for d in lambda_assets.function_dirs.values())
-    print(f"\nlayer unzipped: {size / 1024 / 1024:.1f} MB ({lambda_assets.platform}, python "
-          f"{lambda_assets.python_version}); largest function bundle: {largest_function / 1024:.1f} KB")
+    print(
+        f"\nlayer unzipped: {size / 1024 / 1024:.1f} MB ({lambda_assets.platform}, python "
+        f"{lambda_assets.python_version}); largest function bundle: {largest_function / 1024:.1f} KB"
+    )
     assert size == lambda_assets.layer_bytes
     assert size + largest_function < packaging.LAYER_LIMIT_BYTES
-

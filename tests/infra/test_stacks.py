@@ -17,15 +17,19 @@ DATA_SERVICES = ("dynamodb:", "s3:")
 
 
 def _tables(storage: dict) -> dict[str, dict]:
-    return {r["Properties"]["KeySchema"][0]["AttributeName"]: r["Properties"]
-            for r in resources(storage, "AWS::DynamoDB::Table").values()}
+    return {
+        r["Properties"]["KeySchema"][0]["AttributeName"]: r["Properties"]
+        for r in resources(storage, "AWS::DynamoDB::Table").values()
+    }
 
 
 def test_table_key_schemas_equal_the_runtime_constants(templates):
     tables = _tables(templates["Storage"])
     events = tables[keys.EVENTS_PK]
-    assert events["KeySchema"] == [{"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"},
-                                   {"AttributeName": keys.EVENTS_SK, "KeyType": "RANGE"}]
+    assert events["KeySchema"] == [
+        {"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"},
+        {"AttributeName": keys.EVENTS_SK, "KeyType": "RANGE"},
+    ]
     assert {"AttributeName": keys.EVENTS_SK, "AttributeType": "N"} in events["AttributeDefinitions"]
     assert tables[keys.VIEWS_PK]["KeySchema"][1] == {"AttributeName": keys.VIEWS_SK, "KeyType": "RANGE"}
     idem = tables[keys.IDEMPOTENCY_TABLE_PK]
@@ -38,8 +42,10 @@ def test_table_key_schemas_equal_the_runtime_constants(templates):
 def test_events_table_streams_new_images(templates):
     Template.from_json(templates["Storage"]).has_resource_properties(
         "AWS::DynamoDB::Table",
-        {"KeySchema": Match.array_with([{"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"}]),
-         "StreamSpecification": {"StreamViewType": "NEW_IMAGE"}},
+        {
+            "KeySchema": Match.array_with([{"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"}]),
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+        },
     )
 
 
@@ -54,16 +60,30 @@ def test_projector_event_source_mapping(templates):
     (queue_id,) = resources(t, "AWS::SQS::Queue")
     assert p["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     (pattern,) = [json.loads(f["Pattern"]) for f in p["FilterCriteria"]["Filters"]]
-    assert pattern == {"eventName": ["INSERT"],
-                       "dynamodb": {"NewImage": {keys.KIND: {"S": [keys.KIND_EVENT]}}}}
-    assert projector_stack.RETRY_ATTEMPTS == p["MaximumRetryAttempts"]
+    assert pattern == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {keys.KIND: {"S": [keys.KIND_EVENT]}}},
+    }
+    assert p["MaximumRetryAttempts"] == projector_stack.RETRY_ATTEMPTS
 
 
 def test_dead_letter_queue_is_encrypted_and_tls_only(templates):
     t = Template.from_json(templates["Projector"])
     t.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
-    t.has_resource_properties("AWS::SQS::QueuePolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}})
+    t.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
+                )
+            }
+        },
+    )
 
 
 def _state_machines(templates) -> dict[str, dict]:
@@ -72,8 +92,11 @@ def _state_machines(templates) -> dict[str, dict]:
 
 def _definition(sm: dict) -> dict:
     body = sm["Properties"]["DefinitionString"]
-    text = body if isinstance(body, str) else "".join(
-        p if isinstance(p, str) else "0" for p in body["Fn::Join"][1])
+    text = (
+        body
+        if isinstance(body, str)
+        else "".join(p if isinstance(p, str) else "0" for p in body["Fn::Join"][1])
+    )
     return json.loads(text)
 
 
@@ -91,7 +114,9 @@ def test_training_task_waits_for_the_job(templates):
     # the instance type is a stack parameter, restricted to GPU types
     params = templates["Workflows"]["Parameters"]
     assert "ml.p3.2xlarge" in params["TrainingInstanceType"]["AllowedValues"]
-    assert all(t.startswith("ml.g") or t.startswith("ml.p") for t in params["TrainingInstanceType"]["AllowedValues"])
+    assert all(
+        t.startswith("ml.g") or t.startswith("ml.p") for t in params["TrainingInstanceType"]["AllowedValues"]
+    )
     subs = train[0]["Properties"]["DefinitionSubstitutions"]
     assert subs["TrainingInstanceType"] == {"Ref": "TrainingInstanceType"}
 
@@ -143,13 +168,24 @@ def test_buckets_encrypted_tls_only_and_private(templates):
         p = b["Properties"]
         assert p["BucketEncryption"]["ServerSideEncryptionConfiguration"], bid
         assert p["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
-            "RestrictPublicBuckets": True}, bid
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, bid
     policies = resources(storage, "AWS::S3::BucketPolicy").values()
-    tls_only = {p["Properties"]["Bucket"]["Ref"] for p in policies for st in p["Properties"]["PolicyDocument"]["Statement"]
-                if st["Effect"] == "Deny" and st.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}}
+    tls_only = {
+        p["Properties"]["Bucket"]["Ref"]
+        for p in policies
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+        if st["Effect"] == "Deny" and st.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    }
     assert tls_only == set(buckets)
-    versioned = [b for b in buckets.values() if b["Properties"].get("VersioningConfiguration", {}).get("Status") == "Enabled"]
+    versioned = [
+        b
+        for b in buckets.values()
+        if b["Properties"].get("VersioningConfiguration", {}).get("Status") == "Enabled"
+    ]
     assert len(versioned) == 1  # artifacts
     logged = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
     assert len(logged) == 2  # blobs and artifacts log to the access-log bucket
@@ -172,18 +208,29 @@ def test_functions_use_the_layer_tracing_and_tlm_settings(templates):
 def test_api_has_cognito_authorizer_throttling_access_logs_and_tracing(templates):
     t = Template.from_json(templates["Api"])
     t.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "COGNITO_USER_POOLS"})
-    t.has_resource_properties("AWS::ApiGateway::Method", {"AuthorizationType": "COGNITO_USER_POOLS",
-                                                          "HttpMethod": "ANY"})
-    t.has_resource_properties("AWS::ApiGateway::Stage", {
-        "TracingEnabled": True,
-        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
-        "MethodSettings": Match.array_with([Match.object_like({"ThrottlingRateLimit": Match.any_value(),
-                                                               "ThrottlingBurstLimit": Match.any_value()})]),
-    })
+    t.has_resource_properties(
+        "AWS::ApiGateway::Method", {"AuthorizationType": "COGNITO_USER_POOLS", "HttpMethod": "ANY"}
+    )
+    t.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {"ThrottlingRateLimit": Match.any_value(), "ThrottlingBurstLimit": Match.any_value()}
+                    )
+                ]
+            ),
+        },
+    )
 
 
 def test_upload_trigger_listens_to_the_staging_prefix(templates):
-    (notif,) = [r for r in templates["Uploads"]["Resources"].values() if r["Type"] == "Custom::S3BucketNotifications"]
+    (notif,) = [
+        r for r in templates["Uploads"]["Resources"].values() if r["Type"] == "Custom::S3BucketNotifications"
+    ]
     (cfg,) = notif["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
     assert cfg["Events"] == ["s3:ObjectCreated:*"]
     assert cfg["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "staging/"}]
