@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q -e '.[cli,jobs,infra,dev]'
+	# the CDK CLI for `cdk synth` (offline) in tests/infra
+	npm install --prefix . --no-save --no-audit --no-fund --no-package-lock aws-cdk@2.1148.1
 	touch $(STAMP)
 
 install: $(STAMP)
