@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,3 +131,14 @@ class SqliteEventStore:
             (after_position, limit),
         )
         return [_row_to_event(r) for r in rows]
+
+    def iter_all(self, *, page: int = 1000) -> Iterator[RecordedEvent]:
+        """Every event of every stream in commit (position) order, so each stream is in version
+        order. Pages by position: no read transaction is held open between pages."""
+        after = 0
+        while True:
+            batch = self.read_all(after_position=after, limit=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1].position or after
