@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,11 @@ class FileJobs:
     def _path(self, name: str) -> Path:
         return self.root / f"{name}.json"
 
+    def _write(self, name: str, state: str, reason: str) -> None:  # atomic: readers never see half a file
+        tmp = self.root / f".{name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps({"state": state, "reason": reason}))
+        os.replace(tmp, self._path(name))
+
     def start(self, spec: JobSpec) -> str:
         if self._path(spec.name).exists():
             raise Conflict("taken", field="name")
@@ -52,7 +58,7 @@ class FileJobs:
         prefix = spec.name.rsplit("-", 5)[0]
         outcomes = self.script.get(prefix)
         state = outcomes.pop(0) if outcomes else "InProgress"
-        self._path(spec.name).write_text(json.dumps({"state": state, "reason": f"scripted {state}"}))
+        self._write(spec.name, state, f"scripted {state}")
         return spec.name
 
     def describe(self, name: str) -> JobStatus:
@@ -68,13 +74,13 @@ class FileJobs:
 
     def stop(self, name: str) -> None:
         self.stopped.append(name)
-        self._path(name).write_text(json.dumps({"state": "Stopped", "reason": "stopped"}))
+        self._write(name, "Stopped", "stopped")
 
     def logs(self, name: str, *, start: int = 0) -> tuple[list[str], int]:
         return [], start
 
     def finish(self, name: str, state: str = "Completed") -> None:
-        self._path(name).write_text(json.dumps({"state": state, "reason": "told"}))
+        self._write(name, state, "told")
 
 
 def steps() -> dict[str, Any]:
@@ -148,7 +154,8 @@ def test_job_failing_once_is_retried_then_succeeds(tmp_path: Path) -> None:
     jobs = FileJobs(tmp_path / "jobs", {"tlm-compile": ["Failed", "Completed"], "tlm-package": ["Completed"]})
     runner, store = make_runner(tmp_path / "t.db", jobs)
     run_id = runner.start("compile", COMPILE_INPUT)
-    assert runner.wait(run_id, timeout=10).status == "succeeded"
+    final = runner.wait(run_id, timeout=10)
+    assert final.status == "succeeded", (final, types(store, run_id))
     seen = types(store, run_id)
     assert seen[seen.index("step_failed:Compile") + 1] == "step_retried:Compile"
     assert len([j for j in jobs.started if j.program == "compile"]) == 2  # a new job, a new name
@@ -203,9 +210,8 @@ def _crash_mid_job(tmp_path: Path) -> tuple[str, FileJobs, str]:
         store = SqliteEventStore(Database(db))
         deadline = time.time() + 30
         while time.time() < deadline:
-            if db.exists() and any(
-                e.type == "workflowrun.job_launched" for e in store.read(f"workflowrun-{run_id}")
-            ):
+            launched = any(e.type == "workflowrun.job_launched" for e in store.read(f"workflowrun-{run_id}"))
+            if launched and any(jobs_dir.glob("*.json")):  # recorded first, then started
                 break
             time.sleep(0.05)
         else:
@@ -226,7 +232,8 @@ def test_killed_runner_resumes_by_reattaching_to_its_job(tmp_path: Path) -> None
     assert runner.resume_incomplete() == [run_id]
     jobs.finish(job_name)
     # Then the run carries on from the same job (no second compile job) and succeeds
-    assert runner.wait(run_id, timeout=10).status == "succeeded"
+    final = runner.wait(run_id, timeout=10)
+    assert final.status == "succeeded", (final, types(store, run_id))
     assert [s.program for s in jobs.started] == ["package"]
     seen = types(store, run_id)
     assert seen.count("job_launched:Compile") == 1 and seen[-1] == "succeeded"

@@ -22,7 +22,7 @@ exactly as ``runtime.services.commands.execute`` does.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import threading
 import traceback
 import uuid
@@ -41,6 +41,7 @@ from runtime.ports import EventStore, JobRunner, JobSpec
 from runtime.services.commands import Caller, load
 from runtime.workflows.asl import substitute
 
+log = logging.getLogger(__name__)
 StepFunction = Callable[[Any], Any]
 RUNTIME_ERROR = "States.Runtime"
 RUNNER_ERROR = "TLM.RunnerError"
@@ -102,11 +103,13 @@ class LocalWorkflowRunner:
         with self._lock:
             live = self._runs.get(run_id)
         if live is not None and live.thread is not None and live.thread.is_alive():
-            self._apply(live, RequestCancel(reason=reason))
+            # a fresh copy: the run's own thread owns ``live`` and reloads on the version conflict
+            run = self._load(run_id)
+            self._apply(run, RequestCancel(reason=reason))
             live.cancel.set()
-            if live.state.job_name:
-                self._stop_job(live.state.job_name)
-            return live.state
+            if run.state.job_name:
+                self._stop_job(run.state.job_name)
+            return run.state
         run = self._load(run_id)
         self._apply(run, RequestCancel(reason=reason))
         self._finish_cancel(run)
@@ -192,8 +195,14 @@ class LocalWorkflowRunner:
             raise _Cancelled()
 
     def _stop_job(self, name: str) -> None:
-        with contextlib.suppress(NotFound, Conflict):
+        """Best effort: a job that is gone or already ending is fine; any other failure to stop is
+        logged, and the run is still recorded as cancelled (never left "cancelling")."""
+        try:
             self.jobs.stop(name)
+        except (NotFound, Conflict):
+            pass
+        except Exception:
+            log.warning("could not stop job %s", name, exc_info=True)
 
     def _finish_cancel(self, run: _Run) -> None:
         if run.state.job_name:
