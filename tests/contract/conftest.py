@@ -12,12 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import _moto  # tests/contract is on sys.path (rootdir-relative conftest import)
 import pytest
-
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
-
-import _moto  # tests/contract is on sys.path (rootdir-relative conftest import)
 
 pytestmark = pytest.mark.contract
 

@@ -91,6 +91,7 @@ def test_empty_and_negative_appends_are_invalid(event_store):
     assert event_store.version("s-1") == 0
 
 
+@pytest.mark.slow  # on moto: ~1600 winners + their losers, each a few requests to a serial server
 def test_racing_writers_lose_nothing_and_every_loser_is_told(event_store):
     # Given 8 threads that each append 200 events to ONE stream, retrying on conflict
     won: list[tuple[int, int, int]] = []  # (thread, attempt, version it was told it got)

@@ -41,7 +41,11 @@ MAX_TRANSACTION_ITEMS = 100
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
 MAX_ITEM_BYTES = 400 * 1024
 
-_CONFLICT_CODES = {"ConditionalCheckFailedException", "TransactionCanceledException", "TransactionConflictException"}
+_CONFLICT_CODES = {
+    "ConditionalCheckFailedException",
+    "TransactionCanceledException",
+    "TransactionConflictException",
+}
 
 
 class DynamoDbEventStore:
@@ -77,13 +81,12 @@ class DynamoDbEventStore:
         if expected_version < 0:
             raise Invalid("expected_version must be >= 0", field="expected_version")
         extra = (1 if expected_version > 0 else 0) + (1 if idempotency_key is not None else 0)
-        if len(events) > 1 or idempotency_key is not None:
-            if len(events) + extra > MAX_TRANSACTION_ITEMS:
-                raise Invalid(
-                    f"at most {MAX_TRANSACTION_ITEMS - extra} events per append here "
-                    f"(DynamoDB transactions hold {MAX_TRANSACTION_ITEMS} items)",
-                    field="events",
-                )
+        if (len(events) > 1 or idempotency_key is not None) and len(events) + extra > MAX_TRANSACTION_ITEMS:
+            raise Invalid(
+                f"at most {MAX_TRANSACTION_ITEMS - extra} events per append here "
+                f"(DynamoDB transactions hold {MAX_TRANSACTION_ITEMS} items)",
+                field="events",
+            )
         if idempotency_key is not None:
             first = self._idempotent_result(idempotency_key)
             if first is not None:
@@ -94,7 +97,9 @@ class DynamoDbEventStore:
             self._event_item(stream_id, expected_version + i, e, now) for i, e in enumerate(events, start=1)
         ]
         result = AppendResult(
-            stream_id=stream_id, first_version=expected_version + 1, last_version=expected_version + len(events)
+            stream_id=stream_id,
+            first_version=expected_version + 1,
+            last_version=expected_version + len(events),
         )
         if len(items) == 1 and idempotency_key is None:
             self._put_one(stream_id, items[0], expected_version)
@@ -134,23 +139,39 @@ class DynamoDbEventStore:
     ) -> AppendResult | None:
         """Returns None when appended, or the first result when the idempotency key was taken
         meanwhile (by a racing retry of the same command); raises ConcurrencyConflict."""
-        absent = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": keys.EVENTS_PK}}
+        absent = {
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": keys.EVENTS_PK},
+        }
         ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": it, **absent}} for it in items]
         if expected_version > 0:
             ops.append(
                 {
                     "ConditionCheck": {
                         "TableName": self.table,
-                        "Key": {keys.EVENTS_PK: {"S": stream_id}, keys.EVENTS_SK: {"N": str(expected_version)}},
+                        "Key": {
+                            keys.EVENTS_PK: {"S": stream_id},
+                            keys.EVENTS_SK: {"N": str(expected_version)},
+                        },
                         "ConditionExpression": "attribute_exists(#pk)",
                         "ExpressionAttributeNames": {"#pk": keys.EVENTS_PK},
                     }
                 }
             )
         if idempotency_key is not None:
-            ops.append({"Put": {"TableName": self.table, "Item": codec.idempotency_item(idempotency_key, result, now), **absent}})
+            ops.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": codec.idempotency_item(idempotency_key, result, now),
+                        **absent,
+                    }
+                }
+            )
         if sum(_approx_size(it) for it in items) > MAX_TRANSACTION_BYTES:
-            raise TooLarge("the events of one append exceed DynamoDB's 4 MB transaction limit", field="events")
+            raise TooLarge(
+                "the events of one append exceed DynamoDB's 4 MB transaction limit", field="events"
+            )
         try:
             self.dynamodb.transact_write_items(TransactItems=ops)
             return None
@@ -216,7 +237,11 @@ class DynamoDbEventStore:
         cond = "#pk = :s AND #sk > :a"
         if until_version is not None:
             cond = "#pk = :s AND #sk BETWEEN :lo AND :hi"
-            values = {":s": {"S": stream_id}, ":lo": {"N": str(after_version + 1)}, ":hi": {"N": str(until_version)}}
+            values = {
+                ":s": {"S": stream_id},
+                ":lo": {"N": str(after_version + 1)},
+                ":hi": {"N": str(until_version)},
+            }
         query: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": cond,
@@ -287,7 +312,10 @@ class DynamoDbEventStore:
     def load_payload(self, key: str) -> bytes:
         """Fetch an offloaded payload and check it against its content address."""
         body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        if key.startswith(keys.PAYLOAD_PREFIX) and hashlib.sha256(body).hexdigest() != key[len(keys.PAYLOAD_PREFIX) :]:
+        if (
+            key.startswith(keys.PAYLOAD_PREFIX)
+            and hashlib.sha256(body).hexdigest() != key[len(keys.PAYLOAD_PREFIX) :]
+        ):
             raise ValueError(f"offloaded payload {key!r} does not match its sha256")
         return body
 

@@ -1,8 +1,10 @@
 """SQLite event store (the embedded default). See DESIGN.md §4.
 
-One table, global autoincrement ``position``, ``UNIQUE(stream_id, version)``. Appends run inside
-``BEGIN IMMEDIATE``; the version check and the inserts are one transaction, so a racing writer
-either sees the new version or waits for the lock, and the unique key backs it up.
+One table, global autoincrement ``position``, ``UNIQUE(stream_id, version)``. An append without
+an idempotency key is one guarded ``INSERT ... SELECT`` statement (atomic: a write statement holds
+the write lock while it checks the version); with a key, the key lookup, version check and inserts
+run inside ``BEGIN IMMEDIATE``. Either way a racing writer sees the new version or waits for the
+lock, and the unique key backs it up.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from domain.errors import ConcurrencyConflict, Invalid
@@ -19,6 +22,30 @@ from domain.records import AppendResult, NewEvent, RecordedEvent
 from runtime.adapters.sqlite.db import Database
 
 _COLUMNS = "stream_id, version, position, type, schema_version, data, metadata, recorded_at"
+_INSERT_COLUMNS = "stream_id, version, type, schema_version, data, metadata, recorded_at"
+# SQL below is assembled from these constants and integers only (never from input): hence the S608 noqa.
+_INSERT_SQL = f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_CURRENT_SQL = "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?"
+
+_MAX_GUARDED_ROWS = 500  # 7 parameters a row; SQLite allows 32766 per statement
+
+
+@lru_cache(maxsize=128)
+def _guarded_insert_sql(n: int) -> str:
+    """INSERT of ``n`` rows that writes nothing unless the stream is at the expected version.
+    Parameters: the n rows' 7 values each, then stream_id and expected_version."""
+    k = 7 * n
+    guard = f"WHERE (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?{k + 1}) = ?{k + 2}"  # noqa: S608
+    head = f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT"
+    if n == 1:
+        return f"{head} ?1, ?2, ?3, ?4, ?5, ?6, ?7 {guard}"
+    values = ", ".join("(" + ", ".join(f"?{7 * r + c}" for c in range(1, 8)) + ")" for r in range(n))
+    cols = ", ".join(f"column{c}" for c in range(1, 8))
+    return f"{head} {cols} FROM (VALUES {values}) {guard} ORDER BY column2"
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _row_to_event(row: tuple[Any, ...]) -> RecordedEvent:
@@ -52,49 +79,71 @@ class SqliteEventStore:
         if expected_version < 0:
             raise Invalid("expected_version must be >= 0", field="expected_version")
         now = datetime.now(UTC).isoformat()
+        rows = [
+            (
+                stream_id,
+                expected_version + i,
+                e.type,
+                e.schema_version,
+                _dumps(e.data),
+                e.metadata.model_dump_json(),
+                now,
+            )
+            for i, e in enumerate(events, start=1)
+        ]
+        last = expected_version + len(events)
+        result = AppendResult(stream_id=stream_id, first_version=expected_version + 1, last_version=last)
+        if idempotency_key is None and len(rows) <= _MAX_GUARDED_ROWS:
+            self._append_guarded(stream_id, rows, expected_version)
+            return result
         with self.db.transaction() as conn:
-            if idempotency_key is not None:
-                found = conn.execute(
-                    "SELECT stream_id, first_version, last_version FROM idempotency WHERE key = ?",
-                    (idempotency_key,),
-                ).fetchone()
-                if found is not None:
-                    return AppendResult(
-                        stream_id=found[0], first_version=found[1], last_version=found[2], duplicate=True
-                    )
-            (current,) = conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,)
+            if idempotency_key is None:  # a batch too big for one statement's parameters
+                self._insert_checked(conn, stream_id, rows, expected_version)
+                return result
+            found = conn.execute(
+                "SELECT stream_id, first_version, last_version FROM idempotency WHERE key = ?",
+                (idempotency_key,),
             ).fetchone()
-            if current != expected_version:
-                raise ConcurrencyConflict(stream_id, expected_version, current)
-            rows = [
-                (
-                    stream_id,
-                    expected_version + i,
-                    e.type,
-                    e.schema_version,
-                    json.dumps(e.data, ensure_ascii=False, separators=(",", ":")),
-                    e.metadata.model_dump_json(),
-                    now,
+            if found is not None:
+                return AppendResult(
+                    stream_id=found[0], first_version=found[1], last_version=found[2], duplicate=True
                 )
-                for i, e in enumerate(events, start=1)
-            ]
-            try:
-                conn.executemany(
-                    "INSERT INTO events (stream_id, version, type, schema_version, data, metadata, recorded_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-            except sqlite3.IntegrityError:  # belt and braces: the unique key refuses a lost update
-                raise ConcurrencyConflict(stream_id, expected_version) from None
-            last = expected_version + len(events)
-            if idempotency_key is not None:
-                conn.execute(
-                    "INSERT INTO idempotency (key, stream_id, first_version, last_version, recorded_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (idempotency_key, stream_id, expected_version + 1, last, now),
-                )
-        return AppendResult(stream_id=stream_id, first_version=expected_version + 1, last_version=last)
+            self._insert_checked(conn, stream_id, rows, expected_version)
+            conn.execute(
+                "INSERT INTO idempotency (key, stream_id, first_version, last_version, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (idempotency_key, stream_id, expected_version + 1, last, now),
+            )
+        return result
+
+    def _append_guarded(self, stream_id: str, rows: list[tuple[Any, ...]], expected_version: int) -> None:
+        """No idempotency key: ONE autocommit statement, ``INSERT ... SELECT ... WHERE <stream is
+        at expected_version>``. A write statement takes the write lock before it reads, so the
+        guard and the insert are one atomic step (as under BEGIN IMMEDIATE), with one round trip
+        instead of four; the UNIQUE(stream_id, version) key still backs it up."""
+        conn = self.db.connection()
+        args = [v for row in rows for v in row]
+        args += [stream_id, expected_version]
+        try:
+            inserted = conn.execute(_guarded_insert_sql(len(rows)), args).rowcount
+        except sqlite3.IntegrityError:
+            raise ConcurrencyConflict(stream_id, expected_version) from None
+        if inserted != len(rows):
+            # The guard failed, so the statement wrote nothing (a statement is all or nothing).
+            raise ConcurrencyConflict(stream_id, expected_version, self.version(stream_id))
+
+    @staticmethod
+    def _insert_checked(
+        conn: sqlite3.Connection, stream_id: str, rows: list[tuple[Any, ...]], expected_version: int
+    ) -> None:
+        """Inside an open BEGIN IMMEDIATE transaction: check the version, insert the rows."""
+        (current,) = conn.execute(_CURRENT_SQL, (stream_id,)).fetchone()
+        if current != expected_version:
+            raise ConcurrencyConflict(stream_id, expected_version, current)
+        try:
+            conn.executemany(_INSERT_SQL, rows)
+        except sqlite3.IntegrityError:  # belt and braces: the unique key refuses a lost update
+            raise ConcurrencyConflict(stream_id, expected_version) from None
 
     def read(
         self,
@@ -104,7 +153,7 @@ class SqliteEventStore:
         until_version: int | None = None,
         until_time: datetime | None = None,
     ) -> list[RecordedEvent]:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version > ?"
+        sql = f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version > ?"  # noqa: S608
         args: list[Any] = [stream_id, after_version]
         if until_version is not None:
             sql += " AND version <= ?"
@@ -118,16 +167,12 @@ class SqliteEventStore:
         return events
 
     def version(self, stream_id: str) -> int:
-        (current,) = (
-            self.db.connection()
-            .execute("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?", (stream_id,))
-            .fetchone()
-        )
+        (current,) = self.db.connection().execute(_CURRENT_SQL, (stream_id,)).fetchone()
         return int(current)
 
     def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = self.db.connection().execute(
-            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",  # noqa: S608
             (after_position, limit),
         )
         return [_row_to_event(r) for r in rows]

@@ -1,0 +1,221 @@
+"""Event-store append benchmark: our SQLite store against the eventsourcing library's SQLite
+recorder and a raw sqlite3 ceiling, side by side in one run, same files system, same durability.
+
+Work (each config, each round, a fresh database in a temp dir):
+- single: SINGLE appends of one event, round-robin over STREAMS streams, each with its expected
+  version (the concurrency check): ours ``append(stream, [e], v)``; eventsourcing
+  ``insert_events([StoredEvent(id, v + 1, ...)])`` (its check is the (id, version) primary key);
+  raw: one ``INSERT`` per transaction, no check (the ceiling).
+- batch: BATCHES appends of 10 events, same streams, same checks; raw: ``executemany`` of 10 rows
+  in one transaction.
+Every config encodes the same NewEvent objects (data JSON + metadata JSON) inside the timed call.
+Durability: WAL and ``synchronous`` FULL or NORMAL on every connection of every config
+(eventsourcing's pool gets the pragma through a subclass; it already sets WAL itself).
+
+Rounds interleave the configs and the median round is reported, to ride out a noisy machine.
+The last line printed is one JSON object (see DESIGN.md §3).
+
+    python bench/event_store.py [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from runtime.adapters.sqlite.db import Database
+from runtime.adapters.sqlite.event_store import SqliteEventStore
+
+from domain.events import EventMetadata
+from domain.records import NewEvent
+
+STREAMS = 20
+SINGLE = 1000
+BATCHES = 200
+BATCH = 10
+ROUNDS = 3
+
+Appender = Callable[[str, Sequence[NewEvent], int], None]
+
+
+def make_events(n: int) -> list[NewEvent]:
+    meta = EventMetadata(actor="bench", reason="benchmark")
+    return [
+        NewEvent(
+            type="model.version_started",
+            data={
+                "model_id": f"m-{i % STREAMS}",
+                "version": i,
+                "params": {"lr": 0.001, "epochs": 3},
+                "note": "训练",
+            },
+            metadata=meta,
+        )
+        for i in range(n)
+    ]
+
+
+def encode(e: NewEvent) -> bytes:
+    """The eventsourcing / raw payload: the same two JSON encodings our store does."""
+    data = json.dumps(e.data, ensure_ascii=False, separators=(",", ":"))
+    return ('{"data":' + data + ',"metadata":' + e.metadata.model_dump_json() + "}").encode()
+
+
+# ----------------------------------------------------------------- configs
+
+
+def ours(path: Path, sync: str) -> tuple[Appender, Callable[[], None]]:
+    db = Database(path, synchronous=sync)
+    store = SqliteEventStore(db)
+
+    def append(stream: str, events: Sequence[NewEvent], expected: int) -> None:
+        store.append(stream, events, expected)
+
+    return append, db.close
+
+
+def eventsourcing_recorder(path: Path, sync: str) -> tuple[Appender, Callable[[], None]]:
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteConnectionPool, SQLiteDatastore
+
+    class Pool(SQLiteConnectionPool):
+        def _create_connection(self):  # type: ignore[no-untyped-def]
+            conn = super()._create_connection()
+            conn._sqlite_conn.execute(f"PRAGMA synchronous={sync}")
+            return conn
+
+    datastore = SQLiteDatastore(str(path), originator_id_type="text")
+    datastore.pool.close()
+    datastore.pool = Pool(db_name=str(path))
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    with datastore.transaction(commit=False) as c:  # prove the pragma took
+        c.execute("PRAGMA synchronous")
+        assert c.fetchone()[0] == {"FULL": 2, "NORMAL": 1}[sync]
+        c.execute("PRAGMA journal_mode")
+        assert c.fetchone()[0] == "wal"
+
+    def append(stream: str, events: Sequence[NewEvent], expected: int) -> None:
+        recorder.insert_events(
+            [
+                StoredEvent(
+                    originator_id=stream, originator_version=expected + i, topic=e.type, state=encode(e)
+                )
+                for i, e in enumerate(events, start=1)
+            ]
+        )
+
+    return append, datastore.close
+
+
+def raw(path: Path, sync: str) -> tuple[Appender, Callable[[], None]]:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={sync}")
+    conn.execute(
+        "CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL,"
+        " version INTEGER NOT NULL, type TEXT NOT NULL, state BLOB NOT NULL, UNIQUE (stream_id, version))"
+    )
+    sql = "INSERT INTO events (stream_id, version, type, state) VALUES (?, ?, ?, ?)"
+
+    def append(stream: str, events: Sequence[NewEvent], expected: int) -> None:
+        rows = [(stream, expected + i, e.type, encode(e)) for i, e in enumerate(events, start=1)]
+        conn.execute("BEGIN")
+        conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+
+    return append, conn.close
+
+
+CONFIGS: dict[str, Callable[[Path, str], tuple[Appender, Callable[[], None]]]] = {
+    "ours": ours,
+    "eventsourcing": eventsourcing_recorder,
+    "raw_executemany": raw,
+}
+
+
+# ----------------------------------------------------------------- runs
+
+
+def run(config: str, sync: str, workload: str, events: list[NewEvent], tmp: Path) -> dict[str, float]:
+    path = tmp / f"{config}-{sync}-{workload}-{time.perf_counter_ns()}.db"
+    append, close = CONFIGS[config](path, sync)
+    size, count = (1, SINGLE) if workload == "single" else (BATCH, BATCHES)
+    versions = dict.fromkeys((f"stream-{s}" for s in range(STREAMS)), 0)
+    streams = list(versions)
+    lat: list[float] = []
+    clock = time.perf_counter
+    try:
+        t0 = clock()
+        for k in range(count):
+            stream = streams[k % STREAMS]
+            batch = events[(k * size) % len(events) : (k * size) % len(events) + size]
+            v = versions[stream]
+            s = clock()
+            append(stream, batch, v)
+            lat.append(clock() - s)
+            versions[stream] = v + size
+        total = clock() - t0
+    finally:
+        close()
+    lat.sort()
+    return {
+        "appends_per_s": count / total,
+        "events_per_s": count * size / total,
+        "p50_ms": lat[len(lat) // 2] * 1000,
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+    }
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    global SINGLE, BATCHES, ROUNDS
+    if "--quick" in argv:
+        SINGLE, BATCHES, ROUNDS = 300, 40, 1
+    events = make_events(BATCH * STREAMS * 5)
+    results: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="tlm-bench-") as d:
+        tmp = Path(d)
+        for _ in range(ROUNDS):
+            for workload in ("single", "batch"):
+                for sync in ("FULL", "NORMAL"):
+                    for config in CONFIGS:
+                        key = f"{config}/{sync}/{workload}"
+                        results.setdefault(key, []).append(run(config, sync, workload, events, tmp))
+    summary: dict[str, dict[str, float]] = {}
+    for key, runs in results.items():
+        median = statistics.median(r["appends_per_s"] for r in runs)
+        chosen = min(runs, key=lambda r: abs(r["appends_per_s"] - median))
+        summary[key] = {k: round(v, 3) for k, v in chosen.items()}
+    print(f"{'config':34} {'appends/s':>10} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for key, r in summary.items():
+        line = f"{key:34} {r['appends_per_s']:>10.0f} {r['events_per_s']:>10.0f}"
+        print(f"{line} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f}")
+
+    def ratio(a: str, b: str) -> float:
+        return round(summary[a]["appends_per_s"] / summary[b]["appends_per_s"], 3)
+
+    return {
+        "bench": "event_store",
+        "single_append_vs_eventsourcing": ratio("ours/FULL/single", "eventsourcing/FULL/single"),
+        "batch_append_vs_eventsourcing": ratio("ours/FULL/batch", "eventsourcing/FULL/batch"),
+        "single_append_vs_eventsourcing_normal": ratio("ours/NORMAL/single", "eventsourcing/NORMAL/single"),
+        "batch_append_vs_eventsourcing_normal": ratio("ours/NORMAL/batch", "eventsourcing/NORMAL/batch"),
+        "single_append_vs_raw": ratio("ours/FULL/single", "raw_executemany/FULL/single"),
+        "batch_append_vs_raw": ratio("ours/FULL/batch", "raw_executemany/FULL/batch"),
+        "rounds": ROUNDS,
+        "single_appends": SINGLE,
+        "batch_appends": BATCHES,
+        "batch_size": BATCH,
+        "results": summary,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1:]), ensure_ascii=False))
