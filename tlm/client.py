@@ -175,3 +175,82 @@ class Client:
             raise ApiError(0, {"error": "checksum_mismatch", "message": f"sha256 {got} != {info['sha256']}", "field": "sha256"})
         os.replace(partial, dest)
         return {**info, "dest": str(dest), "resumed": bool(headers)}
+
+    # ---------------------------------------------------------------- configs (issue 4)
+    def config_templates(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/config-templates")["items"]
+
+    def create_config(
+        self,
+        project_id: str,
+        *,
+        template: str | None = None,
+        file: str | None = None,
+        format: str | None = None,  # noqa: A002
+        filename: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body = {"template": template, "file": file, "format": format, "filename": filename, "name": name,
+                "description": description, "overrides": overrides}  # fmt: skip
+        return self.request("POST", f"/projects/{project_id}/configs", json={k: v for k, v in body.items() if v is not None})
+
+    def config(self, config_id: str, *, as_of: str | None = None, version: int | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"as_of": as_of, "version": version}.items() if v is not None}
+        return self.request("GET", f"/configs/{config_id}", params=params or None)
+
+    def edit_config(self, config_id: str, **fields: Any) -> dict[str, Any]:
+        return self.request("PATCH", f"/configs/{config_id}", json={k: v for k, v in fields.items() if v is not None})
+
+    def batch_edit_configs(
+        self, config_ids: list[str], set: dict[str, Any] | None = None, unset: list[str] | None = None  # noqa: A002
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"config_ids": config_ids}
+        if set:
+            body["set"] = set
+        if unset:
+            body["unset"] = unset
+        return self.request("POST", "/configs/batch-edit", json=body)
+
+    def export_config(self, config_id: str, format: str = "json", version: int | None = None) -> str:  # noqa: A002
+        params: dict[str, Any] = {"format": format}
+        if version is not None:
+            params["version"] = version
+        r = self.http.get(f"/configs/{config_id}/export", params=params)
+        if r.status_code >= 400:
+            try:
+                raise ApiError(r.status_code, r.json())
+            except ValueError:
+                raise ApiError(r.status_code, {"error": "bad_response", "message": r.text[:200]}) from None
+        return r.text
+
+    def import_config(self, project_id: str, file: str, name: str | None = None) -> dict[str, Any]:
+        body = {"file": file, **({"name": name} if name else {})}
+        return self.request("POST", f"/projects/{project_id}/configs/import", json=body)
+
+    def config_history(self, config_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/configs/{config_id}/history")["items"]
+
+    def config_diff(self, config_id: str, from_version: int, to_version: int) -> dict[str, Any]:
+        return self.request("GET", f"/configs/{config_id}/diff", params={"from": from_version, "to": to_version})
+
+    def config_blame(self, config_id: str, path: str | None = None, version: int | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"path": path, "version": version}.items() if v is not None}
+        return self.request("GET", f"/configs/{config_id}/blame", params=params or None)["items"]
+
+    def delete_config(self, config_id: str) -> dict[str, Any]:
+        return self.request("DELETE", f"/configs/{config_id}")
+
+    def derive_config(self, config_id: str, name: str, edit: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        body = {"name": name, "edit": edit, **{k: v for k, v in fields.items() if v is not None}}
+        return self.request("POST", f"/configs/{config_id}/derive", json=body)
+
+    def arch_test(self, config_id: str, **options: Any) -> dict[str, Any]:
+        return self.request("POST", f"/configs/{config_id}/arch-test", json={k: v for k, v in options.items() if v is not None})
+
+    def job(self, name: str) -> dict[str, Any]:
+        return self.request("GET", f"/jobs/{name}")
+
+    def job_logs(self, name: str, start: int = 0) -> dict[str, Any]:
+        return self.request("GET", f"/jobs/{name}/logs", params={"start": start})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -43,3 +45,52 @@ class StartUpload(Body):
 
 class PartNumbers(Body):
     parts: list[int] = Field(min_length=1, max_length=10_000)
+
+
+# ---------------------------------------------------------------- configs (issue 4)
+class CreateConfig(Body):
+    """Exactly one source: ``template`` (a built-in preset name) or ``file`` (JSON/YAML text)."""
+
+    template: str | None = Field(default=None, min_length=1, max_length=64, examples=["bert-base"])
+    file: str | None = Field(default=None, max_length=1_000_000, description="JSON or YAML config file content")
+    format: str | None = Field(default=None, description="json | yaml (informational; the content is parsed either way)")
+    filename: str | None = Field(default=None, max_length=256)
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=4000)
+    overrides: dict[str, Any] | None = Field(default=None, description="dotted path -> value, on top of the template")
+
+
+class EditConfig(Body):
+    set: dict[str, Any] | None = Field(default=None, description="dotted path -> value")
+    unset: list[str] | None = None
+    values: dict[str, Any] | None = Field(default=None, description="replace all values")
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=4000)
+    expected_version: int | None = Field(default=None, ge=0)
+
+
+class BatchEdit(Body):
+    config_ids: list[str] = Field(min_length=1, max_length=100)
+    set: dict[str, Any] | None = None
+    unset: list[str] | None = None
+
+
+class ImportConfig(Body):
+    file: str = Field(min_length=1, max_length=1_000_000, description="a portable tlm.config file (JSON or YAML)")
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class DeriveConfig(Body):
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=4000)
+    edit: dict[str, Any] = Field(description="num_layers, keep_layers, hidden_size, num_heads, activation, ...")
+    project_id: str | None = None
+    parent_version: int | None = Field(default=None, ge=1)
+
+
+class ArchTest(Body):
+    batch_size: int | None = Field(default=None, ge=1, le=64)
+    seq_len: int | None = Field(default=None, ge=8, le=4096)
+    repeats: int | None = Field(default=None, ge=1, le=50)
+    num_threads: int | None = Field(default=None, ge=1, le=64)
+    text: str | None = Field(default=None, min_length=1, max_length=20_000)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from tlm.cli.configs import arch_app, configs_app
 from tlm.client import ApiError, Client
 
 app = typer.Typer(help="TLM: the language-model lifecycle platform", no_args_is_help=True)
@@ -20,6 +21,8 @@ projects_app = typer.Typer(help="Projects and members", no_args_is_help=True)
 models_app = typer.Typer(help="The model library", no_args_is_help=True)
 app.add_typer(projects_app, name="projects")
 app.add_typer(models_app, name="models")
+app.add_typer(configs_app, name="configs")
+app.add_typer(arch_app, name="arch")
 console = Console()
 err = Console(stderr=True)
 

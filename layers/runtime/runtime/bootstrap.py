@@ -39,6 +39,37 @@ class Container:
             )
         return self._services["library"]
 
+    @property
+    def configs(self) -> Any:
+        if "configs" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.configs import ConfigService
+
+            self._services["configs"] = ConfigService(self.store, authorize=Access(self.store).check)
+        return self._services["configs"]
+
+    @property
+    def jobs(self) -> Any:
+        """The JobRunner port: locally subprocesses under ``<data_dir>/jobs``. On AWS a
+        SageMakerJobRunner needs a role and image URIs that settings do not carry yet: install
+        one with ``container._services["jobs"] = runner``."""
+        if "jobs" not in self._services:
+            if self.settings.backend != "local":
+                raise RuntimeError("no job runner configured for the aws backend")
+            from runtime.adapters.local_jobs import LocalJobRunner
+
+            self._services["jobs"] = LocalJobRunner(self.settings.data_dir / "jobs")
+        return self._services["jobs"]
+
+    @property
+    def arch_tests(self) -> Any:
+        if "arch_tests" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.arch_tests import ArchTestService
+
+            self._services["arch_tests"] = ArchTestService(self.configs, self.jobs, Access(self.store).check)
+        return self._services["arch_tests"]
+
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log (no-op on AWS)."""
         if self.projector is not None:

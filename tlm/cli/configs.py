@@ -1,0 +1,397 @@
+"""``tlm configs ...`` (parameter configs: templates, create, edit, batch edit, export/import,
+history, diff, blame, delete) and ``tlm arch ...`` (derive an architecture, test it).
+
+Self-contained: the root options (--endpoint, --token, --json) are read from the root context
+by the sub-apps' callbacks, so this module does not import ``tlm.cli.main`` (which runs as
+``__main__``: importing it again would give a second, unset copy of its state).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tlm.client import ApiError, Client
+
+configs_app = typer.Typer(help="Parameter configs: templates, edits, history, sharing", no_args_is_help=True)
+arch_app = typer.Typer(help="Architecture tuning: derive a config, test it against its parent", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+_root_params: dict[str, Any] = {}
+
+
+@configs_app.callback()
+@arch_app.callback()
+def _remember_root(ctx: typer.Context) -> None:
+    """Keep the root options (--endpoint, --token, --json) for the commands below."""
+    _root_params.update(ctx.find_root().params)
+
+
+# ------------------------------------------------------------------ helpers
+def _root() -> dict[str, Any]:
+    return _root_params
+
+
+def _json() -> bool:
+    return bool(_root().get("as_json"))
+
+
+def client() -> Client:
+    p = _root()
+    return Client(p.get("endpoint"), p.get("token"))
+
+
+def out(data: Any, table: Table | None = None) -> None:
+    if _json() or table is None:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        console.print(table)
+
+
+def fail(e: ApiError) -> NoReturn:
+    # escaped: "[field: x]" would otherwise be read as rich markup and vanish
+    text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
+    err.print(f"[red]error[/red] {escape(text)}")
+    raise typer.Exit(2)
+
+
+def parse_value(text: str) -> Any:
+    """``3e-5`` -> float, ``true`` -> bool, ``[1,2]`` -> list; JSON first, then YAML, else text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    sets: dict[str, Any] = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            err.print(f"[red]error[/red] --set wants PATH=VALUE, got {item!r}")
+            raise typer.Exit(2)
+        sets[key.strip()] = parse_value(value)
+    return sets
+
+
+def _summary(c: dict[str, Any]) -> str:
+    return f"config [bold]{c['name']}[/bold] id={c['config_id']} v{c['version']} ({c['family']})"
+
+
+def _flat(values: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(values, dict):
+        rows: list[tuple[str, Any]] = []
+        for k, v in values.items():
+            rows += _flat(v, f"{prefix}.{k}" if prefix else str(k))
+        return rows
+    return [(prefix, values)]
+
+
+# ------------------------------------------------------------------ configs
+@configs_app.command("templates")
+def templates() -> None:
+    """The built-in presets (five families x tiny/small/base)."""
+    try:
+        items = client().config_templates()
+    except ApiError as e:
+        fail(e)
+    t = Table("name", "family", "size", "source / note")
+    for x in items:
+        t.add_row(x["name"], x["family"], x["size"], x["note"])
+    out(items, t)
+
+
+@configs_app.command("create")
+def create(
+    project_id: str,
+    template: Annotated[str | None, typer.Option(help="a preset, e.g. bert-base")] = None,
+    file: Annotated[Path | None, typer.Option(help="a JSON or YAML config file")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="PATH=VALUE on top of the template (repeatable)")] = None,
+) -> None:
+    """Create a config from a template or from a file."""
+    try:
+        if file is not None:
+            fmt = "yaml" if file.suffix.lower() in (".yaml", ".yml") else "json"
+            c = client().create_config(
+                project_id, file=file.read_text(encoding="utf-8"), format=fmt, filename=file.name, name=name,
+                description=description, overrides=parse_sets(set_) or None,
+            )  # fmt: skip
+        else:
+            c = client().create_config(
+                project_id, template=template, name=name, description=description, overrides=parse_sets(set_) or None
+            )
+    except ApiError as e:
+        fail(e)
+    out(c) if _json() else console.print(f"created {_summary(c)}")
+
+
+@configs_app.command("show")
+def show(
+    config_id: str,
+    as_of: Annotated[str | None, typer.Option(help="ISO time")] = None,
+    version: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    try:
+        c = client().config(config_id, as_of=as_of, version=version)
+    except ApiError as e:
+        fail(e)
+    t = Table("field", "value", title=f"{c['name']} ({c['family']}) v{c['version']}")
+    for path, value in _flat(c["values"]):
+        t.add_row(path, json.dumps(value, ensure_ascii=False))
+    out(c, t)
+
+
+@configs_app.command("edit")
+def edit(
+    config_id: str,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="PATH=VALUE (repeatable)")] = None,
+    unset: Annotated[list[str] | None, typer.Option(help="PATH (repeatable)")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    try:
+        c = client().edit_config(config_id, set=parse_sets(set_) or None, unset=unset or None, name=name, description=description)
+    except ApiError as e:
+        fail(e)
+    out(c) if _json() else console.print(f"edited {_summary(c)}")
+
+
+@configs_app.command("batch-edit")
+def batch_edit(
+    config_ids: list[str],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="PATH=VALUE (repeatable)")] = None,
+    unset: Annotated[list[str] | None, typer.Option(help="PATH (repeatable)")] = None,
+) -> None:
+    """Set the same keys on several configs: all or nothing."""
+    try:
+        res = client().batch_edit_configs(config_ids, set=parse_sets(set_), unset=unset)
+    except ApiError as e:
+        fail(e)
+    t = Table("config", "version", "changed", title=f"batch {res['batch_id']}")
+    for c in res["configs"]:
+        t.add_row(c["config_id"], str(c["version"]), "yes" if c["changed"] else "no")
+    out(res, t)
+
+
+@configs_app.command("export")
+def export(
+    config_id: str,
+    format: Annotated[str, typer.Option(help="json | yaml")] = "json",  # noqa: A002
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file (default: stdout)")] = None,
+    version: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    try:
+        text = client().export_config(config_id, format, version)
+    except ApiError as e:
+        fail(e)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+
+
+@configs_app.command("import")
+def import_(project_id: str, file: Path, name: Annotated[str | None, typer.Option()] = None) -> None:
+    """Import a portable config file (exported by this or another TLM)."""
+    try:
+        c = client().import_config(project_id, file.read_text(encoding="utf-8"), name=name)
+    except ApiError as e:
+        fail(e)
+    out(c) if _json() else console.print(f"imported {_summary(c)}")
+
+
+@configs_app.command("history")
+def history(config_id: str) -> None:
+    try:
+        items = client().config_history(config_id)
+    except ApiError as e:
+        fail(e)
+    t = Table("v", "when", "who", "what", "reason")
+    for h in items:
+        t.add_row(str(h["version"]), h["occurred_at"][:19], h["actor"], h["type"], h.get("reason") or "")
+    out(items, t)
+
+
+@configs_app.command("diff")
+def diff(
+    config_id: str,
+    from_version: Annotated[int, typer.Option("--from")],
+    to_version: Annotated[int, typer.Option("--to")],
+) -> None:
+    try:
+        d = client().config_diff(config_id, from_version, to_version)
+    except ApiError as e:
+        fail(e)
+    t = Table("path", "change", f"v{from_version}", f"v{to_version}", title=f"{config_id}: v{from_version} -> v{to_version}")
+    for c in d["changes"]:
+        t.add_row(c["path"], c["kind"], json.dumps(c.get("old"), ensure_ascii=False), json.dumps(c.get("new"), ensure_ascii=False))
+    out(d, t)
+
+
+@configs_app.command("blame")
+def blame(
+    config_id: str,
+    path: Annotated[str | None, typer.Option(help="a field or subtree, e.g. training.learning_rate")] = None,
+    version: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    try:
+        items = client().config_blame(config_id, path=path, version=version)
+    except ApiError as e:
+        fail(e)
+    cols = [k for k in ("path", "value", "version", "actor", "occurred_at", "command_id", "batch_id") if items and k in items[0]]
+    t = Table(*cols)
+    for b in items:
+        t.add_row(*[json.dumps(b[k], ensure_ascii=False) if k == "value" else str(b[k] or "") for k in cols])
+    out(items, t)
+
+
+@configs_app.command("delete")
+def delete(config_id: str, yes: Annotated[bool, typer.Option("--yes", help="no prompt")] = False) -> None:
+    if not yes and not typer.confirm(f"delete config {config_id}?"):
+        raise typer.Exit(1)
+    try:
+        out(client().delete_config(config_id))
+    except ApiError as e:
+        fail(e)
+
+
+# ------------------------------------------------------------------ arch
+@arch_app.command("derive")
+def derive(
+    parent_id: str,
+    name: str,
+    layers: Annotated[int | None, typer.Option(help="number of layers (keeps the bottom ones)")] = None,
+    keep_layers: Annotated[str | None, typer.Option(help="parent layers to keep, e.g. 0,2,4")] = None,
+    hidden_size: Annotated[int | None, typer.Option()] = None,
+    heads: Annotated[int | None, typer.Option()] = None,
+    intermediate_size: Annotated[int | None, typer.Option()] = None,
+    activation: Annotated[str | None, typer.Option(help="gelu, relu, silu, ...")] = None,
+    hidden_dropout: Annotated[float | None, typer.Option()] = None,
+    attention_dropout: Annotated[float | None, typer.Option()] = None,
+    position_embedding_type: Annotated[str | None, typer.Option()] = None,
+    edit: Annotated[str | None, typer.Option(help="the whole edit as JSON (merged with the options)")] = None,
+    description: Annotated[str, typer.Option()] = "",
+) -> None:
+    """A child config: an architecture edit of PARENT_ID."""
+    body: dict[str, Any] = json.loads(edit) if edit else {}
+    opts = {
+        "num_layers": layers, "hidden_size": hidden_size, "num_heads": heads, "intermediate_size": intermediate_size,
+        "activation": activation, "hidden_dropout": hidden_dropout, "attention_dropout": attention_dropout,
+        "position_embedding_type": position_embedding_type,
+        "keep_layers": [int(x) for x in keep_layers.split(",")] if keep_layers else None,
+    }  # fmt: skip
+    body.update({k: v for k, v in opts.items() if v is not None})
+    try:
+        c = client().derive_config(parent_id, name, body, description=description)
+    except ApiError as e:
+        fail(e)
+    if _json():
+        out(c)
+        return
+    console.print(f"derived {_summary(c)} from {parent_id}")
+    t = Table("field", "parent", "child")
+    for ch in c.get("arch", {}).get("changes", []):
+        t.add_row(ch["path"], json.dumps(ch.get("old")), json.dumps(ch.get("new")))
+    console.print(t)
+
+
+def _fmt(n: Any) -> str:
+    if isinstance(n, float):
+        return f"{n:,.3f}"
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def report_table(report: dict[str, Any]) -> Table:
+    p, c, r = report["parent"], report["child"], report.get("child_vs_parent", {})
+    s = report.get("settings", {})
+    t = Table("", "parent", "child", "child / parent",
+              title=f"architecture test ({report.get('family')}, batch {s.get('batch_size')} x seq {s.get('seq_len')})")  # fmt: skip
+    rows = [
+        ("parameters", p["params"], c["params"], r.get("params")),
+        ("non-embedding parameters", p["non_embedding_params"], c["non_embedding_params"], None),
+        ("parameter bytes", p["param_bytes"], c["param_bytes"], r.get("param_bytes")),
+        ("FLOPs / token (fwd)", p["flops_per_token"], c["flops_per_token"], r.get("flops_per_token")),
+        ("activation bytes", p["activation_bytes"], c["activation_bytes"], None),
+        ("latency ms (median)", p["latency_ms"]["median"], c["latency_ms"]["median"], r.get("latency")),
+        ("smoke loss", round(p["smoke"]["loss"], 4), round(c["smoke"]["loss"], 4), None),
+        ("smoke finite", p["smoke"]["finite"], c["smoke"]["finite"], None),
+    ]
+    for label, a, b, ratio in rows:
+        t.add_row(label, _fmt(a), _fmt(b), "" if ratio is None else f"{ratio:.3f}")
+    carried = report.get("carried", {})
+    t.add_row("carried tensors", "", _fmt(carried.get("count", 0)), "")
+    t.add_row("carried parameters", "", _fmt(carried.get("carried_params", 0)), "")
+    return t
+
+
+@arch_app.command("test")
+def test(
+    config_id: str,
+    batch_size: Annotated[int | None, typer.Option()] = None,
+    seq_len: Annotated[int | None, typer.Option()] = None,
+    repeats: Annotated[int | None, typer.Option()] = None,
+    text: Annotated[str | None, typer.Option(help="Chinese text for the smoke step")] = None,
+    wait: Annotated[bool, typer.Option(help="poll until the job ends")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait")] = 900.0,
+    weights: Annotated[bool, typer.Option("--weights", help="list every carried tensor")] = False,
+) -> None:
+    """Build the derived config and its parent, compare them side by side (a job)."""
+    c = client()
+    try:
+        started = c.arch_test(config_id, batch_size=batch_size, seq_len=seq_len, repeats=repeats, text=text)
+        name = started["job_name"]
+        if not wait:
+            out(started) if _json() else console.print(f"started job {name}")
+            return
+        deadline = time.monotonic() + timeout
+        with err.status(f"job {name}: starting", spinner="dots") as status:
+            while True:
+                job = c.job(name)
+                status.update(f"job {name}: {job['state']}")
+                if job["state"] not in ("Pending", "InProgress", "Stopping"):
+                    break
+                if time.monotonic() > deadline:
+                    err.print(f"[red]error[/red] job {name} still {job['state']} after {timeout:.0f}s")
+                    raise typer.Exit(3)
+                time.sleep(0.5)
+    except ApiError as e:
+        fail(e)
+    if job["state"] != "Completed" or not job.get("report"):
+        if _json():
+            out(job)
+        else:
+            err.print(f"[red]job {name} {job['state']}[/red]: {job.get('failure_reason')}")
+        raise typer.Exit(1)
+    if _json():
+        out(job)
+        return
+    report = job["report"]
+    console.print(f"job {name} completed")
+    console.print(report_table(report))
+    carried = report["carried"]
+    if weights:
+        w = Table("child tensor", "from parent", "shape", title="carried weights")
+        for x in carried["tensors"]:
+            w.add_row(x["name"], x["from"], "x".join(map(str, x["shape"])))
+        console.print(w)
+    console.print(
+        f"{carried['count']} tensors carried, {len(carried['new'])} new, {len(carried['dropped'])} dropped, "
+        f"{len(carried['shape_mismatch'])} shape mismatches" + (" (use --weights to list)" if not weights else "")
+    )
