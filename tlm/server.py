@@ -87,7 +87,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, err: DomainError) -> None:
-        self._send_json(err.status, err.to_dict())
+        # the request body may be unread: answer, then close the connection (and say so)
+        self.close_connection = True
+        self._send_json(err.status, err.to_dict(), {"Connection": "close"})
 
     def _user(self) -> str | None:
         auth = self.headers.get("Authorization", "")
@@ -123,14 +125,13 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._api(method)
         except DomainError as err:
-            self.close_connection = True  # the request body may be unread
             self._error(err)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception:  # never a stack trace to the client
             log.exception("unhandled error on %s %s", method, path)
             self.close_connection = True
-            self._send_json(500, {"error": "internal", "message": "internal error", "field": None})
+            self._send_json(500, {"error": "internal", "message": "internal error", "field": None}, {"Connection": "close"})
 
     def _query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
