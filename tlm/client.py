@@ -111,7 +111,11 @@ class Client:
         target = path or file.name
         sha = sha256_of(file, hash_progress)
         resumed = next(
-            (u for u in self.request("GET", f"/models/{model_id}/uploads")["items"] if u.get("path") == target and u.get("sha256") == sha),
+            (
+                u
+                for u in self.request("GET", f"/models/{model_id}/uploads")["items"]
+                if u.get("path") == target and u.get("sha256") == sha
+            ),
             None,
         )
         if resumed is None:
@@ -125,7 +129,13 @@ class Client:
             if progress:
                 progress(sum(min(ps, size - (n - 1) * ps) for n in resumed["uploaded_parts"]))
             missing = resumed["missing_parts"]
-            targets = self.request("POST", f"/models/{model_id}/uploads/{upload_id}/part-urls", json={"parts": missing})["parts"] if missing else []
+            targets = (
+                self.request("POST", f"/models/{model_id}/uploads/{upload_id}/part-urls", json={"parts": missing})[
+                    "parts"
+                ]
+                if missing
+                else []
+            )
 
         def send(t: dict[str, Any]) -> None:
             n = t["part_number"]
@@ -137,7 +147,9 @@ class Client:
                 try:
                     raise ApiError(r.status_code, r.json())
                 except ValueError:
-                    raise ApiError(r.status_code, {"error": "part_upload_failed", "message": r.text[:200], "field": "part"}) from None
+                    raise ApiError(
+                        r.status_code, {"error": "part_upload_failed", "message": r.text[:200], "field": "part"}
+                    ) from None
             if progress:
                 progress(len(data))
 
@@ -160,7 +172,9 @@ class Client:
         if have < info["size"] or info["size"] == 0:
             with self.raw.stream("GET", info["url"], headers=headers) as r:
                 if r.status_code not in (200, 206):
-                    raise ApiError(r.status_code, {"error": "download_failed", "message": r.read().decode(errors="replace")[:200]})
+                    raise ApiError(
+                        r.status_code, {"error": "download_failed", "message": r.read().decode(errors="replace")[:200]}
+                    )
                 mode = "ab" if r.status_code == 206 else "wb"
                 if progress and mode == "ab":
                     progress(have)
@@ -172,7 +186,9 @@ class Client:
         got = sha256_of(partial)
         if got != info["sha256"]:
             partial.unlink()
-            raise ApiError(0, {"error": "checksum_mismatch", "message": f"sha256 {got} != {info['sha256']}", "field": "sha256"})
+            raise ApiError(
+                0, {"error": "checksum_mismatch", "message": f"sha256 {got} != {info['sha256']}", "field": "sha256"}
+            )
         os.replace(partial, dest)
         return {**info, "dest": str(dest), "resumed": bool(headers)}
 
@@ -192,19 +208,26 @@ class Client:
         description: str | None = None,
         overrides: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        body = {"template": template, "file": file, "format": format, "filename": filename, "name": name,
-                "description": description, "overrides": overrides}  # fmt: skip
-        return self.request("POST", f"/projects/{project_id}/configs", json={k: v for k, v in body.items() if v is not None})
+        body = {
+            "template": template, "file": file, "format": format, "filename": filename, "name": name,
+            "description": description, "overrides": overrides,
+        }  # fmt: skip
+        body = {k: v for k, v in body.items() if v is not None}
+        return self.request("POST", f"/projects/{project_id}/configs", json=body)
 
     def config(self, config_id: str, *, as_of: str | None = None, version: int | None = None) -> dict[str, Any]:
         params = {k: v for k, v in {"as_of": as_of, "version": version}.items() if v is not None}
         return self.request("GET", f"/configs/{config_id}", params=params or None)
 
     def edit_config(self, config_id: str, **fields: Any) -> dict[str, Any]:
-        return self.request("PATCH", f"/configs/{config_id}", json={k: v for k, v in fields.items() if v is not None})
+        body = {k: v for k, v in fields.items() if v is not None}
+        return self.request("PATCH", f"/configs/{config_id}", json=body)
 
     def batch_edit_configs(
-        self, config_ids: list[str], set: dict[str, Any] | None = None, unset: list[str] | None = None  # noqa: A002
+        self,
+        config_ids: list[str],
+        set: dict[str, Any] | None = None,
+        unset: list[str] | None = None,  # noqa: A002
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"config_ids": config_ids}
         if set:
@@ -233,7 +256,8 @@ class Client:
         return self.request("GET", f"/configs/{config_id}/history")["items"]
 
     def config_diff(self, config_id: str, from_version: int, to_version: int) -> dict[str, Any]:
-        return self.request("GET", f"/configs/{config_id}/diff", params={"from": from_version, "to": to_version})
+        params = {"from": from_version, "to": to_version}
+        return self.request("GET", f"/configs/{config_id}/diff", params=params)
 
     def config_blame(self, config_id: str, path: str | None = None, version: int | None = None) -> list[dict[str, Any]]:
         params = {k: v for k, v in {"path": path, "version": version}.items() if v is not None}
@@ -247,7 +271,8 @@ class Client:
         return self.request("POST", f"/configs/{config_id}/derive", json=body)
 
     def arch_test(self, config_id: str, **options: Any) -> dict[str, Any]:
-        return self.request("POST", f"/configs/{config_id}/arch-test", json={k: v for k, v in options.items() if v is not None})
+        body = {k: v for k, v in options.items() if v is not None}
+        return self.request("POST", f"/configs/{config_id}/arch-test", json=body)
 
     def job(self, name: str) -> dict[str, Any]:
         return self.request("GET", f"/jobs/{name}")

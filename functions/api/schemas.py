@@ -52,12 +52,12 @@ class CreateConfig(Body):
     """Exactly one source: ``template`` (a built-in preset name) or ``file`` (JSON/YAML text)."""
 
     template: str | None = Field(default=None, min_length=1, max_length=64, examples=["bert-base"])
-    file: str | None = Field(default=None, max_length=1_000_000, description="JSON or YAML config file content")
-    format: str | None = Field(default=None, description="json | yaml (informational; the content is parsed either way)")
+    file: str | None = Field(default=None, max_length=1_000_000, description="JSON or YAML file content")
+    format: str | None = Field(default=None, description="json | yaml (the content is parsed either way)")
     filename: str | None = Field(default=None, max_length=256)
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=4000)
-    overrides: dict[str, Any] | None = Field(default=None, description="dotted path -> value, on top of the template")
+    overrides: dict[str, Any] | None = Field(default=None, description="dotted path -> value")
 
 
 class EditConfig(Body):
@@ -76,14 +76,14 @@ class BatchEdit(Body):
 
 
 class ImportConfig(Body):
-    file: str = Field(min_length=1, max_length=1_000_000, description="a portable tlm.config file (JSON or YAML)")
+    file: str = Field(min_length=1, max_length=1_000_000, description="portable tlm.config (JSON/YAML)")
     name: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class DeriveConfig(Body):
     name: str = Field(min_length=1, max_length=128)
     description: str = Field(default="", max_length=4000)
-    edit: dict[str, Any] = Field(description="num_layers, keep_layers, hidden_size, num_heads, activation, ...")
+    edit: dict[str, Any] = Field(description="num_layers, keep_layers, hidden_size, num_heads, activation...")
     project_id: str | None = None
     parent_version: int | None = Field(default=None, ge=1)
 

@@ -33,7 +33,11 @@ def test_configs_from_template_to_architecture_test(platform: Platform, tmp_path
     team = cli_json(platform, "projects", "create", "预训练组")["project_id"]
     other = cli_json(platform, "projects", "create", "下游任务组")["project_id"]
     names = {t["name"] for t in cli_json(platform, "configs", "templates")}
-    assert {f"{f}-{s}" for f in ("bert", "roberta", "albert", "electra", "xlnet") for s in ("tiny", "small", "base")} <= names
+    assert {
+        f"{f}-{s}"
+        for f in ("bert", "roberta", "albert", "electra", "xlnet")
+        for s in ("tiny", "small", "base")
+    } <= names
 
     # When a config is created from the BERT template
     bert = cli_json(platform, "configs", "create", team, "--template", "bert-base", "--name", "中文BERT基线")
@@ -45,7 +49,10 @@ def test_configs_from_template_to_architecture_test(platform: Platform, tmp_path
     platform.cli("configs", "export", cid, "--format", "yaml", "--output", str(exported))
     imported = cli_json(platform, "configs", "import", other, str(exported))
     assert imported["project_id"] == other and imported["values"] == bert["values"]
-    assert platform.cli("configs", "export", imported["config_id"], "--format", "yaml").stdout == exported.read_text()
+    assert (
+        platform.cli("configs", "export", imported["config_id"], "--format", "yaml").stdout
+        == exported.read_text()
+    )
     with platform.http() as http:
         as_json = http.get(f"/configs/{cid}/export", params={"format": "json"})
         assert as_json.status_code == 200 and as_json.headers["content-type"].startswith("application/json")
@@ -79,18 +86,34 @@ def test_configs_from_template_to_architecture_test(platform: Platform, tmp_path
     with platform.http() as http:
         r = http.post(
             f"/projects/{team}/configs",
-            json={"template": "bert-tiny", "name": "tiny-4", "overrides": {"architecture.num_hidden_layers": 4}},
+            json={
+                "template": "bert-tiny",
+                "name": "tiny-4",
+                "overrides": {"architecture.num_hidden_layers": 4},
+            },
         )
         assert r.status_code == 201, r.text
         parent = r.json()
-    child = cli_json(platform, "arch", "derive", parent["config_id"], "tiny-2-relu", "--layers", "2", "--activation", "relu")
+    child = cli_json(
+        platform,
+        "arch",
+        "derive",
+        parent["config_id"],
+        "tiny-2-relu",
+        "--layers",
+        "2",
+        "--activation",
+        "relu",
+    )
     arch = child["values"]["architecture"]
     assert (arch["num_hidden_layers"], arch["hidden_act"]) == (2, "relu")
     assert child["derived_from"]["config_id"] == parent["config_id"]
     assert child["derived_from"]["layer_map"] == {"0": 0, "1": 1}
 
     # Then its test runs as a job and prints the side-by-side report
-    shown = platform.cli("arch", "test", child["config_id"], "--seq-len", "16", "--repeats", "1", "--weights").stdout
+    shown = platform.cli(
+        "arch", "test", child["config_id"], "--seq-len", "16", "--repeats", "1", "--weights"
+    ).stdout
     assert "parameters" in shown and "FLOPs / token" in shown and "carried weights" in shown
     job_name = re.search(r"job (archtest-\S+) completed", shown).group(1)  # type: ignore[union-attr]
     with platform.http() as http:
@@ -108,7 +131,9 @@ def test_configs_from_template_to_architecture_test(platform: Platform, tmp_path
     assert report["carried"]["shape_mismatch"] == [] and report["carried"]["verified"]["equal"]
 
 
-def test_bad_input_is_a_clear_4xx_naming_the_field_and_writes_nothing(platform: Platform, tmp_path: Path) -> None:
+def test_bad_input_is_a_clear_4xx_naming_the_field_and_writes_nothing(
+    platform: Platform, tmp_path: Path
+) -> None:
     # Given alice's project with a config, and bob with his own project and config
     alice = platform.http()
     bob_token = TokenBook(platform.data_dir).issue("bob")
@@ -116,19 +141,24 @@ def test_bad_input_is_a_clear_4xx_naming_the_field_and_writes_nothing(platform: 
     project = alice.post("/projects", json={"name": "alice"}).json()["project_id"]
     cid = alice.post(f"/projects/{project}/configs", json={"template": "bert-tiny"}).json()["config_id"]
     bob_project = bob.post("/projects", json={"name": "bob"}).json()["project_id"]
-    bob_cid = bob.post(f"/projects/{bob_project}/configs", json={"template": "roberta-tiny"}).json()["config_id"]
+    bob_cid = bob.post(f"/projects/{bob_project}/configs", json={"template": "roberta-tiny"}).json()[
+        "config_id"
+    ]
     newer = alice.get(f"/configs/{cid}/export").text.replace('"schema_version": 1', '"schema_version": 2')
     before = event_count(platform)
 
     cases: list[tuple[str, str, dict[str, Any], int, str]] = [
         ("unknown family", f"/projects/{project}/configs", {"template": "gpt-base"}, 404, "template"),
-        ("invalid YAML", f"/projects/{project}/configs", {"file": "a: [1, 2\n b: :", "format": "yaml"}, 422, "file"),
+        ("invalid YAML", f"/projects/{project}/configs",
+         {"file": "a: [1, 2\n b: :", "format": "yaml"}, 422, "file"),
         ("hidden 100 / 12 heads", f"/configs/{cid}",
-         {"set": {"architecture.hidden_size": 100, "architecture.num_attention_heads": 12}}, 422, "architecture.hidden_size"),
+         {"set": {"architecture.hidden_size": 100, "architecture.num_attention_heads": 12}},
+         422, "architecture.hidden_size"),
         ("negative learning rate", f"/configs/{cid}", {"set": {LR: -1e-5}}, 422, LR),
-        ("newer schema version", f"/projects/{project}/configs/import", {"file": newer}, 422, "schema_version"),
-        ("batch edit into bob's project", "/configs/batch-edit", {"config_ids": [cid, bob_cid], "set": {LR: 3e-5}},
-         403, "config_ids[1]"),
+        ("newer schema version", f"/projects/{project}/configs/import",
+         {"file": newer}, 422, "schema_version"),
+        ("batch edit into bob's project", "/configs/batch-edit",
+         {"config_ids": [cid, bob_cid], "set": {LR: 3e-5}}, 403, "config_ids[1]"),
     ]  # fmt: skip
     for label, path, body, status, field in cases:
         # When alice sends it

@@ -122,7 +122,9 @@ def create(
     file: Annotated[Path | None, typer.Option(help="a JSON or YAML config file")] = None,
     name: Annotated[str | None, typer.Option()] = None,
     description: Annotated[str | None, typer.Option()] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="PATH=VALUE on top of the template (repeatable)")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="PATH=VALUE on top of the template (repeatable)")
+    ] = None,
 ) -> None:
     """Create a config from a template or from a file."""
     try:
@@ -134,7 +136,11 @@ def create(
             )  # fmt: skip
         else:
             c = client().create_config(
-                project_id, template=template, name=name, description=description, overrides=parse_sets(set_) or None
+                project_id,
+                template=template,
+                name=name,
+                description=description,
+                overrides=parse_sets(set_) or None,
             )
     except ApiError as e:
         fail(e)
@@ -166,7 +172,9 @@ def edit(
     description: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     try:
-        c = client().edit_config(config_id, set=parse_sets(set_) or None, unset=unset or None, name=name, description=description)
+        c = client().edit_config(
+            config_id, set=parse_sets(set_) or None, unset=unset or None, name=name, description=description
+        )
     except ApiError as e:
         fail(e)
     out(c) if _json() else console.print(f"edited {_summary(c)}")
@@ -239,9 +247,20 @@ def diff(
         d = client().config_diff(config_id, from_version, to_version)
     except ApiError as e:
         fail(e)
-    t = Table("path", "change", f"v{from_version}", f"v{to_version}", title=f"{config_id}: v{from_version} -> v{to_version}")
+    t = Table(
+        "path",
+        "change",
+        f"v{from_version}",
+        f"v{to_version}",
+        title=f"{config_id}: v{from_version} -> v{to_version}",
+    )
     for c in d["changes"]:
-        t.add_row(c["path"], c["kind"], json.dumps(c.get("old"), ensure_ascii=False), json.dumps(c.get("new"), ensure_ascii=False))
+        t.add_row(
+            c["path"],
+            c["kind"],
+            json.dumps(c.get("old"), ensure_ascii=False),
+            json.dumps(c.get("new"), ensure_ascii=False),
+        )
     out(d, t)
 
 
@@ -255,7 +274,11 @@ def blame(
         items = client().config_blame(config_id, path=path, version=version)
     except ApiError as e:
         fail(e)
-    cols = [k for k in ("path", "value", "version", "actor", "occurred_at", "command_id", "batch_id") if items and k in items[0]]
+    cols = [
+        k
+        for k in ("path", "value", "version", "actor", "occurred_at", "command_id", "batch_id")
+        if items and k in items[0]
+    ]
     t = Table(*cols)
     for b in items:
         t.add_row(*[json.dumps(b[k], ensure_ascii=False) if k == "value" else str(b[k] or "") for k in cols])
@@ -292,7 +315,8 @@ def derive(
     """A child config: an architecture edit of PARENT_ID."""
     body: dict[str, Any] = json.loads(edit) if edit else {}
     opts = {
-        "num_layers": layers, "hidden_size": hidden_size, "num_heads": heads, "intermediate_size": intermediate_size,
+        "num_layers": layers, "hidden_size": hidden_size, "num_heads": heads,
+        "intermediate_size": intermediate_size,
         "activation": activation, "hidden_dropout": hidden_dropout, "attention_dropout": attention_dropout,
         "position_embedding_type": position_embedding_type,
         "keep_layers": [int(x) for x in keep_layers.split(",")] if keep_layers else None,
@@ -321,8 +345,8 @@ def _fmt(n: Any) -> str:
 def report_table(report: dict[str, Any]) -> Table:
     p, c, r = report["parent"], report["child"], report.get("child_vs_parent", {})
     s = report.get("settings", {})
-    t = Table("", "parent", "child", "child / parent",
-              title=f"architecture test ({report.get('family')}, batch {s.get('batch_size')} x seq {s.get('seq_len')})")  # fmt: skip
+    title = f"architecture test ({report.get('family')}, batch {s.get('batch_size')} x seq {s.get('seq_len')})"
+    t = Table("", "parent", "child", "child / parent", title=title)
     rows = [
         ("parameters", p["params"], c["params"], r.get("params")),
         ("non-embedding parameters", p["non_embedding_params"], c["non_embedding_params"], None),

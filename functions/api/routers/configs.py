@@ -27,7 +27,9 @@ def _time(value: str | None, field: str) -> datetime | None:
     return when
 
 
-@router.get("/config-templates", tags=["configs"], summary="Built-in presets: five families x tiny/small/base")
+@router.get(
+    "/config-templates", tags=["configs"], summary="Built-in presets: five families x tiny/small/base"
+)
 def templates() -> dict[str, Any]:
     return {"items": container().configs.templates()}
 
@@ -37,7 +39,9 @@ def template(name: str) -> dict[str, Any]:
     return container().configs.template(name)
 
 
-@router.post("/projects/<project_id>/configs", tags=["configs"], summary="Create a config from a template or a file")
+@router.post(
+    "/projects/<project_id>/configs", tags=["configs"], summary="Create a config from a template or a file"
+)
 def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str, Any], int]:
     svc, who = container().configs, caller(router)
     if (body.template is None) == (body.file is None):
@@ -53,12 +57,19 @@ def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str
         if body.overrides:
             raise Invalid("overrides apply to templates; edit the file instead", field="overrides")
         doc = svc.create_from_file(
-            who, project_id, body.file or "", filename=body.filename, name=body.name, description=body.description
+            who,
+            project_id,
+            body.file or "",
+            filename=body.filename,
+            name=body.name,
+            description=body.description,
         )
     return doc, 201
 
 
-@router.post("/projects/<project_id>/configs/import", tags=["configs"], summary="Import a portable config file")
+@router.post(
+    "/projects/<project_id>/configs/import", tags=["configs"], summary="Import a portable config file"
+)
 def import_config(project_id: str, body: schemas.ImportConfig) -> tuple[dict[str, Any], int]:
     return container().configs.import_(caller(router), project_id, body.file, name=body.name), 201
 
@@ -83,11 +94,15 @@ def batch_edit(body: schemas.BatchEdit) -> dict[str, Any]:
 
 
 @router.delete("/configs/<config_id>", tags=["configs"])
-def delete_config(config_id: str, expected_version: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+def delete_config(
+    config_id: str, expected_version: Annotated[int | None, Query(ge=0)] = None
+) -> dict[str, Any]:
     return container().configs.delete(caller(router), config_id, expected_version=expected_version)
 
 
-@router.get("/configs/<config_id>/export", tags=["configs"], summary="The portable file (round-trips exactly)")
+@router.get(
+    "/configs/<config_id>/export", tags=["configs"], summary="The portable file (round-trips exactly)"
+)
 def export_config(
     config_id: str,
     format: Annotated[str, Query(description="json | yaml")] = "json",  # noqa: A002 - the API's word
@@ -104,12 +119,16 @@ def export_config(
     )
 
 
-@router.get("/configs/<config_id>/history", tags=["configs"], summary="Every change: who, when, which command")
+@router.get(
+    "/configs/<config_id>/history", tags=["configs"], summary="Every change: who, when, which command"
+)
 def history(config_id: str) -> dict[str, Any]:
     return {"items": container().configs.history(caller(router), config_id)}
 
 
-@router.get("/configs/<config_id>/diff", tags=["configs"], summary="Leaf-level difference between two versions")
+@router.get(
+    "/configs/<config_id>/diff", tags=["configs"], summary="Leaf-level difference between two versions"
+)
 def diff(
     config_id: str,
     from_version: Annotated[int, Query(alias="from", ge=1)],
@@ -118,7 +137,9 @@ def diff(
     return container().configs.diff(caller(router), config_id, from_version, to_version)
 
 
-@router.get("/configs/<config_id>/blame", tags=["configs"], summary="Who set each value, when, in which command")
+@router.get(
+    "/configs/<config_id>/blame", tags=["configs"], summary="Who set each value, when, in which command"
+)
 def blame(
     config_id: str,
     path: Annotated[str | None, Query(description="a dotted field or subtree")] = None,
@@ -127,11 +148,17 @@ def blame(
     return {"items": container().configs.blame(caller(router), config_id, version=version, path=path)}
 
 
-@router.post("/configs/<config_id>/derive", tags=["arch"], summary="A child config: an architecture edit of this one")
+@router.post(
+    "/configs/<config_id>/derive", tags=["arch"], summary="A child config: an architecture edit of this one"
+)
 def derive(config_id: str, body: schemas.DeriveConfig) -> tuple[dict[str, Any], int]:
     return container().configs.derive(caller(router), config_id, **body.model_dump(exclude_none=True)), 201
 
 
-@router.post("/configs/<config_id>/arch-test", tags=["arch"], summary="Test a derived config against its parent (a job)")
+@router.post(
+    "/configs/<config_id>/arch-test",
+    tags=["arch"],
+    summary="Test a derived config against its parent (a job)",
+)
 def arch_test(config_id: str, body: schemas.ArchTest) -> tuple[dict[str, Any], int]:
     return container().arch_tests.start(caller(router), config_id, **body.model_dump(exclude_none=True)), 202

@@ -88,7 +88,9 @@ class ArchTestService:
         for which, values in (("config", config), ("parent", parent)):
             limit = (values.get("architecture") or {}).get("max_position_embeddings")
             if isinstance(limit, int) and seq > limit:
-                raise Invalid(f"seq_len {seq} exceeds the {which}'s max_position_embeddings {limit}", field="seq_len")
+                raise Invalid(
+                    f"seq_len {seq} exceeds the {which}'s max_position_embeddings {limit}", field="seq_len"
+                )
         return out
 
     # ---------------------------------------------------------------- use cases
