@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import uuid
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -131,7 +130,9 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # never a stack trace to the client
             log.exception("unhandled error on %s %s", method, path)
             self.close_connection = True
-            self._send_json(500, {"error": "internal", "message": "internal error", "field": None}, {"Connection": "close"})
+            self._send_json(
+                500, {"error": "internal", "message": "internal error", "field": None}, {"Connection": "close"}
+            )
 
     def _query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}

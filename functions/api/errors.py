@@ -12,7 +12,9 @@ from domain.errors import DomainError
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body, ensure_ascii=False))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body, ensure_ascii=False)
+    )
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from functions.api.app import app
 from runtime.adapters.lazy_idempotency import LazyPersistenceLayer
 from runtime.observability import logger, tracer
+
+from functions.api.app import app
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _persistence = LazyPersistenceLayer()

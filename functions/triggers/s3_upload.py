@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from runtime.observability import logger, tracer
 
 

@@ -34,8 +34,19 @@ def test_a_user_uploads_finds_downloads_and_deletes_a_chinese_model(platform: Pl
     project = json.loads(out.stdout)
     model = json.loads(
         platform.cli(
-            "--json", "models", "register", project["project_id"], "中文情感分类模型",
-            "--family", "bert", "--tag", "情感", "--tag", "sentiment", "--description", "基于商品评论训练的分类器",
+            "--json",
+            "models",
+            "register",
+            project["project_id"],
+            "中文情感分类模型",
+            "--family",
+            "bert",
+            "--tag",
+            "情感",
+            "--tag",
+            "sentiment",
+            "--description",
+            "基于商品评论训练的分类器",
         ).stdout
     )
     other = json.loads(
@@ -108,7 +119,10 @@ def test_a_user_uploads_finds_downloads_and_deletes_a_chinese_model(platform: Pl
     assert [p["project_id"] for p in projects] == [project["project_id"]]
     listed = json.loads(platform.cli("--json", "models", "list").stdout)["items"]
     assert [m["model_id"] for m in listed] == [other["model_id"]]
-    assert json.loads(platform.cli("--json", "models", "search", "fanyi").stdout)["items"][0]["model_id"] == other["model_id"]
+    assert (
+        json.loads(platform.cli("--json", "models", "search", "fanyi").stdout)["items"][0]["model_id"]
+        == other["model_id"]
+    )
 
 
 def test_bad_input_gets_a_clear_4xx_and_writes_nothing(platform: Platform) -> None:
@@ -143,7 +157,9 @@ def test_bad_input_gets_a_clear_4xx_and_writes_nothing(platform: Platform) -> No
     assert http.get(f"/models/{mid}").json()["files"] == []
     assert not list((platform.data_dir / "blobs" / "sha256").glob("*"))
     # an oversize part (server limit 16 MiB here)
-    up2 = http.post(f"/models/{mid}/uploads", json={"path": "y.bin", "size": 40 * MiB, "sha256": "1" * 64, "part_size": 16 * MiB}).json()
+    up2 = http.post(
+        f"/models/{mid}/uploads", json={"path": "y.bin", "size": 40 * MiB, "sha256": "1" * 64, "part_size": 16 * MiB}
+    ).json()
     r = http.put(up2["parts"][0]["url"], content=b"\0" * (16 * MiB + 1))
     expect(r, 413, "part")
     # an unknown project
@@ -168,7 +184,11 @@ def test_bad_input_gets_a_clear_4xx_and_writes_nothing(platform: Platform) -> No
 
     # nothing half-written: the model's log only holds the uploads that were started, then rejected
     after = http.get(f"/models/{mid}/history").json()["items"]
-    assert [h["type"] for h in after[len(before):]] == ["model.upload_started", "model.upload_rejected", "model.upload_started"]
+    assert [h["type"] for h in after[len(before) :]] == [
+        "model.upload_started",
+        "model.upload_rejected",
+        "model.upload_started",
+    ]
     assert len(http.get("/models").json()["items"]) == 1
 
 

@@ -4,7 +4,6 @@ delete, history) and ``serve``. ``--json`` prints machine-readable output for sc
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,14 +49,22 @@ def out(data: Any, table: Table | None = None) -> None:
 
 
 def fail(e: ApiError) -> None:
-    err.print(f"[red]error[/red] {e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else ""))
+    err.print(
+        f"[red]error[/red] {e.status} {e.body.get('error')}: {e.body.get('message')}"
+        + (f" [field: {e.field}]" if e.field else "")
+    )
     raise typer.Exit(2)
 
 
 def _bar(total: int, label: str) -> Progress:
     return Progress(
-        TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-        console=err, disable=_state["json"],
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=_state["json"],
     )
 
 
@@ -124,7 +131,15 @@ def models_register(
     source: Annotated[str, typer.Option()] = "",
 ) -> None:
     try:
-        m = client().register_model(project_id, name=name, family=family, description=description, tags=tag or [], license=license, source=source)
+        m = client().register_model(
+            project_id,
+            name=name,
+            family=family,
+            description=description,
+            tags=tag or [],
+            license=license,
+            source=source,
+        )
     except ApiError as e:
         fail(e)
     out(m) if _state["json"] else console.print(f"registered [bold]{m['name']}[/bold] id={m['model_id']}")
@@ -151,14 +166,22 @@ def models_upload(
             u = bar.add_task("upload", total=size)
             try:
                 res = c.upload(
-                    model_id, f, path=path if len(files) == 1 else None, part_size=part_size, workers=workers,
-                    progress=lambda n: bar.advance(u, n), hash_progress=lambda n: bar.advance(h, n),
+                    model_id,
+                    f,
+                    path=path if len(files) == 1 else None,
+                    part_size=part_size,
+                    workers=workers,
+                    progress=lambda n, task=u: bar.advance(task, n),
+                    hash_progress=lambda n, task=h: bar.advance(task, n),
                 )
             except ApiError as e:
                 fail(e)
         results.append(res)
         if not _state["json"]:
-            console.print(f"{'resumed and ' if res['resumed'] else ''}uploaded {res.get('path', f.name)} sha256={res.get('sha256')}")
+            console.print(
+                ("resumed and " if res["resumed"] else "")
+                + f"uploaded {res.get('path', f.name)} sha256={res.get('sha256')}"
+            )
     if _state["json"]:
         out(results)
 
@@ -186,7 +209,9 @@ def models_search(
     any_tag: Annotated[bool, typer.Option("--any-tag", help="match any of the tags, not all")] = False,
 ) -> None:
     try:
-        res = client().models(q=query, project_id=project, family=family, tag=tag, tags_mode="any" if any_tag else "all")
+        res = client().models(
+            q=query, project_id=project, family=family, tag=tag, tags_mode="any" if any_tag else "all"
+        )
     except ApiError as e:
         fail(e)
     out(res, _models_table(res["items"]))
@@ -195,7 +220,9 @@ def models_search(
 def _models_table(items: list[dict[str, Any]]) -> Table:
     t = Table("id", "name", "family", "tags", "files", "updated")
     for m in items:
-        t.add_row(m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), m["updated"]["at"][:19])
+        t.add_row(
+            m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), m["updated"]["at"][:19]
+        )
     return t
 
 

@@ -31,7 +31,9 @@ def part_urls(model_id: str, upload_id: str, body: schemas.PartNumbers) -> dict[
     return {"parts": container().library.part_urls(caller(router), model_id, upload_id, body.parts)}
 
 
-@router.post("/models/<model_id>/uploads/<upload_id>/complete", tags=["uploads"], summary="Verify size + sha256, add the file")
+@router.post(
+    "/models/<model_id>/uploads/<upload_id>/complete", tags=["uploads"], summary="Verify size + sha256, add the file"
+)
 def complete(model_id: str, upload_id: str) -> dict[str, Any]:
     return container().library.complete_upload(caller(router), model_id, upload_id)
 

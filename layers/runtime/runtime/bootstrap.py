@@ -132,7 +132,9 @@ def build_aws(settings: Settings, *, session: Any = None) -> Container:
         expiry_attr=keys.IDEMPOTENCY_TABLE_TTL,
         boto3_client=ddb,
     )
-    blobs = S3BlobStore(s3, settings.blobs_bucket, min_part_bytes=settings.min_part_bytes, max_part_bytes=settings.max_part_bytes)
+    blobs = S3BlobStore(
+        s3, settings.blobs_bucket, min_part_bytes=settings.min_part_bytes, max_part_bytes=settings.max_part_bytes
+    )
     return Container(settings, store, DynamoDbViewStore(ddb, settings.views_table), blobs, idem)
 
 

@@ -179,7 +179,13 @@ class LibraryService:
     def delete_model(self, caller: Caller, model_id: str, reason: str = "") -> dict[str, Any]:
         state, _ = self._model(caller, model_id, "owner")
         out = execute(self.store, m.MODELS, model_id, m.DeleteModel(reason=reason), caller)
-        execute(self.store, m.MODEL_NAMES, self._name_stream(state.project_id, state.name), m.ReleaseName(model_id=model_id), caller)
+        execute(
+            self.store,
+            m.MODEL_NAMES,
+            self._name_stream(state.project_id, state.name),
+            m.ReleaseName(model_id=model_id),
+            caller,
+        )
         for upload_id in state.uploads:
             self.blobs.abort_upload(upload_id)
         return {"model_id": model_id, "deleted": True, "version": out.version}
@@ -213,10 +219,8 @@ class LibraryService:
         if limit < 1 or limit > 500:
             raise Invalid("limit must be between 1 and 500", field="limit")
         rows = [row for _, row in self.views.scan("models") if row["project_id"] in projects]
-        if query is not None and not query.empty:
-            ranked = search_rows(rows, query)
-        else:
-            ranked = _sorted(rows, sort)
+        searching = query is not None and not query.empty
+        ranked = search_rows(rows, query) if query is not None and searching else _sorted(rows, sort)
         page = ranked[cursor : cursor + limit]
         nxt = cursor + limit if cursor + limit < len(ranked) else None
         return {"items": [_summary(r) for r in page], "total": len(ranked), "next_cursor": nxt}
@@ -347,7 +351,14 @@ class LibraryService:
             key = self.blobs.complete_upload(upload_id)
         except Invalid as err:
             if err.field in ("sha256",):  # the bytes are wrong: the upload is spent
-                execute(self.store, m.MODELS, model_id, m.RejectUpload(upload_id=upload_id, reason=err.message, field=err.field), SYSTEM, retries=3)
+                execute(
+                    self.store,
+                    m.MODELS,
+                    model_id,
+                    m.RejectUpload(upload_id=upload_id, reason=err.message, field=err.field),
+                    SYSTEM,
+                    retries=3,
+                )
                 return {"upload_id": upload_id, "state": "rejected", "reason": err.message, "field": err.field}
             raise  # layout / size problems leave the upload open: the client can fix and retry
         return self.finalize_upload(model_id, upload_id, key)
@@ -362,7 +373,14 @@ class LibraryService:
         up = state.uploads[upload_id]
         size = self.blobs.size(blob_key)
         sha = blob_key.removeprefix("sha256/")
-        execute(self.store, m.MODELS, model_id, m.AddFile(upload_id=upload_id, blob=blob_key, size=size, sha256=sha), caller, retries=3)
+        execute(
+            self.store,
+            m.MODELS,
+            model_id,
+            m.AddFile(upload_id=upload_id, blob=blob_key, size=size, sha256=sha),
+            caller,
+            retries=3,
+        )
         return {"upload_id": upload_id, "state": "completed", "path": up.path, "size": size, "sha256": sha}
 
     def abort_upload(self, caller: Caller, model_id: str, upload_id: str) -> dict[str, Any]:

@@ -157,6 +157,5 @@ class UploadsView:
 
 
 LIBRARY_PROJECTIONS = tuple(
-    projections.register(p)
-    for p in (ProjectsView(), MembershipsView(), ModelsView(), BlobRefsView(), UploadsView())
+    projections.register(p) for p in (ProjectsView(), MembershipsView(), ModelsView(), BlobRefsView(), UploadsView())
 )

@@ -10,10 +10,15 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.base import STATUS_CONSTANTS, BasePersistenceLayer, DataRecord
+from aws_lambda_powertools.utilities.idempotency.persistence.base import (
+    STATUS_CONSTANTS,
+    BasePersistenceLayer,
+    DataRecord,
+)
 
 from runtime.adapters.sqlite.db import Database
 
+_COLUMNS = "id, status, expiry, in_progress_expiry, response_data, payload_hash"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_idempotency (
     id                 TEXT PRIMARY KEY,
@@ -43,10 +48,14 @@ class SqliteIdempotencyLayer(BasePersistenceLayer):
         )
 
     def _get_record(self, idempotency_key: str) -> DataRecord:
-        row = self.db.connection().execute(
-            "SELECT id, status, expiry, in_progress_expiry, response_data, payload_hash FROM api_idempotency WHERE id = ?",
-            (idempotency_key,),
-        ).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT {_COLUMNS} FROM api_idempotency WHERE id = ?",  # noqa: S608 - constant column list
+                (idempotency_key,),
+            )
+            .fetchone()
+        )
         if row is None:
             raise IdempotencyItemNotFoundError
         return self._row_to_record(row)
@@ -55,7 +64,7 @@ class SqliteIdempotencyLayer(BasePersistenceLayer):
         now = int(time.time())
         with self.db.transaction() as conn:
             row = conn.execute(
-                "SELECT id, status, expiry, in_progress_expiry, response_data, payload_hash FROM api_idempotency WHERE id = ?",
+                f"SELECT {_COLUMNS} FROM api_idempotency WHERE id = ?",  # noqa: S608 - constant column list
                 (data_record.idempotency_key,),
             ).fetchone()
             if row is not None:
@@ -71,7 +80,7 @@ class SqliteIdempotencyLayer(BasePersistenceLayer):
                         self._validate_payload(data_payload=data_record, stored_data_record=old)
                     raise IdempotencyItemAlreadyExistsError(old_data_record=old)
             conn.execute(
-                "INSERT OR REPLACE INTO api_idempotency (id, status, expiry, in_progress_expiry, response_data, payload_hash)"
+                f"INSERT OR REPLACE INTO api_idempotency ({_COLUMNS})"  # noqa: S608 - constant column list
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     data_record.idempotency_key,
@@ -87,7 +96,12 @@ class SqliteIdempotencyLayer(BasePersistenceLayer):
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE api_idempotency SET status = ?, expiry = ?, response_data = ? WHERE id = ?",
-                (data_record.status, data_record.expiry_timestamp, data_record.response_data, data_record.idempotency_key),
+                (
+                    data_record.status,
+                    data_record.expiry_timestamp,
+                    data_record.response_data,
+                    data_record.idempotency_key,
+                ),
             )
 
     def _delete_record(self, data_record: DataRecord) -> None:
