@@ -49,10 +49,10 @@ def out(data: Any, table: Table | None = None) -> None:
 
 
 def fail(e: ApiError) -> None:
-    err.print(
-        f"[red]error[/red] {e.status} {e.body.get('error')}: {e.body.get('message')}"
-        + (f" [field: {e.field}]" if e.field else "")
-    )
+    from rich.markup import escape
+
+    field = f" [field: {e.field}]" if e.field else ""
+    err.print(f"[red]error[/red] {e.status} {e.body.get('error')}: " + escape(f"{e.body.get('message')}{field}"))
     raise typer.Exit(2)
 
 
