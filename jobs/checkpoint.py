@@ -59,7 +59,8 @@ def save(root: Path, step: int, model: torch.nn.Module, optimizer: Any, schedule
 def load(path: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any) -> dict[str, Any]:
     missing, unexpected = model.load_state_dict(load_file(str(path / "model.safetensors")), strict=False)
     if unexpected or [m for m in missing if "position_ids" not in m]:
-        raise ValueError(f"checkpoint {path.name} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ValueError(f"checkpoint {path.name} does not match the model "
+                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     blob = torch.load(path / "trainer.pt", weights_only=True, map_location="cpu")
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])

@@ -49,7 +49,8 @@ def _lines(path: Path) -> list[str]:
         try:
             out.append(line.decode("utf-8"))
         except UnicodeDecodeError as e:
-            raise ValueError(f"{path.name} line {i}: not valid UTF-8 (byte {e.start}: {line[e.start:e.start+4]!r})") from None
+            bad = line[e.start : e.start + 4]
+            raise ValueError(f"{path.name} line {i}: not valid UTF-8 (byte {e.start}: {bad!r})") from None
     return out
 
 
@@ -100,7 +101,8 @@ def find_file(path: str | Path, split: str | None = None) -> Path:
             return named[0]
     if len(files) == 1:
         return files[0]
-    raise ValueError(f"{p}: expected one .jsonl/.csv file{f' or {split}.*' if split else ''}, found {[f.name for f in files]}")
+    hint = f" or {split}.*" if split else ""
+    raise ValueError(f"{p}: expected one .jsonl/.csv file{hint}, found {[f.name for f in files]}")
 
 
 def validate_dataset(path: str | Path, text_field: str = "text", label_field: str = "label") -> dict[str, Any]:
@@ -128,7 +130,7 @@ def validate_dataset(path: str | Path, text_field: str = "text", label_field: st
         splits[name] = {"file": f.name, "rows": len(ex), "counts": dict(sorted(Counter(e.label for e in ex).items()))}
     base = splits.get("train") or next(iter(splits.values()))
     known = set(base["counts"])
-    for name, s in splits.items():
+    for s in splits.values():
         extra = set(s["counts"]) - known
         if extra:
             raise ValueError(f"{s['file']}: labels {sorted(extra)} do not occur in {base['file']}")

@@ -8,6 +8,7 @@ Any problem is a ``ValueError`` naming the field.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import Any
 
@@ -22,10 +23,8 @@ def _fail(field: str, msg: str) -> ValueError:
 def _known_fields(cls: Any) -> set[str]:
     names: set[str] = set()
     for klass in cls.__mro__:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             names.update(inspect.signature(klass.__init__).parameters)
-        except (TypeError, ValueError):
-            pass
         names.update(getattr(klass, "__annotations__", {}))
     # common PretrainedConfig kwargs
     names.update({"pad_token_id", "bos_token_id", "eos_token_id", "num_labels", "id2label", "label2id",
@@ -83,7 +82,8 @@ def _check_shapes(family: str, f: dict[str, Any]) -> None:
     if family == "albert":
         groups, layers = f.get("num_hidden_groups", 1), f.get("num_hidden_layers", 12)
         if groups <= 0 or groups > layers:
-            raise _fail("architecture.num_hidden_groups", f"must be in 1..num_hidden_layers ({layers}), got {groups}")
+            raise _fail("architecture.num_hidden_groups",
+                        f"must be in 1..num_hidden_layers ({layers}), got {groups}")
     act = f.get("hidden_act")
     if act is not None:
         from transformers.activations import ACT2FN
@@ -99,7 +99,8 @@ def check_sequence_length(config: dict[str, Any], max_seq_length: int) -> None:
     max_pos = arch.get("max_position_embeddings", 512)
     need = max_seq_length + (2 if config.get("family") == "roberta" else 0)  # roberta offsets by pad id + 1
     if need > max_pos:
-        raise _fail("training.max_seq_length", f"{max_seq_length} needs max_position_embeddings >= {need}, has {max_pos}")
+        raise _fail("training.max_seq_length",
+                    f"{max_seq_length} needs max_position_embeddings >= {need}, has {max_pos}")
 
 
 def build_model(config: dict[str, Any], num_labels: int, *, vocab_size: int | None = None,

@@ -121,7 +121,8 @@ def test_metric_lines_match_the_exported_regex(tmp_path, capsys):
 
 def test_hyperparameters_from_sm_hps_decode_sagemaker_strings(monkeypatch, tmp_path):
     monkeypatch.setenv("TLM_JOB_ROOT", str(tmp_path))
-    monkeypatch.setenv("SM_HPS", json.dumps({"epochs": "3", "lr": "5e-4", "name": "abc", "config": '{"family": "bert"}'}))
+    hps = {"epochs": "3", "lr": "5e-4", "name": "abc", "config": '{"family": "bert"}'}
+    monkeypatch.setenv("SM_HPS", json.dumps(hps))
     hp = contract.hyperparameters()
     assert hp == {"epochs": 3, "lr": 5e-4, "name": "abc", "config": {"family": "bert"}}
     monkeypatch.delenv("SM_HPS")
