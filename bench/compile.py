@@ -89,7 +89,8 @@ def main() -> None:
     y = np.array([lid[e.label] for e in test])
     preds: dict[str, list[int]] = {"eager": [], "ort_fp32": [], "ort_int8": []}
     for i in range(0, len(test), 32):
-        enc = tok([e.text for e in test[i : i + 32]], truncation=True, max_length=128, padding=True, return_tensors="np")
+        enc = tok([e.text for e in test[i : i + 32]], truncation=True, max_length=128, padding=True,
+                  return_tensors="np")
         with torch.inference_mode():
             preds["eager"] += model(input_ids=torch.from_numpy(enc["input_ids"]),
                                     attention_mask=torch.from_numpy(enc["attention_mask"])).logits.argmax(-1).tolist()
