@@ -4,10 +4,15 @@ Why a server, and why a *serial* one: moto's backends take no locks. Its ``put_i
 condition and then stores the item, and ``transact_write_items`` deep-copies the table and, on a
 cancelled transaction, puts the copy back — so two requests handled at the same time can both
 pass an ``attribute_not_exists`` check, or a rollback can erase a write that committed meanwhile.
+Measured (8 threads x 60 single-event appends, read version + conditional put, with
+``sys.setswitchinterval(1e-6)`` to widen the window): in-process ``mock_aws`` told 426 winners
+about only 411 distinct versions (15 lost updates); ``ThreadedMotoServer`` told 480 winners about
+475 versions and raised "dictionary changed size during iteration" inside its query. With the
+default switch interval both looked fine, which is exactly the kind of pass not to trust.
 Real DynamoDB makes each request atomic. ``serial_moto_server`` handles one request at a time
 (werkzeug, ``threaded=False``) which gives exactly that per-request atomicity, while the clients
 still race freely between their requests (read version ... conditional put), which is what the
-concurrency contract exercises.
+concurrency contract exercises. The same stress on the serial server: 480 winners, 480 versions.
 """
 
 from __future__ import annotations
