@@ -37,10 +37,8 @@ def from_attribute_values(image: dict[str, Any]) -> dict[str, Any]:
 def record_from_item(item: dict[str, Any], load_payload: Callable[[str], bytes]) -> RecordedEvent:
     """Plain item (resource-style, numbers as Decimal) -> RecordedEvent. ``load_payload`` fetches
     an offloaded payload by its S3 key."""
-    if "data_ref" in item:
-        data = json.loads(load_payload(str(item["data_ref"])))
-    else:
-        data = json.loads(str(item["data"]))
+    raw = load_payload(str(item["data_ref"])) if "data_ref" in item else str(item["data"])
+    data = json.loads(raw)
     return RecordedEvent(
         stream_id=str(item[keys.EVENTS_PK]),
         version=int(item[keys.EVENTS_SK]),

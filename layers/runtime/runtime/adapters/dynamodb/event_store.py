@@ -93,9 +93,7 @@ class DynamoDbEventStore:
                 return first
 
         now = datetime.now(UTC)
-        items = [
-            self._event_item(stream_id, expected_version + i, e, now) for i, e in enumerate(events, start=1)
-        ]
+        items = [self._event_item(stream_id, expected_version + i, e, now) for i, e in enumerate(events, start=1)]
         result = AppendResult(
             stream_id=stream_id,
             first_version=expected_version + 1,
@@ -169,9 +167,7 @@ class DynamoDbEventStore:
                 }
             )
         if sum(_approx_size(it) for it in items) > MAX_TRANSACTION_BYTES:
-            raise TooLarge(
-                "the events of one append exceed DynamoDB's 4 MB transaction limit", field="events"
-            )
+            raise TooLarge("the events of one append exceed DynamoDB's 4 MB transaction limit", field="events")
         try:
             self.dynamodb.transact_write_items(TransactItems=ops)
             return None
@@ -312,10 +308,7 @@ class DynamoDbEventStore:
     def load_payload(self, key: str) -> bytes:
         """Fetch an offloaded payload and check it against its content address."""
         body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        if (
-            key.startswith(keys.PAYLOAD_PREFIX)
-            and hashlib.sha256(body).hexdigest() != key[len(keys.PAYLOAD_PREFIX) :]
-        ):
+        if key.startswith(keys.PAYLOAD_PREFIX) and hashlib.sha256(body).hexdigest() != key[len(keys.PAYLOAD_PREFIX) :]:
             raise ValueError(f"offloaded payload {key!r} does not match its sha256")
         return body
 

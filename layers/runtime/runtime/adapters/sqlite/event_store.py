@@ -105,9 +105,7 @@ class SqliteEventStore:
                 (idempotency_key,),
             ).fetchone()
             if found is not None:
-                return AppendResult(
-                    stream_id=found[0], first_version=found[1], last_version=found[2], duplicate=True
-                )
+                return AppendResult(stream_id=found[0], first_version=found[1], last_version=found[2], duplicate=True)
             self._insert_checked(conn, stream_id, rows, expected_version)
             conn.execute(
                 "INSERT INTO idempotency (key, stream_id, first_version, last_version, recorded_at)"
