@@ -9,35 +9,55 @@ different request is a 422 naming the header; a request still running with that 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from runtime.adapters.lazy_idempotency import LazyPersistenceLayer
 from runtime.observability import logger, tracer
 
 from functions.api.app import app
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-_persistence = LazyPersistenceLayer()
-_config = IdempotencyConfig(
-    event_key_jmespath="[user, method, path, key]",
-    payload_validation_jmespath="body",
-    expires_after_seconds=24 * 3600,
-    raise_on_no_idempotency_key=False,
-)
-
-
-@idempotent_function(data_keyword_argument="request", persistence_store=_persistence, config=_config)
-def _idempotent_call(*, request: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-    return app.resolve(event, _context)
-
-
 _context: Any = None
+_idempotency: dict[str, Any] | None = None
+_idempotency_lock = threading.Lock()
+
+
+def _idempotency_parts() -> dict[str, Any]:
+    """The idempotent call, its config and the two errors, built on the first keyed write:
+    powertools' idempotency package imports boto3 (its DynamoDB layer) when imported, ~0.1 s
+    of cold start that reads and unkeyed writes never need."""
+    global _idempotency
+    if _idempotency is None:
+        with _idempotency_lock:
+            if _idempotency is None:
+                from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+                from aws_lambda_powertools.utilities.idempotency.exceptions import (
+                    IdempotencyAlreadyInProgressError,
+                    IdempotencyValidationError,
+                )
+                from runtime.adapters.lazy_idempotency import LazyPersistenceLayer
+
+                config = IdempotencyConfig(
+                    event_key_jmespath="[user, method, path, key]",
+                    payload_validation_jmespath="body",
+                    expires_after_seconds=24 * 3600,
+                    raise_on_no_idempotency_key=False,
+                )
+
+                @idempotent_function(
+                    data_keyword_argument="request", persistence_store=LazyPersistenceLayer(), config=config
+                )
+                def call(*, request: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+                    return app.resolve(event, _context)
+
+                _idempotency = {
+                    "config": config,
+                    "call": call,
+                    "in_progress": IdempotencyAlreadyInProgressError,
+                    "reused": IdempotencyValidationError,
+                }
+    return _idempotency
 
 
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
@@ -62,10 +82,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "key": key,
         "body": event.get("body") or "",
     }
-    _config.register_lambda_context(context)
+    idem = _idempotency_parts()
+    idem["config"].register_lambda_context(context)
     try:
-        return _idempotent_call(request=request, event=event)
-    except IdempotencyValidationError:
+        result: dict[str, Any] = idem["call"](request=request, event=event)
+        return result
+    except idem["reused"]:
         return _error(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
-    except IdempotencyAlreadyInProgressError:
+    except idem["in_progress"]:
         return _error(409, "idempotency_in_progress", "a request with this Idempotency-Key is still running")
