@@ -78,18 +78,6 @@ def clients(endpoint_url: str | None = None) -> tuple[Any, Any]:
 
 
 def create_events_table(dynamodb: Any, table: str) -> None:
-    from runtime.adapters.dynamodb import keys
+    from tests.aws_tables import create_events_table as create
 
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"},
-            {"AttributeName": keys.EVENTS_SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": keys.EVENTS_PK, "AttributeType": "S"},
-            {"AttributeName": keys.EVENTS_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
+    create(dynamodb, table)

@@ -32,6 +32,8 @@ from runtime.adapters.dynamodb import keys
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
 
+from tests.aws_tables import create_events_table
+
 pytestmark = pytest.mark.integration
 
 REGION = "us-east-1"
@@ -98,18 +100,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setattr(SageMakerModelBackend, "describe_training_job", describe)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"},
-                {"AttributeName": keys.EVENTS_SK, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": keys.EVENTS_PK, "AttributeType": "S"},
-                {"AttributeName": keys.EVENTS_SK, "AttributeType": "N"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_events_table(ddb, TABLE, stream=False)
         yield {
             "sfn": boto3.client("stepfunctions", region_name=REGION),
             "ddb": ddb,

@@ -23,7 +23,6 @@ import pytest
 import requests
 from moto import mock_aws
 from runtime import projections as registry
-from runtime.adapters.dynamodb import keys
 from runtime.bootstrap import Container, build_aws, set_container
 from runtime.search.query import SearchQuery
 from runtime.services.commands import Caller
@@ -32,6 +31,7 @@ from runtime.settings import Settings
 from domain.errors import NotFound
 from functions.projector import handler as projector
 from functions.triggers import s3_upload
+from tests.aws_tables import create_events_table, create_idempotency_table, create_views_table
 
 pytestmark = pytest.mark.integration
 
@@ -54,17 +54,6 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
-
-
-def _table(ddb: Any, name: str, pk: str, sk: tuple[str, str] | None = None, **extra: Any) -> None:
-    schema = [{"AttributeName": pk, "KeyType": "HASH"}]
-    attrs = [{"AttributeName": pk, "AttributeType": "S"}]
-    if sk:
-        schema.append({"AttributeName": sk[0], "KeyType": "RANGE"})
-        attrs.append({"AttributeName": sk[0], "AttributeType": sk[1]})
-    ddb.create_table(
-        TableName=name, KeySchema=schema, AttributeDefinitions=attrs, BillingMode="PAY_PER_REQUEST", **extra
-    )
 
 
 @dataclass
@@ -195,15 +184,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         s3 = boto3.client("s3", region_name=REGION)
-        _table(
-            ddb,
-            EVENTS,
-            keys.EVENTS_PK,
-            (keys.EVENTS_SK, "N"),
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-        )
-        _table(ddb, VIEWS, keys.VIEWS_PK, (keys.VIEWS_SK, "S"))
-        _table(ddb, IDEM, keys.IDEMPOTENCY_TABLE_PK)
+        create_events_table(ddb, EVENTS)
+        create_views_table(ddb, VIEWS)
+        create_idempotency_table(ddb, IDEM)
         s3.create_bucket(Bucket=BUCKET)
         settings = Settings(
             backend="aws",

@@ -28,6 +28,7 @@ from runtime.settings import get_settings
 from domain.projection import Row, fold_all
 from domain.records import RecordedEvent
 from functions.projector import handler
+from tests.aws_tables import create_events_table, create_views_table
 
 pytestmark = pytest.mark.integration
 
@@ -114,18 +115,7 @@ def failures(response: dict[str, Any]) -> list[str]:
 def aws() -> Iterator[DynamoDbViewStore]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=VIEWS_TABLE,
-            KeySchema=[
-                {"AttributeName": keys.VIEWS_PK, "KeyType": "HASH"},
-                {"AttributeName": keys.VIEWS_SK, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": keys.VIEWS_PK, "AttributeType": "S"},
-                {"AttributeName": keys.VIEWS_SK, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_views_table(client, VIEWS_TABLE)
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
         yield DynamoDbViewStore(client, VIEWS_TABLE)
 
@@ -342,19 +332,7 @@ def test_records_from_a_real_stream_of_the_event_store(views: DynamoDbViewStore)
     # Given the DynamoDB event store on a moto table with a NEW_IMAGE stream: multi-event
     # appends, an idempotency key (its item lands on the stream too), an offloaded payload
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName="tlm-events",
-        KeySchema=[
-            {"AttributeName": keys.EVENTS_PK, "KeyType": "HASH"},
-            {"AttributeName": keys.EVENTS_SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": keys.EVENTS_PK, "AttributeType": "S"},
-            {"AttributeName": keys.EVENTS_SK, "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
+    create_events_table(dynamodb, "tlm-events")
     s3 = boto3.client("s3", region_name="us-east-1")
     store = DynamoDbEventStore(dynamodb, s3, "tlm-events", BUCKET, offload_threshold=1024)
     writer = ItemWriter(random.Random(21))

@@ -108,10 +108,7 @@ def histories(draw: st.DrawFn) -> list[RecordedEvent]:
         stream = f"u-{draw(st.integers(0, 3))}"
         v = versions.get(stream, 0) + 1
         versions[stream] = v
-        if v == 1:
-            kind = "u.created"
-        else:
-            kind = draw(st.sampled_from(["u.added", "u.added", "u.added", "u.deleted"]))
+        kind = "u.created" if v == 1 else draw(st.sampled_from(["u.added", "u.added", "u.added", "u.deleted"]))
         log.append(rec(stream, v, kind, n=draw(st.integers(-5, 9))))
     return log
 
