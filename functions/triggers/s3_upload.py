@@ -30,12 +30,14 @@ def s3_event(bucket: str, key: str) -> dict[str, Any]:
     }
 
 
-def process(event: dict[str, Any]) -> list[dict[str, Any]]:
+def process(event: dict[str, Any], container: Any = None) -> list[dict[str, Any]]:
+    """Verify every joined upload named by the event; ``container`` defaults to the process's
+    (the local platform passes its own)."""
     from runtime.adapters.fs.blob_rules import upload_id_from_staging_key
     from runtime.bootstrap import get_container
 
     results = []
-    container = get_container()
+    container = container if container is not None else get_container()
     for record in event.get("Records", []):
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue

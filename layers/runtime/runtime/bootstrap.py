@@ -35,7 +35,7 @@ class Container:
                 min_part_bytes=self.settings.min_part_bytes,
                 max_part_bytes=self.settings.max_part_bytes,
                 # locally the S3 trigger's handler runs in-process once the parts are joined
-                on_assembled=_local_trigger if local else None,
+                on_assembled=(lambda upload_id: _local_trigger(self, upload_id)) if local else None,
             )
         return self._services["library"]
 
@@ -82,10 +82,10 @@ class Container:
             self.db.close()
 
 
-def _local_trigger(upload_id: str) -> dict[str, Any]:
+def _local_trigger(container: Container, upload_id: str) -> dict[str, Any]:
     from functions.triggers.s3_upload import process, s3_event
 
-    return process(s3_event("local", f"uploads/{upload_id}"))[0]
+    return process(s3_event("local", f"uploads/{upload_id}"), container)[0]
 
 
 def build_local(settings: Settings) -> Container:
