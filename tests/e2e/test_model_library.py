@@ -91,6 +91,12 @@ def test_a_user_uploads_finds_downloads_and_deletes_a_chinese_model(platform: Pl
     platform.cli("models", "download", mid, "model.safetensors", "--dest", str(dest))
     assert hashlib.sha256(dest.read_bytes()).hexdigest() == sha
 
+    # And an interrupted download resumes from where it stopped (HTTP Range)
+    again = tmp_path / "again.safetensors"
+    (tmp_path / "again.safetensors.part").write_bytes(weights.read_bytes()[: 10 * MiB])
+    res = json.loads(platform.cli("--json", "models", "download", mid, "model.safetensors", "--dest", str(again)).stdout)
+    assert res["resumed"] is True and hashlib.sha256(again.read_bytes()).hexdigest() == sha
+
     # And a Range request returns just those bytes
     with platform.http() as http:
         url = http.get(f"/models/{mid}/download", params={"path": "model.safetensors"}).json()["url"]
