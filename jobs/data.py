@@ -1,90 +1,34 @@
 """Dataset files: JSONL (``{"text", "label"}`` per line) or CSV (header with text,label).
 
-Standard library only, so the API can validate an upload before any job starts.
-Every problem is a ``ValueError`` naming the file, the line and what is wrong.
+Standard library only, so the API can validate an upload before any job starts. The parsing rules
+live in ``domain.library.datasets`` (pure, streaming; the API validates uploaded blobs with them);
+this module reads files from disk with those rules. Every problem is a ``ValueError`` naming the
+file, the line and what is wrong.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SPLITS = ("train", "validation", "test")
-SUFFIXES = (".jsonl", ".csv")
+from domain.library.datasets import SPLITS, SUFFIXES, DataError, Example, check_split_labels, iter_examples
+
+__all__ = ["SPLITS", "SUFFIXES", "DataError", "Example", "find_file", "read_file", "validate_dataset"]
 
 
-@dataclass(frozen=True)
-class Example:
-    text: str
-    label: str
-
-
-def _label(value: Any, where: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError(f"{where}: missing label")
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"{where}: label must be a string or an integer, got {type(value).__name__}")
-    return str(value).strip()
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{where}: missing text" if value is None else f"{where}: text must be a string")
-    if not value.strip():
-        raise ValueError(f"{where}: empty text")
-    return value
-
-
-def _lines(path: Path) -> list[str]:
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    out = []
-    for i, line in enumerate(raw.split(b"\n"), start=1):
-        try:
-            out.append(line.decode("utf-8"))
-        except UnicodeDecodeError as e:
-            bad = line[e.start : e.start + 4]
-            raise ValueError(f"{path.name} line {i}: not valid UTF-8 (byte {e.start}: {bad!r})") from None
-    return out
+def _chunks(path: Path, size: int = 1 << 20):  # type: ignore[no-untyped-def]
+    with open(path, "rb") as f:
+        while chunk := f.read(size):
+            yield chunk
 
 
 def read_file(path: str | Path, text_field: str = "text", label_field: str = "label") -> list[Example]:
     """Parse and validate one file; raises ValueError naming the line on the first problem."""
     path = Path(path)
     if path.suffix not in SUFFIXES:
-        raise ValueError(f"{path.name}: unsupported file type (expected .jsonl or .csv)")
-    lines = _lines(path)
-    examples: list[Example] = []
-    if path.suffix == ".csv":
-        reader = csv.DictReader(io.StringIO("\n".join(lines)))
-        fields = reader.fieldnames or []
-        for need in (text_field, label_field):
-            if need not in fields:
-                raise ValueError(f"{path.name} line 1: CSV header lacks column '{need}' (has {fields})")
-        for row in reader:
-            where = f"{path.name} line {reader.line_num}"
-            examples.append(Example(_text(row.get(text_field), where), _label(row.get(label_field), where)))
-    else:
-        for i, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path.name} line {i}"
-            try:
-                obj = json.loads(line)
-            except ValueError as e:
-                raise ValueError(f"{where}: invalid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{where}: expected a JSON object")
-            examples.append(Example(_text(obj.get(text_field), where), _label(obj.get(label_field), where)))
-    if not examples:
-        raise ValueError(f"{path.name}: no examples")
-    return examples
+        raise DataError(f"{path.name}: unsupported file type (expected .jsonl or .csv)")
+    return list(iter_examples(path.name, _chunks(path), text_field, label_field))
 
 
 def find_file(path: str | Path, split: str | None = None) -> Path:
@@ -128,12 +72,7 @@ def validate_dataset(path: str | Path, text_field: str = "text", label_field: st
         ex = read_file(f, text_field, label_field)
         formats.add("csv" if f.suffix == ".csv" else "jsonl")
         splits[name] = {"file": f.name, "rows": len(ex), "counts": dict(sorted(Counter(e.label for e in ex).items()))}
-    base = splits.get("train") or next(iter(splits.values()))
-    known = set(base["counts"])
-    for s in splits.values():
-        extra = set(s["counts"]) - known
-        if extra:
-            raise ValueError(f"{s['file']}: labels {sorted(extra)} do not occur in {base['file']}")
+    check_split_labels(splits)
     total: Counter[str] = Counter()
     for s in splits.values():
         total.update(s["counts"])

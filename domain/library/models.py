@@ -1,5 +1,10 @@
 """Model aggregate: a registered model, its files (content-addressed blobs) and open uploads.
 
+A dataset is the same aggregate with ``kind="dataset"`` (same streams, uploads and downloads);
+each of its data files (.jsonl/.csv) gets a ``FileValidated`` record (schema, labels, counts, or
+the reason it is invalid) once it exists. Events recorded before ``kind`` existed decode as
+models.
+
 A file exists only after its upload was verified (size + sha256): ``FileAdded`` is appended by
 the finalizer, never by the client. Deletion is a tombstone; the files' blob keys travel in the
 event so the blob-reference view can release them.
@@ -10,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from domain.aggregate import Aggregate
 from domain.errors import Conflict, Invalid, NotFound
 from domain.events import Command, DomainEvent, event
 from domain.library.values import clean_family, clean_file_path, clean_name, clean_sha256, clean_tags
+
+KINDS = ("model", "dataset")
 
 
 @event("model.registered")
@@ -27,6 +35,7 @@ class ModelRegistered(DomainEvent):
     tags: list[str] = []
     license: str = ""
     source: str = ""
+    kind: str = "model"
 
 
 @event("model.updated")
@@ -73,6 +82,19 @@ class FileRemoved(DomainEvent):
     blob: str
 
 
+@event("model.file_validated")
+class FileValidated(DomainEvent):
+    """A dataset file was read and checked: ``report`` (format, schema, labels, counts, rows)
+    when valid, else ``reason`` (file, line, problem) and ``field`` (text|label|encoding|format)."""
+
+    path: str
+    sha256: str
+    valid: bool
+    report: dict[str, Any] = {}
+    reason: str = ""
+    field: str | None = None
+
+
 @event("model.deleted")
 class ModelDeleted(DomainEvent):
     blobs: list[str]
@@ -88,6 +110,7 @@ class RegisterModel(Command):
     tags: list[str] = []
     license: str = ""
     source: str = ""
+    kind: str = "model"
 
 
 class UpdateModel(Command):
@@ -130,12 +153,33 @@ class DeleteModel(Command):
     reason: str = ""
 
 
+class RecordValidation(Command):
+    path: str
+    sha256: str
+    valid: bool
+    report: dict[str, Any] = {}
+    reason: str = ""
+    field: str | None = None
+
+
 @dataclass(frozen=True)
 class ModelFile:
     path: str
     blob: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class FileValidation:
+    sha256: str
+    valid: bool
+    report: dict[str, Any]
+    reason: str
+    field: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": self.valid, "report": self.report, "reason": self.reason, "field": self.field}
 
 
 @dataclass(frozen=True)
@@ -157,7 +201,9 @@ class Model:
     tags: tuple[str, ...] = ()
     license: str = ""
     source: str = ""
+    kind: str = "model"
     files: dict[str, ModelFile] = field(default_factory=dict)
+    validations: dict[str, FileValidation] = field(default_factory=dict)  # path -> (datasets)
     uploads: dict[str, PendingUpload] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # upload_id -> reason
     deleted: bool = False
@@ -182,6 +228,7 @@ def evolve(state: Model, evt: DomainEvent) -> Model:
             tags=tuple(evt.tags),
             license=evt.license,
             source=evt.source,
+            kind=evt.kind,
         )
     if isinstance(evt, ModelUpdated):
         changes = {k: v for k, v in evt.model_dump().items() if v is not None}
@@ -194,14 +241,22 @@ def evolve(state: Model, evt: DomainEvent) -> Model:
     if isinstance(evt, FileAdded):
         uploads = {k: v for k, v in state.uploads.items() if k != evt.upload_id}
         f = ModelFile(evt.path, evt.blob, evt.size, evt.sha256)
-        return replace(state, uploads=uploads, files={**state.files, evt.path: f})
+        validations = {k: v for k, v in state.validations.items() if k != evt.path}
+        return replace(state, uploads=uploads, files={**state.files, evt.path: f}, validations=validations)
+    if isinstance(evt, FileValidated):
+        v = FileValidation(evt.sha256, evt.valid, dict(evt.report), evt.reason, evt.field)
+        return replace(state, validations={**state.validations, evt.path: v})
     if isinstance(evt, UploadRejected):
         uploads = {k: v for k, v in state.uploads.items() if k != evt.upload_id}
         return replace(state, uploads=uploads, rejected={**state.rejected, evt.upload_id: evt.reason})
     if isinstance(evt, UploadAborted):
         return replace(state, uploads={k: v for k, v in state.uploads.items() if k != evt.upload_id})
     if isinstance(evt, FileRemoved):
-        return replace(state, files={k: v for k, v in state.files.items() if k != evt.path})
+        return replace(
+            state,
+            files={k: v for k, v in state.files.items() if k != evt.path},
+            validations={k: v for k, v in state.validations.items() if k != evt.path},
+        )
     if isinstance(evt, ModelDeleted):
         return replace(state, deleted=True, uploads={})
     return state
@@ -211,6 +266,8 @@ def decide(state: Model, cmd: Command) -> Sequence[DomainEvent]:
     if isinstance(cmd, RegisterModel):
         if state.model_id:
             raise Conflict("model exists", field="model_id")
+        if cmd.kind not in KINDS:
+            raise Invalid(f"unknown kind {cmd.kind!r}; one of {', '.join(KINDS)}", field="kind")
         return [
             ModelRegistered(
                 model_id=cmd.model_id,
@@ -221,6 +278,7 @@ def decide(state: Model, cmd: Command) -> Sequence[DomainEvent]:
                 tags=clean_tags(cmd.tags),
                 license=cmd.license.strip(),
                 source=cmd.source.strip(),
+                kind=cmd.kind,
             )
         ]
     if not state.exists:
@@ -265,6 +323,21 @@ def decide(state: Model, cmd: Command) -> Sequence[DomainEvent]:
         if path not in state.files:
             raise NotFound(f"no file {path!r}", field="path")
         return [FileRemoved(path=path, blob=state.files[path].blob)]
+    if isinstance(cmd, RecordValidation):
+        if state.kind != "dataset":
+            raise Invalid("only dataset files are validated", field="kind")
+        f = state.files.get(cmd.path)
+        if f is None or f.sha256 != cmd.sha256:
+            raise Conflict(f"{cmd.path!r} changed or is gone since it was read", field="path")
+        done = state.validations.get(cmd.path)
+        if done is not None and done.sha256 == cmd.sha256:
+            return []  # already recorded for these bytes (a redelivered trigger)
+        return [
+            FileValidated(
+                path=cmd.path, sha256=cmd.sha256, valid=cmd.valid, report=cmd.report, reason=cmd.reason,
+                field=cmd.field,
+            )
+        ]  # fmt: skip
     if isinstance(cmd, DeleteModel):
         return [ModelDeleted(blobs=sorted({f.blob for f in state.files.values()}), reason=cmd.reason)]
     raise Invalid(f"unknown command {type(cmd).__name__}")

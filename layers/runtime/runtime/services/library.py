@@ -16,6 +16,7 @@ from domain.errors import Conflict, Invalid, NotFound
 from domain.events import new_id
 from domain.library import models as m
 from domain.library import projects as p
+from domain.library.datasets import DataError, dataset_summary, file_report, is_data_file
 from domain.library.values import clean_file_path, clean_sha256, name_key
 from domain.records import RecordedEvent
 from runtime.ports import BlobStore, EventStore, ViewStore
@@ -29,8 +30,25 @@ DEFAULT_PART = 8 * 1024 * 1024
 STALE_CLAIM_S = 60
 
 
+def _file_item(state: m.Model, f: m.ModelFile) -> dict[str, Any]:
+    item: dict[str, Any] = {"path": f.path, "size": f.size, "sha256": f.sha256}
+    if state.kind == "dataset" and is_data_file(f.path):
+        v = state.validations.get(f.path)
+        item["validation"] = v.to_dict() if v is not None and v.sha256 == f.sha256 else None
+    return item
+
+
+def dataset_state(state: m.Model) -> dict[str, Any]:
+    """Validity of a dataset from its files' validation records (``domain.library.datasets``)."""
+    records = {}
+    for path, f in state.files.items():
+        v = state.validations.get(path)
+        records[path] = v.to_dict() if v is not None and v.sha256 == f.sha256 else None
+    return dataset_summary(records)
+
+
 def model_doc(state: m.Model, version: int) -> dict[str, Any]:
-    return {
+    doc = {
         "model_id": state.model_id,
         "project_id": state.project_id,
         "name": state.name,
@@ -39,10 +57,8 @@ def model_doc(state: m.Model, version: int) -> dict[str, Any]:
         "tags": list(state.tags),
         "license": state.license,
         "source": state.source,
-        "files": [
-            {"path": f.path, "size": f.size, "sha256": f.sha256}
-            for f in sorted(state.files.values(), key=lambda f: f.path)
-        ],
+        "kind": state.kind,
+        "files": [_file_item(state, f) for f in sorted(state.files.values(), key=lambda f: f.path)],
         "open_uploads": [
             {"upload_id": u.upload_id, "path": u.path, "size": u.size, "sha256": u.sha256}
             for u in state.uploads.values()
@@ -50,6 +66,10 @@ def model_doc(state: m.Model, version: int) -> dict[str, Any]:
         "deleted": state.deleted,
         "version": version,
     }
+    if state.kind == "dataset":
+        doc["dataset_id"] = state.model_id
+        doc["validation"] = dataset_state(state)
+    return doc
 
 
 def history_item(r: RecordedEvent) -> dict[str, Any]:
@@ -130,17 +150,19 @@ class LibraryService:
         model_id = new_id()[:16]
         cmd = m.RegisterModel(model_id=model_id, project_id=project_id, **fields)
         m.decide(m.Model(), cmd)  # validate everything before claiming the name
-        self._claim_name(caller, project_id, cmd.name, model_id)
+        self._claim_name(caller, project_id, cmd.name, model_id, cmd.kind)
         out = execute(self.store, m.MODELS, model_id, cmd, caller)
         return model_doc(out.state, out.version)
 
-    def _name_stream(self, project_id: str, name: str) -> str:
+    def _name_stream(self, project_id: str, name: str, kind: str = "model") -> str:
+        """Names are unique per project and kind (a dataset may share a model's name)."""
         import hashlib
 
-        return f"{project_id}.{hashlib.sha256(name_key(name).encode()).hexdigest()[:32]}"
+        key = name_key(name) if kind == "model" else f"{kind}:{name_key(name)}"
+        return f"{project_id}.{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
-    def _claim_name(self, caller: Caller, project_id: str, name: str, model_id: str) -> None:
-        entity = self._name_stream(project_id, name)
+    def _claim_name(self, caller: Caller, project_id: str, name: str, model_id: str, kind: str = "model") -> None:
+        entity = self._name_stream(project_id, name, kind)
         holder, _ = load(self.store, m.MODEL_NAMES, entity)
         gone = False
         if holder is not None and holder != model_id:
@@ -182,7 +204,7 @@ class LibraryService:
         execute(
             self.store,
             m.MODEL_NAMES,
-            self._name_stream(state.project_id, state.name),
+            self._name_stream(state.project_id, state.name, state.kind),
             m.ReleaseName(model_id=model_id),
             caller,
         )
@@ -210,7 +232,11 @@ class LibraryService:
         limit: int = 50,
         cursor: int = 0,
         query: SearchQuery | None = None,
+        kind: str = "model",
     ) -> dict[str, Any]:
+        """``kind``: model | dataset | all (rows written before kinds existed are models)."""
+        if kind not in (*m.KINDS, "all"):
+            raise Invalid(f"kind must be one of {', '.join((*m.KINDS, 'all'))}", field="kind")
         if project_id is not None:
             self.access.require(caller, project_id, "viewer")
             projects = {project_id}
@@ -218,7 +244,11 @@ class LibraryService:
             projects = self._visible_projects(caller)
         if limit < 1 or limit > 500:
             raise Invalid("limit must be between 1 and 500", field="limit")
-        rows = [row for _, row in self.views.scan("models") if row["project_id"] in projects]
+        rows = [
+            row
+            for _, row in self.views.scan("models")
+            if row["project_id"] in projects and (kind == "all" or row.get("kind", "model") == kind)
+        ]
         searching = query is not None and not query.empty
         ranked = search_rows(rows, query) if query is not None and searching else _sorted(rows, sort)
         page = ranked[cursor : cursor + limit]
@@ -368,6 +398,8 @@ class LibraryService:
         state, _ = load(self.store, m.MODELS, model_id)
         if upload_id not in state.uploads:
             if self._upload_added(model_id, upload_id):
+                if state.kind == "dataset":  # a redelivered trigger finishes a validation cut short
+                    self._validate_pending(state)
                 return {"upload_id": upload_id, "state": "completed"}
             raise NotFound(f"no open upload {upload_id!r}", field="upload_id")
         up = state.uploads[upload_id]
@@ -381,7 +413,53 @@ class LibraryService:
             caller,
             retries=3,
         )
-        return {"upload_id": upload_id, "state": "completed", "path": up.path, "size": size, "sha256": sha}
+        done: dict[str, Any] = {"upload_id": upload_id, "state": "completed", "path": up.path, "size": size,
+                                "sha256": sha}  # fmt: skip
+        if state.kind == "dataset" and is_data_file(up.path):
+            done["validation"] = self.validate_file(model_id, up.path)
+        return done
+
+    # ------------------------------------------------------------------ datasets
+    def validate_file(self, model_id: str, path: str) -> dict[str, Any]:
+        """Read a dataset file's blob as a stream and record its schema, labels and counts, or
+        why it is invalid (``FileValidated``). Idempotent per file content. Runs where the upload
+        is verified (the S3 trigger on AWS, in-process locally): standard library only, memory
+        bounded by the label set, time linear in the file."""
+        state, _ = load(self.store, m.MODELS, model_id)
+        f = state.files.get(path)
+        if f is None:
+            raise NotFound(f"no file {path!r}", field="path")
+        done = state.validations.get(path)
+        if done is not None and done.sha256 == f.sha256:
+            return done.to_dict()
+        try:
+            report = file_report(path, self.blobs.open_range(f.blob))
+            cmd = m.RecordValidation(path=path, sha256=f.sha256, valid=True, report=report)
+        except DataError as e:
+            cmd = m.RecordValidation(path=path, sha256=f.sha256, valid=False, reason=str(e), field=e.field)
+        execute(self.store, m.MODELS, model_id, cmd, SYSTEM, retries=3)
+        return {"valid": cmd.valid, "report": cmd.report, "reason": cmd.reason, "field": cmd.field}
+
+    def _validate_pending(self, state: m.Model) -> None:
+        for path, f in sorted(state.files.items()):
+            v = state.validations.get(path)
+            if is_data_file(path) and (v is None or v.sha256 != f.sha256):
+                self.validate_file(state.model_id, path)
+
+    def get_dataset(self, caller: Caller, dataset_id: str) -> dict[str, Any]:
+        state, version = self._model(caller, dataset_id, "viewer")
+        if state.kind != "dataset":
+            raise NotFound(f"no dataset {dataset_id!r} ({dataset_id} is a model)", field="dataset_id")
+        return model_doc(state, version)
+
+    def revalidate_dataset(self, caller: Caller, dataset_id: str) -> dict[str, Any]:
+        """Validate data files that have no record for their current bytes (e.g. files added
+        by a path that skipped validation); returns the dataset."""
+        state, _ = self._model(caller, dataset_id, "editor")
+        if state.kind != "dataset":
+            raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
+        self._validate_pending(state)
+        return self.get_dataset(caller, dataset_id)
 
     def abort_upload(self, caller: Caller, model_id: str, upload_id: str) -> dict[str, Any]:
         self._open_upload(caller, model_id, upload_id, "editor")
@@ -410,7 +488,12 @@ class LibraryService:
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k not in ("terms", "files")}
+    out = {k: v for k, v in row.items() if k not in ("terms", "files", "validations")}
+    out.setdefault("kind", "model")
+    if out["kind"] == "dataset":
+        checks = row.get("validations", {})
+        records = {path: checks.get(path) for path in row.get("files", {})}
+        out["validation"] = {k: v for k, v in dataset_summary(records).items() if k in ("state", "rows", "labels")}
     out["file_count"] = len(row.get("files", {}))
     out["total_size"] = sum(f["size"] for f in row.get("files", {}).values())
     if "_score" in row:

@@ -2,9 +2,9 @@
 
 - ``projects``: one row per project, with members and roles.
 - ``memberships``: ``<user_id>/<project_id>`` -> role, to list a user's projects.
-- ``models``: one row per live model (None = tombstone once deleted), with its files and its
-  search terms per field (computed by the analyzer; deterministic, so a rebuild gives the
-  same rows).
+- ``models``: one row per live model or dataset (``kind``; None = tombstone once deleted), with
+  its files, a dataset's per-file validation records, and its search terms per field
+  (computed by the analyzer; deterministic, so a rebuild gives the same rows).
 - ``blob_refs``: blob key -> {model_id: [paths]}; a row with no refs means the blob may be
   reclaimed (see LibraryService.collect_garbage).
 """
@@ -97,6 +97,7 @@ class ModelsView:
                 "tags": d.get("tags", []),
                 "license": d.get("license", ""),
                 "source": d.get("source", ""),
+                "kind": d.get("kind", "model"),
                 "files": {},
                 "created": _stamp(event),
                 "updated": _stamp(event),
@@ -110,11 +111,16 @@ class ModelsView:
             changes = {k: v for k, v in d.items() if v is not None}
             merged = {**base, **changes}
             return {**merged, "terms": search_terms(merged)}
+        checks = {p: v for p, v in row.get("validations", {}).items() if p != d.get("path")}
         if t == "model.file_added":
             f = {"size": d["size"], "sha256": d["sha256"], "blob": d["blob"]}
-            return {**base, "files": {**row["files"], d["path"]: f}}
+            return {**base, "files": {**row["files"], d["path"]: f}, "validations": checks}
         if t == "model.file_removed":
-            return {**base, "files": {p: f for p, f in row["files"].items() if p != d["path"]}}
+            files = {p: f for p, f in row["files"].items() if p != d["path"]}
+            return {**base, "files": files, "validations": checks}
+        if t == "model.file_validated":  # datasets: per file validity, labels and counts
+            rec = {k: d.get(k) for k in ("sha256", "valid", "report", "reason", "field")}
+            return {**base, "validations": {**checks, d["path"]: rec}}
         return base
 
 
