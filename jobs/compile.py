@@ -5,7 +5,9 @@ the verification sample; without it, synthetic Chinese text from the vocabulary 
 Hyperparameters: ``target`` (a recipe name in :data:`jobs.recipes.RECIPES`: ``onnx`` or
 ``onnx-int8``) and that recipe's fields (exporter, opset, optimization_level, atol,
 min_label_agreement, sample_size, max_seq_length, latency_batch_sizes, latency_runs, num_threads,
-per_channel, reduce_range). Unknown or invalid parameters fail before any work.
+per_channel, reduce_range), given one by one or as one ``recipe`` object; ``compile_id`` and
+``model_version_id`` are ids passed along by the workflow. Unknown or invalid parameters fail
+before any work.
 
 Writes to the model dir: ``model.onnx``, config.json, labels.json, tokenizer files and
 ``compile_report.json`` (exporter used, fusions, verification, eager vs ONNX latency). Fails
@@ -24,6 +26,7 @@ from typing import Any
 from jobs import contract
 from jobs.recipes import validate_recipe
 
+JOB_META = ("compile_id", "model_version_id")  # ids the workflow passes along; not recipe fields
 COPY = ("config.json", "labels.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
         "tlm_config.json")
 
@@ -40,7 +43,10 @@ def sample_texts(tokenizer: Any, n: int, data: Path | None, seed: int = 0) -> tu
 
 
 def main(hp: dict[str, Any]) -> None:
-    recipe = validate_recipe(str(hp.get("target", "onnx")), {k: v for k, v in hp.items() if k != "target"})
+    params = {k: v for k, v in hp.items() if k not in ("target", "recipe", *JOB_META)}
+    if isinstance(hp.get("recipe"), dict):  # the workflow passes the validated recipe as one field
+        params = {**hp["recipe"], **params}
+    recipe = validate_recipe(str(hp.get("target", "onnx")), params)
     src = contract.channel("model", required=True)
     data = contract.channel("data")
     import numpy as np

@@ -272,6 +272,12 @@ class LocalServer(ThreadingHTTPServer):
     def start_background(self) -> None:
         self.container.catch_up()
         self.container.projector.start()
+        # after a crash: settle jobs whose process is gone, then drive unfinished workflow runs on
+        # (a run re-attaches to its job or fails it as lost; none stays "running")
+        self.container.jobs.reconcile()
+        resumed = self.container.workflows.resume_incomplete()
+        if resumed:
+            log.warning("resumed %d unfinished workflow run(s): %s", len(resumed), ", ".join(resumed))
         self._gc_thread = threading.Thread(target=self._gc_loop, name="tlm-gc", daemon=True)
         self._gc_thread.start()
 

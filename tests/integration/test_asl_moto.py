@@ -56,6 +56,7 @@ COMPILE_INPUT = {
     "model_version_id": "mv1",
     "model_uri": "s3://tlm-blobs/m/mv1",
     "target": "onnx-int8",
+    "recipe": {"opset": 18},
     "output_uri": "s3://tlm-artifacts/compile/c1",
 }
 TRAIN_INPUT = {

@@ -102,6 +102,7 @@ COMPILE_INPUT = {
     "model_version_id": "mv1",
     "model_uri": "/m/mv1",
     "target": "onnx-int8",
+    "recipe": {"opset": 18},
     "output_uri": "/out",
 }
 WORKFLOWS = {name: build(poll_seconds=0, retry_interval_s=0) for name, build in d.WORKFLOWS.items()}

@@ -70,6 +70,63 @@ class Container:
             self._services["arch_tests"] = ArchTestService(self.configs, self.jobs, Access(self.store).check)
         return self._services["arch_tests"]
 
+    @property
+    def artifacts(self) -> Any:
+        """Library entries as job channels, job outputs as blobs (runtime.services.artifacts)."""
+        if "artifacts" not in self._services:
+            from runtime.services.artifacts import Artifacts
+
+            self._services["artifacts"] = Artifacts(self.store, self.views, self.blobs, self.library, self.settings)
+        return self._services["artifacts"]
+
+    @property
+    def workflows(self) -> Any:
+        """Locally: the LocalWorkflowRunner driving the shipped workflows (definitions built
+        with local options and substitutions) with the step functions of
+        ``runtime.workflows.steps``. On AWS Step Functions drives them: install a runner with
+        ``container._services["workflows"] = ...`` (start/cancel/resume_incomplete)."""
+        if "workflows" not in self._services:
+            if self.settings.backend != "local":
+                raise RuntimeError("no workflow runner configured for the aws backend")
+            from runtime.adapters.local_workflows.runner import LocalWorkflowRunner
+            from runtime.workflows.definitions import DEFAULT_SUBSTITUTIONS, WORKFLOWS
+            from runtime.workflows.steps import registry
+
+            data = self.settings.data_dir.resolve()
+            # locally a job that failed will fail again: no retries, short polls
+            options = {"job_retries": 0, "retry_interval_s": 5, "poll_seconds": 1}
+            self._services["workflows"] = LocalWorkflowRunner(
+                self.store,
+                self.jobs,
+                workflows={name: build(**options) for name, build in WORKFLOWS.items()},
+                steps=registry(self),
+                substitutions={
+                    **DEFAULT_SUBSTITUTIONS,
+                    "ArtifactsUri": str(data / "artifacts"),
+                    "CheckpointsUri": str(data / "checkpoints"),
+                },
+                poll_interval_s=0.5,
+            )
+        return self._services["workflows"]
+
+    @property
+    def runs(self) -> Any:
+        """Workflow runs for the API/CLI (runtime.workflows.service.WorkflowService)."""
+        if "runs" not in self._services:
+            from runtime.workflows.service import WorkflowService
+
+            runner = self.workflows if self.settings.backend == "local" else self._services.get("workflows")
+            self._services["runs"] = WorkflowService(self.store, runner)
+        return self._services["runs"]
+
+    @property
+    def compiles(self) -> Any:
+        if "compiles" not in self._services:
+            from runtime.services.compiles import CompileService
+
+            self._services["compiles"] = CompileService(self)
+        return self._services["compiles"]
+
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log (no-op on AWS)."""
         if self.projector is not None:

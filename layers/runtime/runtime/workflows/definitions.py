@@ -6,7 +6,9 @@ Every workflow here ends in ``Done`` (Succeed) or, through a catch on every task
 
 Inputs:
 
-- ``compile``: ``{"compile_id", "model_version_id", "model_uri", "target", "output_uri"}``
+- ``compile``: ``{"compile_id", "model_version_id", "model_uri", "target", "recipe", "output_uri"}``
+  (``recipe``: the validated recipe fields); the ``validate_compile_request`` step checks the
+  model and lays its files out at ``model_uri`` (the compile job's channel).
 - ``train``: ``{"training_id", "dataset", "config", "output_uri"}``; the ``prepare_training_data``
   step returns ``{"train_uri", "validation_uri", "test_uri"}``.
 
@@ -164,7 +166,7 @@ def compile_workflow(
                 m.JobTemplate(
                     program="compile",
                     name_prefix="tlm-compile",
-                    hyperparameters={"target": "$.target", "compile_id": "$.compile_id"},
+                    hyperparameters={"target": "$.target", "recipe": "$.recipe", "compile_id": "$.compile_id"},
                     channels={"model": "$.model_uri"},
                     output_uri="$.output_uri",
                     instance_type="${CompileInstanceType}",

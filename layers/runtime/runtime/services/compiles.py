@@ -1,0 +1,266 @@
+"""Compile management (issue 5): start a compile of a library model with a named recipe, follow
+it, read its logs, cancel it, download its artifacts.
+
+``start`` checks everything it can before any job runs: the caller may write in the model's
+project, the model exists, is a model (not a dataset) and has files, and the recipe and its
+parameters are valid (``jobs.recipes.validate_recipe``: pydantic only, no torch). Then it records
+``compile.requested`` and starts the ``compile`` workflow (validate -> compile job -> verify ->
+package job -> record). Whether the files can actually be compiled is the validate step's call.
+
+The workflow's steps write ``compile.started``, ``compile.verified`` and ``compile.succeeded``.
+A run that fails or is cancelled ends with the run's own events (``workflowrun.failed``, the
+failure-tail's ``workflowrun.failure_recorded``); :meth:`CompileService.sync` turns that into
+``compile.failed`` (with the recorded reason) or ``compile.cancelled``. It runs on every read and
+on cancel, so a compile never says "running" once its run has ended; after a crash the local
+server resumes the run first (see ``tlm.server``), then the next read settles the compile.
+
+Logs: the compile's jobs (compile, then package) as one sequence of lines, each job's part
+introduced by a ``== <step> job <name> ==`` line; ``start`` indexes into it. Jobs keep their
+logs after they end, so a cancelled compile's log can still be read.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from domain.compiles.compile import COMPILES, CancelCompile, Compile, FailCompile, RequestCompile
+from domain.errors import Conflict, Invalid, NotFound
+from domain.events import new_id
+from domain.workflows import events as wev
+from domain.workflows.run import WorkflowRun
+from runtime.services.access import Access
+from runtime.services.commands import Caller, execute, load
+
+WORKFLOW = "compile"
+SYSTEM = Caller(user_id="system:compiles")
+
+
+def recipe_error(message: str) -> Invalid:
+    """``jobs.recipes`` says ``"<field>: <problem>"``; name the field as the API sees it."""
+    field, _, _ = message.partition(":")
+    field = field.strip()
+    if field == "target":
+        return Invalid(message, field="target")
+    return Invalid(message, field=f"params.{field}" if field and " " not in field else "params")
+
+
+def validate_recipe(target: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    from jobs.recipes import validate_recipe as check  # pydantic only: no torch in the API
+
+    if not isinstance(params, dict):
+        raise Invalid("params must be an object", field="params")
+    try:
+        return check(target, params).model_dump()
+    except ValueError as e:
+        raise recipe_error(str(e)) from None
+
+
+class CompileService:
+    def __init__(self, container: Any, *, cancel_wait_s: float = 15.0) -> None:
+        self.c = container
+        self.access = Access(container.store)
+        self.cancel_wait_s = cancel_wait_s
+
+    # ------------------------------------------------------------------ use cases
+    def start(self, caller: Caller, model_id: str, target: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        model = self.c.library.get_model(caller, model_id)
+        self.access.require(caller, model["project_id"], "editor")
+        if model.get("kind", "model") != "model":
+            raise Invalid(f"{model_id} is a {model.get('kind')}, not a model", field="model_id")
+        if not model["files"]:
+            raise Invalid(f"model {model_id} has no files to compile", field="model_id")
+        recipe = validate_recipe(target, params if params is not None else {})
+        compile_id, run_id = new_id()[:16], new_id()
+        cmd = RequestCompile(
+            compile_id=compile_id,
+            project_id=model["project_id"],
+            model_id=model_id,
+            model_version=model["version"],
+            target=target,
+            params=recipe,
+            run_id=run_id,
+        )
+        execute(self.c.store, COMPILES, compile_id, cmd, caller)
+        run_input = {
+            "compile_id": compile_id,
+            "run_id": run_id,
+            "project_id": model["project_id"],
+            "model_id": model_id,
+            "model_version_id": f"{model_id}@{model['version']}",
+            "model_uri": self.c.artifacts.channel_uri(f"{run_id}/model"),
+            "target": target,
+            "recipe": {k: v for k, v in recipe.items() if k != "target"},
+            "output_uri": self._output_uri(compile_id),
+            "requested_by": caller.user_id,
+        }
+        try:
+            self.c.workflows.start(WORKFLOW, run_input, run_id=run_id)
+        except Exception as e:
+            execute(self.c.store, COMPILES, compile_id, FailCompile(reason=f"could not start: {e}"), SYSTEM, retries=3)
+            raise
+        return self.show(caller, compile_id)
+
+    def show(self, caller: Caller, compile_id: str) -> dict[str, Any]:
+        state = self._authorized(caller, compile_id, "viewer")
+        return self._doc(self.sync(state))
+
+    def list_for_model(self, caller: Caller, model_id: str) -> list[dict[str, Any]]:
+        model = self.c.library.get_model(caller, model_id)  # NotFound / Forbidden
+        ids: list[str] = []
+        position = 0
+        while batch := self.c.store.read_all(after_position=position, limit=1000):
+            for e in batch:
+                if e.type == "compile.requested" and e.data.get("model_id") == model_id:
+                    ids.append(e.data["compile_id"])
+            position = batch[-1].position or 0
+        out = []
+        for cid in reversed(ids):
+            state, _ = load(self.c.store, COMPILES, cid)
+            if state.project_id == model["project_id"]:
+                doc = self._doc(self.sync(state), steps=False)
+                out.append(doc)
+        return out
+
+    def logs(self, caller: Caller, compile_id: str, *, start: int = 0) -> dict[str, Any]:
+        if start < 0:
+            raise Invalid("must be >= 0", field="start")
+        state = self.sync(self._authorized(caller, compile_id, "viewer"))
+        lines: list[str] = []
+        current = None
+        for step, job in self._jobs(state):
+            current = job
+            lines.append(f"== {step} job {job} ==")
+            try:
+                got, _ = self.c.jobs.logs(job, start=0)
+            except NotFound:
+                got = ["(this job's log is gone)"]
+            lines += [ln.rstrip("\n") for ln in got]
+        return {
+            "compile_id": compile_id,
+            "status": state.status,
+            "terminal": state.terminal,
+            "job": current,
+            "lines": lines[start:],
+            "next": max(start, len(lines)),
+        }
+
+    def cancel(self, caller: Caller, compile_id: str, *, reason: str = "") -> dict[str, Any]:
+        state = self.sync(self._authorized(caller, compile_id, "editor"))
+        if state.terminal:
+            raise Conflict(f"compile {compile_id} is already {state.status}", field="status")
+        try:
+            run = self.c.workflows.cancel(state.run_id, reason=reason or "compile cancelled")
+        except Conflict:  # the run ended meanwhile: whatever it ended as is the answer
+            return self.show(caller, compile_id)
+        step = getattr(run, "current_step", None) or getattr(run, "next_step", None)
+        try:
+            execute(self.c.store, COMPILES, compile_id, CancelCompile(reason=reason, step=step), caller, retries=3)
+        except Conflict:  # it succeeded (or failed) in the last moment: that stands
+            return self.show(caller, compile_id)
+        deadline = time.monotonic() + self.cancel_wait_s
+        while time.monotonic() < deadline and not self._run_finished(state.run_id):
+            time.sleep(0.1)
+        return self.show(caller, compile_id)
+
+    def download(self, caller: Caller, compile_id: str, path: str) -> dict[str, Any]:
+        state = self.sync(self._authorized(caller, compile_id, "viewer"))
+        a = state.artifacts.get(path)
+        if a is None:
+            if state.status != "succeeded":
+                raise Conflict(f"compile {compile_id} is {state.status}: no artifacts", field="status")
+            raise NotFound(f"no artifact {path!r}; one of {', '.join(sorted(state.artifacts))}", field="path")
+        name = path.rsplit("/", 1)[-1]
+        return {**a, "path": path, "url": self.c.blobs.download_url(a["blob"], filename=name)}
+
+    # ------------------------------------------------------------------ settling
+    def sync(self, state: Compile) -> Compile:
+        """Record the end of a compile whose run ended without the compile saying so."""
+        if state.terminal or not state.run_id:
+            return state
+        records = self.c.store.read(WorkflowRun.stream_id(state.run_id))
+        if not records:
+            # requested but the run never started (a crash between the two appends)
+            age = time.time() - records_time(self.c.store, state.compile_id)
+            if age < 60:
+                return state
+            cmd: Any = FailCompile(reason="the workflow run never started")
+        else:
+            run = WorkflowRun.fold(r.event() for r in records)
+            if not run.finished:
+                return state
+            if run.status == "cancelled":
+                cmd = CancelCompile(reason="the workflow run was cancelled", step=run.next_step)
+            else:
+                recorded = [r for r in records if r.type == wev.FailureRecorded.event_type]
+                step = next((r.data["step"] for r in reversed(records) if r.type == wev.StepCaught.event_type), None)
+                if recorded:
+                    error, cause = recorded[-1].data.get("error", ""), recorded[-1].data.get("cause", "")
+                elif run.status == "failed":
+                    error, cause = run.error or "", run.cause or ""
+                else:
+                    error, cause = "TLM.NotRecorded", "the run succeeded but the compile was not recorded"
+                cmd = FailCompile(reason=cause or error or "failed", error=error, step=step)
+        try:
+            return execute(self.c.store, COMPILES, state.compile_id, cmd, SYSTEM, retries=3).state
+        except Conflict:  # settled by someone else meanwhile
+            return load(self.c.store, COMPILES, state.compile_id)[0]
+
+    # ------------------------------------------------------------------ helpers
+    def _authorized(self, caller: Caller, compile_id: str, role: str) -> Compile:
+        state, _ = load(self.c.store, COMPILES, compile_id)
+        if state.status == "new":
+            raise NotFound(f"no compile {compile_id!r}", field="compile_id")
+        self.access.require(caller, state.project_id, role)
+        return state
+
+    def _run_finished(self, run_id: str) -> bool:
+        records = self.c.store.read(WorkflowRun.stream_id(run_id))
+        return bool(records) and WorkflowRun.fold(r.event() for r in records).finished
+
+    def _jobs(self, state: Compile) -> list[tuple[str, str]]:
+        """(step, job name) of every job the run launched, in order."""
+        out = [
+            (r.data["step"], r.data["job_name"])
+            for r in self.c.store.read(WorkflowRun.stream_id(state.run_id))
+            if r.type == wev.JobLaunched.event_type
+        ]
+        return out or [(k, v) for k, v in state.jobs.items()]
+
+    def _output_uri(self, compile_id: str) -> str:
+        if self.c.settings.backend == "local":
+            return str(self.c.settings.data_dir.resolve() / "artifacts" / "compiles" / compile_id)
+        return f"s3://{self.c.settings.blobs_bucket}/artifacts/compiles/{compile_id}"
+
+    def _doc(self, state: Compile, *, steps: bool = True) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "compile_id": state.compile_id,
+            "project_id": state.project_id,
+            "model_id": state.model_id,
+            "model_version": state.model_version,
+            "target": state.target,
+            "params": state.params,
+            "status": state.status,
+            "run_id": state.run_id,
+            "jobs": dict(self._jobs(state)) if state.run_id else dict(state.jobs),
+            "verification": state.verification,
+            "report": state.report,
+            "manifest": state.manifest,
+            "artifacts": state.artifacts,
+            "reason": state.reason,
+            "error": state.error,
+            "failed_step": state.failed_step,
+        }
+        if steps and state.run_id:
+            try:
+                run = self.c.runs.show_run(state.run_id)
+                doc["run"] = {k: run[k] for k in ("status", "current_step", "started_at", "ended_at", "duration_s")}
+                doc["steps"] = run["steps"]
+            except NotFound:
+                doc["run"], doc["steps"] = None, []
+        return doc
+
+
+def records_time(store: Any, compile_id: str) -> float:
+    records = store.read(COMPILES.stream_id(compile_id))
+    return records[0].recorded_at.timestamp() if records else 0.0

@@ -1,0 +1,157 @@
+"""The train workflow's steps: ``prepare_training_data`` and ``register_artifacts``
+(prepare data -> train job -> evaluate job -> register).
+
+- prepare: lays the dataset's files out as channels (``Artifacts.materialize``) and returns the
+  ``train`` / ``validation`` / ``test`` file locations. The training service validated the
+  dataset before the run started; a dataset that lost a split since fails ``TLM.InvalidDataset``.
+- register: ingests the trained model dir, with the evaluation report (``evaluation.json``) and
+  the training metrics (``metrics.json``: latest values and the per-step history) added, as a new
+  library model (kind model, ``source`` = the training run), then records the model id, metrics
+  and evaluation on the training (``training.registered``).
+
+Both are safe to run twice (a restarted run repeats the step it was in): prepare lays the files
+out afresh; register finds the model it already registered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from domain.errors import Conflict
+from domain.library.datasets import SPLITS, is_data_file, split_of
+from domain.trainings import TRAININGS, RecordRegistration
+from domain.workflows.model import StepError
+from runtime.services.commands import Caller, execute, load
+
+INVALID_DATASET = "TLM.InvalidDataset"
+MISSING_OUTPUT = "TLM.MissingJobOutput"
+CURVE_POINTS = 200
+
+
+def _requester(container: Any, training_id: str) -> Caller:
+    records = container.store.read(TRAININGS.stream_id(training_id))
+    actor = records[0].metadata.actor if records else "workflow:train"
+    return Caller(user_id=actor, correlation_id=training_id, reason=f"trained by training {training_id}")
+
+
+def split_files(files: list[str]) -> dict[str, str]:
+    """split name -> file path inside the dataset, for the data files named after a split."""
+    out: dict[str, str] = {}
+    for path in sorted(files):
+        if is_data_file(path) and split_of(path) in SPLITS:
+            out.setdefault(split_of(path), path)
+    return out
+
+
+def prepare_training_data(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    training_id, dataset_id = str(doc["training_id"]), str(doc["dataset"])
+    files = container.artifacts.files_of(dataset_id)
+    splits = split_files(list(files))
+    missing = [s for s in SPLITS if s not in splits]
+    if missing:
+        raise StepError(INVALID_DATASET, f"dataset {dataset_id} has no {', '.join(missing)} split")
+    root = container.artifacts.materialize(dataset_id, f"{training_id}/dataset")
+    join = (lambda p: root + p) if root.startswith("s3://") else (lambda p: str(Path(root) / p))
+    return {f"{s}_uri": join(splits[s]) for s in SPLITS} | {"dataset_uri": root}
+
+
+def _job_dir(container: Any, name: str) -> Path | None:
+    root = getattr(container.jobs, "root", None)
+    return None if root is None or not name else Path(root) / name
+
+
+def curve(history: list[dict[str, Any]], name: str = "train_loss", points: int = CURVE_POINTS) -> list[list[float]]:
+    """``[[step, value], ...]`` of one metric, thinned evenly to at most ``points``."""
+    series = [[int(h["step"]), float(h["value"])] for h in history if h.get("name") == name]
+    if len(series) <= points:
+        return series
+    stride = (len(series) - 1) / (points - 1)
+    return [series[round(i * stride)] for i in range(points)]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    for p in sorted(src.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            target = dest / p.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(p, target)
+            except OSError:
+                shutil.copyfile(p, target)
+
+
+def register_artifacts(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    training_id = str(doc["training_id"])
+    state, _ = load(container.store, TRAININGS, training_id)
+    if state.model_id is not None:
+        return {"model_id": state.model_id}
+    train, evaluation = doc.get("model") or {}, doc.get("evaluation") or {}
+    model_uri = str(train.get("model_artifacts") or "")
+    if not model_uri:
+        raise StepError(MISSING_OUTPUT, f"training job {train.get('name')} reported no model artifacts")
+    job_dir = _job_dir(container, str(train.get("name") or ""))
+    metrics_doc = _read_json(job_dir / "output" / "data" / "metrics.json") if job_dir else None
+    if metrics_doc is None:  # SageMaker: the final metrics of the job description
+        metrics_doc = {"metrics": dict(container.jobs.describe(train["name"]).metrics), "history": []}
+    eval_uri = str(evaluation.get("model_artifacts") or "")
+    report = _read_json(Path(eval_uri) / "evaluation.json") if eval_uri and "://" not in eval_uri else None
+    caller = _requester(container, training_id)
+    fields = {
+        "family": state.family,
+        "description": (
+            f"trained by training {training_id} on dataset {state.dataset_id} "
+            f"with config {state.config_id} v{state.config_version}"
+        ),
+        "tags": ["trained"],
+        "source": f"training-run:{state.run_id}",
+        "kind": "model",
+    }
+    with tempfile.TemporaryDirectory(prefix=f"tlm-register-{training_id}-") as tmp:
+        src: str = model_uri
+        if "://" not in model_uri:
+            bundle = Path(tmp) / "model"
+            _link_tree(Path(model_uri), bundle)
+            (bundle / "metrics.json").write_text(json.dumps(metrics_doc, indent=1), encoding="utf-8")
+            if report is not None:
+                (bundle / "evaluation.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
+            src = str(bundle)
+        try:
+            model_id = container.artifacts.ingest_dir(caller, state.project_id, src, name=state.name, **fields)
+        except Conflict:  # the name was taken while it trained: keep the model under a suffixed name
+            name = f"{state.name} ({training_id[:8]})"
+            model_id = container.artifacts.ingest_dir(caller, state.project_id, src, name=name, **fields)
+    summary = {
+        "final": dict(metrics_doc.get("metrics") or {}),
+        "curves": {n: curve(metrics_doc.get("history") or [], n) for n in ("train_loss", "val_loss")},
+        **{k: v for k, v in metrics_doc.items() if k not in ("metrics", "history")},
+    }
+    evaluation_summary = report or {}
+    execute(
+        container.store,
+        TRAININGS,
+        training_id,
+        RecordRegistration(model_id=model_id, metrics=summary, evaluation=evaluation_summary),
+        caller,
+        retries=3,
+    )
+    return {"model_id": model_id}
+
+
+def steps(container: Any) -> dict[str, Any]:
+    return {
+        "prepare_training_data": lambda doc: prepare_training_data(container, doc),
+        "register_artifacts": lambda doc: register_artifacts(container, doc),
+    }
