@@ -43,9 +43,7 @@ def build_app(
         definitions = rendered_definitions()
     prefix = app.node.try_get_context("tlm:prefix") or "Tlm"
 
-    storage = StorageStack(
-        app, f"{prefix}Storage", prefix=prefix, description="TLM event log, views, buckets"
-    )
+    storage = StorageStack(app, f"{prefix}Storage", prefix=prefix, description="TLM event log, views, buckets")
     api = ApiStack(app, f"{prefix}Api", storage=storage, assets=assets, description="TLM REST API")
     projector = ProjectorStack(
         app,
@@ -70,6 +68,7 @@ def build_app(
         f"{prefix}Observability",
         projector=projector,
         state_machines=workflows.state_machines,
+        uploads=uploads,
         description="TLM alarms",
     )
     Tags.of(app).add("project", "tlm")

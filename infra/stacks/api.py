@@ -104,9 +104,7 @@ class ApiStack(Stack):
                 ),
             ),
         )
-        self.api.add_request_validator(
-            "Validator", validate_request_parameters=True, validate_request_body=False
-        )
+        self.api.add_request_validator("Validator", validate_request_parameters=True, validate_request_body=False)
         Validations.of(self.api).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-APIG2",
@@ -123,8 +121,7 @@ class ApiStack(Stack):
         Validations.of(self).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-APIG3",
-                reason="WAF is attached per environment by the operators (cost); the stage throttles "
-                "every method.",
+                reason="WAF is attached per environment by the operators (cost); the stage throttles every method.",
             )
         )
         CfnOutput(self, "ApiUrl", value=self.api.url)

@@ -13,6 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.stacks.projector import ProjectorStack
+from infra.stacks.uploads import UploadTriggerStack
 
 
 class ObservabilityStack(Stack):
@@ -23,6 +24,7 @@ class ObservabilityStack(Stack):
         *,
         projector: ProjectorStack,
         state_machines: dict[str, sfn.StateMachine],
+        uploads: UploadTriggerStack | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -45,6 +47,16 @@ class ObservabilityStack(Stack):
             description="Projector batches failed for good: replay them from the DLQ",
             action=action,
         )
+        if uploads is not None:
+            self._alarm(
+                "UploadVerificationFailed",
+                uploads.failed.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=0,
+                description="Upload verifications failed for good: replay the S3 events from the queue",
+                action=action,
+            )
         iterator_age = projector.projector.function.metric(
             "IteratorAge", period=Duration.minutes(5), statistic="Maximum"
         )

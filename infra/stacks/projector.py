@@ -66,9 +66,7 @@ class ProjectorStack(Stack):
         storage.views_table.grant_read_write_data(fn)
         storage.events_table.grant_read_data(fn)  # a stream whose checkpoint lags re-reads its events
         storage.bucket(self, "blobs").grant_read(fn, keys.PAYLOAD_PREFIX + "*")  # offloaded payloads
-        acknowledge_bucket_grants(
-            self.projector.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")]
-        )
+        acknowledge_bucket_grants(self.projector.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")])
         fn.add_event_source(
             sources.DynamoEventSource(
                 storage.events_table,

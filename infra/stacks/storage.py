@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from runtime.adapters.dynamodb import keys
 
-STAGING_PREFIX = "staging/"  # uploads land here; the upload trigger verifies and promotes them
+STAGING_PREFIX = keys.STAGING_PREFIX  # joined uploads land here; the upload trigger verifies them
 BUCKET_KINDS = ("blobs", "artifacts")
 
 
@@ -83,7 +83,13 @@ class StorageStack(Stack):
         if versioned:
             rules.append(s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90)))
         else:  # staged uploads that never completed verification
-            rules.append(s3.LifecycleRule(prefix=STAGING_PREFIX, expiration=Duration.days(7)))
+            rules.append(
+                s3.LifecycleRule(
+                    prefix=STAGING_PREFIX,
+                    expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            )
         return s3.Bucket(
             self,
             id,

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as notifications
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
@@ -33,6 +35,24 @@ class UploadTriggerStack(Stack):
         )
         fn = self.trigger.function
         storage.events_table.grant_read_write_data(fn)
+        storage.views_table.grant_read_data(fn)  # upload id -> model id (the "uploads" view)
+        # S3 invokes asynchronously: two retries, then the event lands here for replay (e.g. when
+        # the projector lagged behind the upload), and an alarm fires (observability stack).
+        self.failed = sqs.Queue(
+            self,
+            "FailedVerifications",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.failed).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is itself the on-failure destination of the upload trigger; it holds "
+                "S3 events for replay and has no consumer to fail.",
+            )
+        )
+        fn.configure_async_invoke(retry_attempts=2, on_failure=destinations.SqsDestination(self.failed))
         # The notification lives in this stack (on a by-name view of the bucket) so that the storage
         # stack does not depend on this one (a native cross-stack notification is a dependency cycle).
         blobs = storage.bucket(self, "blobs")

@@ -88,9 +88,7 @@ class WorkflowsStack(Stack):
         artifacts, blobs = storage.bucket(self, "artifacts"), storage.bucket(self, "blobs")
         artifacts.grant_read_write(self.sagemaker_role)
         blobs.grant_read(self.sagemaker_role)  # datasets and uploaded weights
-        acknowledge_bucket_grants(
-            self.sagemaker_role, [storage.nag_objects("artifacts"), storage.nag_objects("blobs")]
-        )
+        acknowledge_bucket_grants(self.sagemaker_role, [storage.nag_objects("artifacts"), storage.nag_objects("blobs")])
         Validations.of(self.sagemaker_role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
@@ -210,9 +208,7 @@ class WorkflowsStack(Stack):
         self._storage.views_table.grant_read_data(fn.function)
         self._artifacts.grant_read_write(fn.function)
         self._blobs.grant_read(fn.function)
-        acknowledge_bucket_grants(
-            fn.role, [self._storage.nag_objects("artifacts"), self._storage.nag_objects("blobs")]
-        )
+        acknowledge_bucket_grants(fn.role, [self._storage.nag_objects("artifacts"), self._storage.nag_objects("blobs")])
         return fn
 
     def _state_machine(self, name: str, asl: dict) -> sfn.StateMachine:
@@ -273,9 +269,7 @@ class WorkflowsStack(Stack):
                         f"sagemaker:Stop{title}Job",
                         "sagemaker:AddTags",
                     ],
-                    resources=[
-                        self.format_arn(service="sagemaker", resource=f"{kind}-job", resource_name="*")
-                    ],
+                    resources=[self.format_arn(service="sagemaker", resource=f"{kind}-job", resource_name="*")],
                 )
             )
             machine.add_to_role_policy(

@@ -25,7 +25,5 @@ def test_cdk_synth_runs_offline_with_the_npm_cli(assembly):
     assert assembly.mode == "cli"
     manifest = json.loads((assembly.outdir / "manifest.json").read_text())
     stacks = {k for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack"}
-    assert {
-        f"Tlm{s}" for s in ("Storage", "Api", "Projector", "Uploads", "Workflows", "Observability")
-    } <= stacks
+    assert {f"Tlm{s}" for s in ("Storage", "Api", "Projector", "Uploads", "Workflows", "Observability")} <= stacks
     print(f"\ncdk synth (CLI, offline): {assembly.seconds:.1f} s")

@@ -46,9 +46,7 @@ def test_function_bundles_hold_only_functions_code(lambda_assets):
         assert packaging.forbidden_packages(bundle) == []
         others = {p.name for p in (bundle / "functions").iterdir() if p.is_dir()} - {group}
         assert others == set(), f"{group} bundle carries other groups: {others}"
-        offenders = [
-            str(p) for p in bundle.rglob("*.py") if HEAVY_IMPORT.search(p.read_text(encoding="utf-8"))
-        ]
+        offenders = [str(p) for p in bundle.rglob("*.py") if HEAVY_IMPORT.search(p.read_text(encoding="utf-8"))]
         assert offenders == [], offenders
 
 

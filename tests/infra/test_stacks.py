@@ -75,11 +75,7 @@ def test_dead_letter_queue_is_encrypted_and_tls_only(templates):
         {
             "PolicyDocument": {
                 "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-                        )
-                    ]
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
                 )
             }
         },
@@ -92,11 +88,7 @@ def _state_machines(templates) -> dict[str, dict]:
 
 def _definition(sm: dict) -> dict:
     body = sm["Properties"]["DefinitionString"]
-    text = (
-        body
-        if isinstance(body, str)
-        else "".join(p if isinstance(p, str) else "0" for p in body["Fn::Join"][1])
-    )
+    text = body if isinstance(body, str) else "".join(p if isinstance(p, str) else "0" for p in body["Fn::Join"][1])
     return json.loads(text)
 
 
@@ -114,9 +106,7 @@ def test_training_task_waits_for_the_job(templates):
     # the instance type is a stack parameter, restricted to GPU types
     params = templates["Workflows"]["Parameters"]
     assert "ml.p3.2xlarge" in params["TrainingInstanceType"]["AllowedValues"]
-    assert all(
-        t.startswith("ml.g") or t.startswith("ml.p") for t in params["TrainingInstanceType"]["AllowedValues"]
-    )
+    assert all(t.startswith("ml.g") or t.startswith("ml.p") for t in params["TrainingInstanceType"]["AllowedValues"])
     subs = train[0]["Properties"]["DefinitionSubstitutions"]
     assert subs["TrainingInstanceType"] == {"Ref": "TrainingInstanceType"}
 
@@ -182,9 +172,7 @@ def test_buckets_encrypted_tls_only_and_private(templates):
     }
     assert tls_only == set(buckets)
     versioned = [
-        b
-        for b in buckets.values()
-        if b["Properties"].get("VersioningConfiguration", {}).get("Status") == "Enabled"
+        b for b in buckets.values() if b["Properties"].get("VersioningConfiguration", {}).get("Status") == "Enabled"
     ]
     assert len(versioned) == 1  # artifacts
     logged = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
@@ -228,12 +216,33 @@ def test_api_has_cognito_authorizer_throttling_access_logs_and_tracing(templates
 
 
 def test_upload_trigger_listens_to_the_staging_prefix(templates):
-    (notif,) = [
-        r for r in templates["Uploads"]["Resources"].values() if r["Type"] == "Custom::S3BucketNotifications"
-    ]
+    (notif,) = [r for r in templates["Uploads"]["Resources"].values() if r["Type"] == "Custom::S3BucketNotifications"]
     (cfg,) = notif["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
     assert cfg["Events"] == ["s3:ObjectCreated:*"]
-    assert cfg["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "staging/"}]
+    # the prefix is where the blob stores really stage joined uploads (one constant in runtime)
+    from runtime.adapters.fs.blob_rules import staging_key
+
+    (rule,) = cfg["Filter"]["Key"]["FilterRules"]
+    assert rule["Name"] == "prefix" and rule["Value"] == keys.STAGING_PREFIX
+    assert staging_key("0" * 32).startswith(rule["Value"])
+
+
+def test_upload_trigger_reads_the_uploads_view_and_keeps_failed_events(templates):
+    uploads = templates["Uploads"]
+    (config,) = resources(uploads, "AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"]["MaximumRetryAttempts"] == 2
+    assert "OnFailure" in config["Properties"]["DestinationConfig"]
+    statements = [
+        st
+        for pol in resources(uploads, "AWS::IAM::Policy").values()
+        for st in pol["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    reads = [
+        st
+        for st in statements
+        if "dynamodb:GetItem" in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    ]
+    assert any("Views" in json.dumps(st["Resource"]) or "views" in json.dumps(st["Resource"]).lower() for st in reads)
 
 
 def test_alarms_on_dlq_depth_and_failed_executions(templates):
@@ -241,8 +250,9 @@ def test_alarms_on_dlq_depth_and_failed_executions(templates):
     by_metric = {}
     for a in alarms:
         by_metric.setdefault(a["Properties"]["MetricName"], []).append(a["Properties"])
-    (dlq,) = by_metric["ApproximateNumberOfMessagesVisible"]
-    assert dlq["Threshold"] == 0 and dlq["ComparisonOperator"] == "GreaterThanThreshold"
+    queues = by_metric["ApproximateNumberOfMessagesVisible"]  # projector DLQ + failed upload verifications
+    assert len(queues) == 2
+    assert all(q["Threshold"] == 0 and q["ComparisonOperator"] == "GreaterThanThreshold" for q in queues)
     assert len(by_metric["ExecutionsFailed"]) == len(_state_machines(templates))
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
 

@@ -22,3 +22,7 @@ IDEMPOTENCY_TABLE_TTL = "expiration"
 
 # offloaded payloads live in the blobs bucket under this prefix, content-addressed
 PAYLOAD_PREFIX = "event-payloads/sha256/"
+
+# blobs bucket layout (S3 and local files alike): the upload trigger listens on the staging prefix
+STAGING_PREFIX = "uploads/"  # joined multipart uploads, verified by functions/triggers/s3_upload.py
+BLOB_PREFIX = "sha256/"  # verified, content-addressed blobs
