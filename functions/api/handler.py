@@ -40,7 +40,8 @@ def _idempotency_parts() -> dict[str, Any]:
 
                 config = IdempotencyConfig(
                     event_key_jmespath="[user, method, path, key]",
-                    payload_validation_jmespath="body",
+                    # same key + same route but another body or query string -> 422
+                    payload_validation_jmespath="[body, query]",
                     expires_after_seconds=24 * 3600,
                     raise_on_no_idempotency_key=False,
                 )
@@ -49,7 +50,10 @@ def _idempotency_parts() -> dict[str, Any]:
                     data_keyword_argument="request", persistence_store=LazyPersistenceLayer(), config=config
                 )
                 def call(*, request: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-                    return app.resolve(event, _context)
+                    response: dict[str, Any] = app.resolve(event, _context)
+                    if int(response.get("statusCode", 500)) >= 400:
+                        raise _NotRemembered(response)  # powertools then deletes the record
+                    return response
 
                 _idempotency = {
                     "config": config,
@@ -58,6 +62,14 @@ def _idempotency_parts() -> dict[str, Any]:
                     "reused": IdempotencyValidationError,
                 }
     return _idempotency
+
+
+class _NotRemembered(Exception):  # noqa: N818 - a carrier, not an error
+    """A failed answer is not replayed: the client may fix the cause and retry with the same key."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__(response.get("statusCode"))
+        self.response = response
 
 
 def _error(status: int, code: str, message: str) -> dict[str, Any]:
@@ -79,6 +91,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "user": claims.get("sub"),
         "method": event.get("httpMethod"),
         "path": event.get("path"),
+        "query": event.get("queryStringParameters") or {},
         "key": key,
         "body": event.get("body") or "",
     }
@@ -89,5 +102,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return result
     except idem["reused"]:
         return _error(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+    except _NotRemembered as failed:
+        return failed.response
     except idem["in_progress"]:
         return _error(409, "idempotency_in_progress", "a request with this Idempotency-Key is still running")

@@ -215,3 +215,18 @@ def test_openapi_and_swagger_are_served(platform: Platform) -> None:
         assert doc["info"]["title"] == "TLM API"
         assert "/models/{model_id}/uploads" in doc["paths"]
         assert "swagger-ui" in anon.get("/swagger").text.lower()
+
+
+def test_a_failed_write_is_not_replayed_for_its_idempotency_key(platform: Platform) -> None:
+    http = platform.http()
+    pid = http.post("/projects", json={"name": "p"}).json()["project_id"]
+    first = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}).json()
+    # a failed attempt (409: the name is taken) ...
+    r = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"})
+    assert r.status_code == 409
+    # ... is not remembered: once the cause is gone, the same key goes through
+    assert http.delete(f"/models/{first['model_id']}").status_code == 200
+    r = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"})
+    assert r.status_code == 201
+    again = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"})
+    assert again.status_code == 201 and again.json()["model_id"] == r.json()["model_id"]
