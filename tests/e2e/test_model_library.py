@@ -94,7 +94,9 @@ def test_a_user_uploads_finds_downloads_and_deletes_a_chinese_model(platform: Pl
     # And an interrupted download resumes from where it stopped (HTTP Range)
     again = tmp_path / "again.safetensors"
     (tmp_path / "again.safetensors.part").write_bytes(weights.read_bytes()[: 10 * MiB])
-    res = json.loads(platform.cli("--json", "models", "download", mid, "model.safetensors", "--dest", str(again)).stdout)
+    res = json.loads(
+        platform.cli("--json", "models", "download", mid, "model.safetensors", "--dest", str(again)).stdout
+    )
     assert res["resumed"] is True and hashlib.sha256(again.read_bytes()).hexdigest() == sha
 
     # And a Range request returns just those bytes
@@ -222,11 +224,17 @@ def test_a_failed_write_is_not_replayed_for_its_idempotency_key(platform: Platfo
     pid = http.post("/projects", json={"name": "p"}).json()["project_id"]
     first = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}).json()
     # a failed attempt (409: the name is taken) ...
-    r = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"})
+    r = http.post(
+        f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"}
+    )
     assert r.status_code == 409
     # ... is not remembered: once the cause is gone, the same key goes through
     assert http.delete(f"/models/{first['model_id']}").status_code == 200
-    r = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"})
+    r = http.post(
+        f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"}
+    )
     assert r.status_code == 201
-    again = http.post(f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"})
+    again = http.post(
+        f"/projects/{pid}/models", json={"name": "taken", "family": "bert"}, headers={"Idempotency-Key": "k9"}
+    )
     assert again.status_code == 201 and again.json()["model_id"] == r.json()["model_id"]
