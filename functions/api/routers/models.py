@@ -29,10 +29,11 @@ def list_models(
     sort: Annotated[str, Query(description="name | created | updated, '-' for descending")] = "-updated",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[int, Query(ge=0)] = 0,
+    kind: Annotated[str, Query(description="model | dataset | all")] = "model",
 ) -> dict[str, Any]:
     query = SearchQuery(q=q, families=tuple(family or ()), tags=tuple(tag or ()), tags_mode=tags_mode)
     return container().library.list_models(
-        caller(router), project_id=project_id, sort=sort, limit=limit, cursor=cursor, query=query
+        caller(router), project_id=project_id, sort=sort, limit=limit, cursor=cursor, query=query, kind=kind
     )
 
 
