@@ -67,6 +67,30 @@ def proxy_event(method: str, raw_path: str, headers: dict[str, str], body: bytes
     }
 
 
+class LengthRequired(DomainError):
+    status = 411
+    code = "length_required"
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One ``bytes=a-b`` / ``a-`` / ``-n`` range -> inclusive (start, end); None if unparseable
+    (the caller ignores the header), (-1, -1) if it parses but cannot be satisfied."""
+    unit, _, spec = header.partition("=")
+    first, sep, last = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not sep or "," in spec:
+        return None
+    if not (first.isdigit() or first == "") or not (last.isdigit() or last == "") or first == last == "":
+        return None
+    if first == "":  # suffix: the last N bytes
+        n = int(last)
+        return (-1, -1) if n == 0 or size == 0 else (max(0, size - n), size - 1)
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None
+    return (-1, -1) if start >= size else (start, end)
+
+
 class Handler(BaseHTTPRequestHandler):
     server: LocalServer
     protocol_version = "HTTP/1.1"
@@ -138,6 +162,8 @@ class Handler(BaseHTTPRequestHandler):
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
 
     def _length(self) -> int:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise LengthRequired("send a Content-Length (chunked bodies are not accepted)", field="Content-Length")
         try:
             n = int(self.headers.get("Content-Length", "0"))
         except ValueError:
@@ -182,25 +208,18 @@ class Handler(BaseHTTPRequestHandler):
         start, end, status = 0, size - 1, 200
         rng = self.headers.get("Range")
         if rng:
-            try:
-                unit, _, spec = rng.partition("=")
-                first, _, last = spec.partition("-")
-                if unit.strip() != "bytes" or "," in spec:
-                    raise ValueError
-                if first == "":  # suffix range: last N bytes
-                    start, end = max(0, size - int(last)), size - 1
-                else:
-                    start, end = int(first), (int(last) if last else size - 1)
-                end = min(end, size - 1)
-                if start > end or start >= size:
-                    raise ValueError
-            except ValueError:
+            parsed = _parse_range(rng, size)
+            if parsed is None:  # not a single bytes range we understand: RFC 9110 says ignore it
+                pass
+            elif parsed == (-1, -1):  # well-formed but unsatisfiable
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{size}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            status = 206
+            else:
+                start, end = parsed
+                status = 206
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Accept-Ranges", "bytes")
@@ -233,7 +252,10 @@ class Handler(BaseHTTPRequestHandler):
         event = proxy_event(method, self.path, headers, body, self._user())
         result = handler(event, _Context())
         if method not in ("GET", "HEAD"):
-            self.server.container.catch_up()
+            try:  # read-your-writes; the write itself is committed, so never turn it into a 500
+                self.server.container.catch_up()
+            except Exception:
+                log.exception("projection failed after %s %s; the background projector retries", method, self.path)
         status = int(result.get("statusCode", 200))
         payload = result.get("body") or ""
         if result.get("isBase64Encoded"):

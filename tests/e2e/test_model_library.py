@@ -104,6 +104,9 @@ def test_a_user_uploads_finds_downloads_and_deletes_a_chinese_model(platform: Pl
         url = http.get(f"/models/{mid}/download", params={"path": "model.safetensors"}).json()["url"]
         r = http.get(url, headers={"Range": "bytes=100-199"})
         assert r.status_code == 206 and r.content == weights.read_bytes()[100:200]
+        assert r.headers["Content-Range"] == f"bytes 100-199/{64 * MiB}"
+        assert http.get(url, headers={"Range": f"bytes={64 * MiB}-"}).status_code == 416  # unsatisfiable
+        assert http.head(url, headers={"Range": "bytes=9-1"}).status_code == 200  # unparseable: ignored
 
     # And the history tells who did what
     history = json.loads(platform.cli("--json", "models", "history", mid).stdout)
@@ -183,6 +186,11 @@ def test_bad_input_gets_a_clear_4xx_and_writes_nothing(platform: Platform) -> No
     expect(r, 400, "body")
     expect(http.post(f"/projects/{pid}/models", json={"family": "bert"}), 422, "name")
     expect(http.post(f"/projects/{pid}/models", json={"name": "z", "family": "gpt"}), 422, "family")
+    # a chunked body (no Content-Length) on a part URL
+    def chunks():
+        yield b"x" * 10
+
+    expect(http.put(up2["parts"][1]["url"], content=chunks()), 411, "Content-Length")
     # no token
     with platform.http("") as anon:
         expect(anon.get("/models"), 401, "Authorization")
