@@ -279,3 +279,114 @@ class Client:
 
     def job_logs(self, name: str, start: int = 0) -> dict[str, Any]:
         return self.request("GET", f"/jobs/{name}/logs", params={"start": start})
+
+    # ---------------------------------------------------------------- compiles (issue 5)
+    def start_compile(self, model_id: str, target: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.request("POST", f"/models/{model_id}/compiles", json={"target": target, "params": params or {}})
+
+    def compile(self, compile_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/compiles/{compile_id}")
+
+    def compiles(self, model_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/models/{model_id}/compiles")["items"]
+
+    def compile_logs(self, compile_id: str, start: int = 0) -> dict[str, Any]:
+        return self.request("GET", f"/compiles/{compile_id}/logs", params={"start": start})
+
+    def cancel_compile(self, compile_id: str, reason: str = "") -> dict[str, Any]:
+        return self.request("POST", f"/compiles/{compile_id}/cancel", json={"reason": reason})
+
+    def download_compile(self, compile_id: str, path: str, dest: Path) -> dict[str, Any]:
+        """Download one artifact of a compile (e.g. model.tar.gz); sha256 checked before the file
+        appears at ``dest``."""
+        info = self.request("GET", f"/compiles/{compile_id}/download", params={"path": path})
+        dest = Path(dest)
+        partial = dest.with_name(dest.name + ".part")
+        with self.raw.stream("GET", info["url"]) as r:
+            if r.status_code != 200:
+                raise ApiError(
+                    r.status_code, {"error": "download_failed", "message": r.read().decode(errors="replace")[:200]}
+                )
+            with open(partial, "wb") as f:
+                for chunk in r.iter_bytes(1024 * 1024):
+                    f.write(chunk)
+        got = sha256_of(partial)
+        if got != info["sha256"]:
+            partial.unlink()
+            raise ApiError(
+                0, {"error": "checksum_mismatch", "message": f"sha256 {got} != {info['sha256']}", "field": "sha256"}
+            )
+        os.replace(partial, dest)
+        return {**info, "dest": str(dest)}
+
+    # ---------------------------------------------------------------- workflow runs (issue 6)
+    def runs(self, **filters: Any) -> list[dict[str, Any]]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self.request("GET", "/runs", params=params or None)["items"]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/runs/{run_id}")
+
+    def cancel_run(self, run_id: str, reason: str = "") -> dict[str, Any]:
+        return self.request("POST", f"/runs/{run_id}/cancel", json={"reason": reason})
+
+    # ---------------------------------------------------------------- datasets and trainings (issue 5)
+    def register_dataset(self, project_id: str, **fields: Any) -> dict[str, Any]:
+        return self.request("POST", f"/projects/{project_id}/datasets", json=fields)
+
+    def datasets(self, **params: Any) -> dict[str, Any]:
+        return self.request("GET", "/datasets", params={k: v for k, v in params.items() if v not in (None, [], "")})
+
+    def dataset(self, dataset_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/datasets/{dataset_id}")
+
+    def import_demo_dataset(
+        self, project_id: str, *, limit: int | None = None, seed: int = 13, name: str | None = None, wait: bool = True
+    ) -> dict[str, Any]:
+        body = {k: v for k, v in {"limit": limit, "seed": seed, "name": name, "wait": wait}.items() if v is not None}
+        return self.request("POST", f"/projects/{project_id}/datasets/demo-sentiment", json=body)
+
+    def dataset_import(self, project_id: str, job_name: str) -> dict[str, Any]:
+        return self.request("GET", f"/projects/{project_id}/datasets/imports/{job_name}")
+
+    def start_training(self, project_id: str, *, config_id: str, dataset_id: str, name: str) -> dict[str, Any]:
+        body = {"config_id": config_id, "dataset_id": dataset_id, "name": name}
+        return self.request("POST", f"/projects/{project_id}/trainings", json=body)
+
+    def training(self, training_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/trainings/{training_id}")
+
+    def trainings(self, project_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/projects/{project_id}/trainings")["items"]
+
+    def training_logs(self, training_id: str, start: int = 0, job: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"start": start, **({"job": job} if job else {})}
+        return self.request("GET", f"/trainings/{training_id}/logs", params=params)
+
+    def follow_training_logs(self, training_id: str, *, poll_s: float = 0.5) -> Any:
+        """Yield ``(job, line)`` for every job of the run, live, until the run has ended."""
+        import time
+
+        job: str | None = None
+        start = 0
+        while True:
+            out = self.training_logs(training_id, start, job)
+            job = out["job"]
+            for line in out["lines"]:
+                yield job, line
+            start = out["next"]
+            jobs = out["jobs"]
+            if out["lines"]:
+                continue
+            if job is not None and jobs and jobs[-1] != job:  # this job is done: on to the next
+                job, start = jobs[jobs.index(job) + 1], 0
+                continue
+            if out["finished"]:
+                final = self.training_logs(training_id, start, job) if job else {"lines": []}
+                for line in final["lines"]:
+                    yield job, line
+                return
+            time.sleep(poll_s)
+
+    def cancel_training(self, training_id: str, reason: str = "") -> dict[str, Any]:
+        return self.request("POST", f"/trainings/{training_id}/cancel", json={"reason": reason})

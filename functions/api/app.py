@@ -5,10 +5,13 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from functions.api import errors
-from functions.api.routers import configs, health, jobs, models, projects, uploads
+from functions.api.routers import compiles, configs, health, jobs, models, projects, runs, uploads
 
 app = APIGatewayRestResolver(enable_validation=True)
-for r in (health.router, projects.router, models.router, uploads.router, configs.router, jobs.router):
+for r in (
+    health.router, projects.router, models.router, uploads.router, configs.router, jobs.router, compiles.router,
+    runs.router,
+):
     app.include_router(r)
 errors.install(app)
 app.enable_swagger(path="/swagger", title="TLM API", version="0.1.0", description="TLM model lifecycle platform")

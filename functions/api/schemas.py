@@ -94,3 +94,15 @@ class ArchTest(Body):
     repeats: int | None = Field(default=None, ge=1, le=50)
     num_threads: int | None = Field(default=None, ge=1, le=64)
     text: str | None = Field(default=None, min_length=1, max_length=20_000)
+
+
+# ---------------------------------------------------------------- compiles (issue 5)
+class StartCompile(Body):
+    target: str = Field(description="a compile recipe: onnx | onnx-int8", examples=["onnx-int8"])
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="recipe fields (jobs.recipes), e.g. {\"opset\": 18, \"sample_size\": 32}"
+    )
+
+
+class CancelRequest(Body):
+    reason: str = Field(default="", max_length=1000)

@@ -12,7 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from tlm.cli.compile import compile_app
+from tlm.cli.compile import package as package_command
 from tlm.cli.configs import arch_app, configs_app
+from tlm.cli.runs import runs_app
 from tlm.client import ApiError, Client
 
 app = typer.Typer(help="TLM: the language-model lifecycle platform", no_args_is_help=True)
@@ -22,6 +25,9 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(models_app, name="models")
 app.add_typer(configs_app, name="configs")
 app.add_typer(arch_app, name="arch")
+app.add_typer(compile_app, name="compile")
+app.add_typer(runs_app, name="runs")
+app.command("package")(package_command)
 console = Console()
 err = Console(stderr=True)
 

@@ -120,6 +120,15 @@ class Container:
         return self._services["runs"]
 
     @property
+    def project_runs(self) -> Any:
+        """Runs authorized by their project, for the API (runtime.services.runs)."""
+        if "project_runs" not in self._services:
+            from runtime.services.runs import RunsService
+
+            self._services["project_runs"] = RunsService(self.store, self.runs)
+        return self._services["project_runs"]
+
+    @property
     def compiles(self) -> Any:
         if "compiles" not in self._services:
             from runtime.services.compiles import CompileService
