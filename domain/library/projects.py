@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from domain.aggregate import Aggregate
 from domain.errors import Conflict, Invalid, NotFound
 from domain.events import Command, DomainEvent, event
-from domain.library.values import ROLES, clean_name
+from domain.library.values import ROLES, clean_name, clean_user_id
 
 
 @event("project.created")
@@ -76,10 +76,12 @@ def decide(state: Project, cmd: Command) -> Sequence[DomainEvent]:
         if state.exists:
             raise Conflict(f"project {cmd.project_id} exists", field="project_id")
         name = clean_name(cmd.name)
+        clean_user_id(cmd.owner, field="owner")
         return [ProjectCreated(project_id=cmd.project_id, name=name, description=cmd.description, owner=cmd.owner)]
     if not state.exists:
         raise NotFound("no such project", field="project_id")
     if isinstance(cmd, SetMember):
+        clean_user_id(cmd.user_id)
         if cmd.role not in ROLES:
             raise Invalid(f"role must be one of {', '.join(ROLES)}", field="role")
         if state.members.get(cmd.user_id) == cmd.role:

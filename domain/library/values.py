@@ -11,6 +11,8 @@ FAMILIES = ("bert", "roberta", "albert", "electra", "xlnet", "other")
 ROLES = ("viewer", "editor", "owner")
 ROLE_RANK = {r: i for i, r in enumerate(ROLES)}
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# user ids: local names, Cognito subs (UUIDs), e-mail-like ids; never '/', spaces or control chars
+USER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_NAME = 128
 MAX_TAGS = 32
@@ -80,6 +82,12 @@ def clean_sha256(value: str, *, field: str = "sha256") -> str:
     if not SHA256_RE.match(v):
         raise Invalid("must be 64 hex characters", field=field)
     return v
+
+
+def clean_user_id(value: str, *, field: str = "user_id") -> str:
+    if not isinstance(value, str) or not USER_ID_RE.match(value):
+        raise Invalid("1-128 letters, digits or . _ @ : + - (starting with a letter or digit)", field=field)
+    return value
 
 
 def role_allows(role: str | None, needed: str) -> bool:

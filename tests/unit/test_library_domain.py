@@ -106,3 +106,10 @@ def test_names_are_unique_up_to_case_width_and_spaces():
     assert m.MODEL_NAMES.decide(holder, m.ClaimName(model_id="m2", holder_gone=True))
     released = m.MODEL_NAMES.fold(m.MODEL_NAMES.decide(holder, m.ReleaseName(model_id="m1")), holder)
     assert released is None
+
+
+@pytest.mark.parametrize("bad", ["u" * 129, "a/b", "a b", "", "-x", "a\nb", "用户"])
+def test_member_ids_are_checked_before_they_reach_a_view_key(bad):
+    with pytest.raises(Invalid) as e:
+        p.decide(project_with(), p.SetMember(user_id=bad, role="viewer"))
+    assert e.value.field == "user_id"
