@@ -6,8 +6,10 @@ server and only its missing parts are sent. Downloads resume with HTTP Range and
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,6 +43,35 @@ def sha256_of(path: Path, progress: Progress | None = None) -> str:
             if progress:
                 progress(len(chunk))
     return h.hexdigest()
+
+
+DEFAULT_PART_SIZE = 8 * 1024 * 1024  # the service's default; the client names its part size
+MAX_PARTS = 10_000
+
+
+def part_size_for(size: int) -> int:
+    return max(DEFAULT_PART_SIZE, -(-size // MAX_PARTS))
+
+
+def hash_parts(path: Path, part_size: int, progress: Progress | None = None) -> tuple[str, list[str]]:
+    """One read pass: the file's sha256 (hex) and the CRC32 of every ``part_size`` part, base64
+    of the 4 big-endian bytes (S3's ``x-amz-checksum-crc32`` encoding)."""
+    h, crcs = hashlib.sha256(), list[str]()
+    with open(path, "rb") as f:
+        while True:
+            crc, left = 0, part_size
+            while left and (chunk := f.read(min(4 * 1024 * 1024, left))):
+                h.update(chunk)
+                crc = zlib.crc32(chunk, crc)
+                left -= len(chunk)
+                if progress:
+                    progress(len(chunk))
+            if left == part_size and crcs:  # end of file on a part boundary
+                break
+            crcs.append(base64.b64encode(crc.to_bytes(4, "big")).decode())
+            if left:
+                break
+    return h.hexdigest(), crcs
 
 
 class Client:
@@ -109,7 +140,8 @@ class Client:
         file = Path(file)
         size = file.stat().st_size
         target = path or file.name
-        sha = sha256_of(file, hash_progress)
+        part_size = part_size or part_size_for(size)
+        sha, part_crc32 = hash_parts(file, part_size, hash_progress)
         resumed = next(
             (
                 u
@@ -119,9 +151,10 @@ class Client:
             None,
         )
         if resumed is None:
-            body: dict[str, Any] = {"path": target, "size": size, "sha256": sha}
-            if part_size:
-                body["part_size"] = part_size
+            # part URLs then carry the parts' checksum headers; a part whose bytes differ is refused
+            body: dict[str, Any] = {
+                "path": target, "size": size, "sha256": sha, "part_size": part_size, "part_crc32": part_crc32,
+            }  # fmt: skip
             up = self.request("POST", f"/models/{model_id}/uploads", json=body)
             upload_id, ps, targets = up["upload_id"], up["part_size"], up["parts"]
         else:

@@ -8,13 +8,15 @@ signed part URL and hands the body to ``upload_part``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import boto3
 import pytest
@@ -44,22 +46,22 @@ class Harness:
     def reopen(self) -> Any:
         """A fresh adapter over the same storage (a restarted server)."""
         if self.kind == "fs":
-            return LocalBlobStore(
-                self.tmp / "blobs", BASE_URL, self.tmp / "secret.key", max_part_bytes=6 * MiB
-            )
+            return LocalBlobStore(self.tmp / "blobs", BASE_URL, self.tmp / "secret.key", max_part_bytes=6 * MiB)
         return S3BlobStore(self.s3, BUCKET, max_part_bytes=6 * MiB)
 
     def put_part(self, upload_id: str, n: int, data: bytes) -> str:
+        """PUT one part the way ``tlm.client`` does: the target's method, URL and headers."""
         (target,) = self.store.part_targets(upload_id, [n])
         assert target.part_number == n and target.method == "PUT"
         if self.kind == "s3":
-            resp = requests.put(target.url, data=data, timeout=30)
+            resp = requests.put(target.url, data=data, headers=target.headers, timeout=30)
             assert resp.status_code == 200, resp.text
             return str(resp.headers["ETag"]).strip('"')
         url = urlsplit(target.url)
         assert f"{url.scheme}://{url.netloc}" == BASE_URL
         signed = self.store.verify("PUT", url.path, dict(parse_qsl(url.query)))
-        return str(self.store.upload_part(signed.upload_id, signed.part_number, data))
+        sent = target.headers.get("x-amz-checksum-crc32")
+        return str(self.store.upload_part(signed.upload_id, signed.part_number, data, checksum_crc32=sent))
 
     def fetch(self, url: str) -> tuple[bytes, str]:
         """Follow a download URL: (body, the filename the response would name)."""
@@ -105,13 +107,23 @@ def chunks(data: bytes, part: int = PART) -> list[bytes]:
     return [data[i : i + part] for i in range(0, len(data), part)]
 
 
+def crc32(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
 def upload_all(
-    h: Harness, data: bytes, *, expected_sha: str | None = None, expected_size: int | None = None
+    h: Harness,
+    data: bytes,
+    *,
+    expected_sha: str | None = None,
+    expected_size: int | None = None,
+    checksums: bool = False,
 ) -> str:
     up = h.store.create_upload(
         expected_size=len(data) if expected_size is None else expected_size,
         expected_sha256=expected_sha or sha(data),
         part_size=PART,
+        part_crc32=[crc32(c) for c in chunks(data)] if checksums else None,
     )
     for n, part in enumerate(chunks(data), start=1):
         h.put_part(up.upload_id, n, part)
@@ -284,9 +296,7 @@ def test_bad_upload_parameters_are_rejected(h: Harness) -> None:
         ({"part_size": PART - 1}, "part_size"),
     ):
         with pytest.raises(Invalid) as err:
-            h.store.create_upload(
-                **{"expected_size": 10, "expected_sha256": good, "part_size": PART, **kwargs}
-            )
+            h.store.create_upload(**{"expected_size": 10, "expected_sha256": good, "part_size": PART, **kwargs})
         assert err.value.field == field
     with pytest.raises(TooLarge):
         h.store.create_upload(expected_size=10, expected_sha256=good, part_size=7 * MiB)
@@ -302,6 +312,72 @@ def test_bad_upload_parameters_are_rejected(h: Harness) -> None:
         h.store.upload_part(up.upload_id, 1, bytes(MiB))
     assert small.value.field == "part"
     assert h.store.list_parts(up.upload_id) == {}
+
+
+def test_parts_with_announced_crc32_carry_checksum_headers_and_round_trip(h: Harness) -> None:
+    # Given an upload started with the CRC32 of each of its 3 parts
+    data = blob(2 * PART + 4321, seed=11)
+    crcs = [crc32(c) for c in chunks(data)]
+    up = h.store.create_upload(expected_size=len(data), expected_sha256=sha(data), part_size=PART, part_crc32=crcs)
+    # When the part targets are asked for
+    targets = h.store.part_targets(up.upload_id, [1, 2, 3])
+    # Then each names the headers to send, the same on both backends
+    for t, c in zip(targets, crcs, strict=True):
+        assert t.headers == {"x-amz-sdk-checksum-algorithm": "CRC32", "x-amz-checksum-crc32": c}
+        if h.kind == "s3":  # SigV4, the checksum headers signed (not hoisted into the query)
+            q = parse_qs(urlsplit(t.url).query)
+            assert q["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+            assert set(q["X-Amz-SignedHeaders"][0].split(";")) >= {
+                "host", "x-amz-checksum-crc32", "x-amz-sdk-checksum-algorithm"
+            }  # fmt: skip
+            assert "x-amz-checksum-crc32" not in q
+    # And the parts sent with those headers complete into the verified blob
+    for n, part in enumerate(chunks(data), start=1):
+        h.put_part(up.upload_id, n, part)
+    h.store.join_parts(up.upload_id)
+    if h.kind == "s3":  # the multipart object carries a composite CRC32 of the part checksums
+        attrs = h.s3.get_object_attributes(Bucket=BUCKET, Key=up.key, ObjectAttributes=["Checksum"])
+        assert attrs["Checksum"]["ChecksumType"] == "COMPOSITE" and attrs["Checksum"]["ChecksumCRC32"]
+    key = h.store.complete_upload(up.upload_id)
+    assert key == f"sha256/{sha(data)}" and b"".join(h.store.open_range(key)) == data
+
+
+def test_corrupted_part_is_refused_and_the_upload_resumes(h: Harness) -> None:
+    # Given an upload with announced part CRC32s and a good first part
+    data = blob(PART + 999, seed=12)
+    parts = chunks(data)
+    upload_id = h.store.create_upload(
+        expected_size=len(data), expected_sha256=sha(data), part_size=PART, part_crc32=[crc32(c) for c in parts]
+    ).upload_id
+    h.put_part(upload_id, 1, parts[0])
+    corrupted = bytes([parts[1][0] ^ 1]) + parts[1][1:]
+    # When part 2 arrives corrupted, with the stale (announced) checksum or none at all
+    for sent in (crc32(parts[1]), None):
+        with pytest.raises(Invalid) as err:
+            h.store.upload_part(upload_id, 2, corrupted, checksum_crc32=sent)
+        assert err.value.field == "part"
+    # or with a header that matches the corrupted bytes but not the announced CRC32
+    with pytest.raises(Invalid) as err:
+        h.store.upload_part(upload_id, 2, corrupted, checksum_crc32=crc32(corrupted))
+    assert err.value.field == "part"
+    # Then nothing of it is stored, and a restarted process resumes with the right bytes
+    store = h.reopen()
+    assert set(store.list_parts(upload_id)) == {1}
+    (target,) = store.part_targets(upload_id, [2])
+    assert target.headers["x-amz-checksum-crc32"] == crc32(parts[1])
+    h.put_part(upload_id, 2, parts[1])
+    key = store.complete_upload(upload_id)
+    assert b"".join(store.open_range(key)) == data
+
+
+def test_announced_part_crc32_must_fit_the_upload(h: Harness) -> None:
+    data = blob(PART + 1, seed=13)
+    good = [crc32(c) for c in chunks(data)]
+    for bad in (good[:1], [*good, good[0]], ["AAAA", good[1]], ["!!!!!!==", good[1]], "AAAAAA=="):
+        with pytest.raises(Invalid) as err:
+            h.store.create_upload(expected_size=len(data), expected_sha256=sha(data), part_size=PART, part_crc32=bad)
+        assert err.value.field == "part_crc32"
+    assert h.store.list_uploads() == []
 
 
 @mock_aws

@@ -87,7 +87,12 @@ class PartTarget:
 class BlobStore(Protocol):
     """Content-addressed blobs (``sha256/<hex>``) with multipart upload."""
 
-    def create_upload(self, *, expected_size: int, expected_sha256: str, part_size: int) -> Upload: ...
+    def create_upload(
+        self, *, expected_size: int, expected_sha256: str, part_size: int, part_crc32: Sequence[str] | None = None
+    ) -> Upload:
+        """``part_crc32``: base64 CRC32 of every part; when given, each part target carries the
+        checksum headers to send and a part whose bytes differ is refused."""
+        ...
 
     def part_targets(self, upload_id: str, part_numbers: Sequence[int]) -> list[PartTarget]: ...
 

@@ -257,7 +257,15 @@ class LibraryService:
 
     # ------------------------------------------------------------------ uploads
     def start_upload(
-        self, caller: Caller, model_id: str, *, path: str, size: int, sha256: str, part_size: int | None = None
+        self,
+        caller: Caller,
+        model_id: str,
+        *,
+        path: str,
+        size: int,
+        sha256: str,
+        part_size: int | None = None,
+        part_crc32: list[str] | None = None,
     ) -> dict[str, Any]:
         self._model(caller, model_id, "editor")
         path = clean_file_path(path)
@@ -265,7 +273,9 @@ class LibraryService:
         if size < 0:
             raise Invalid("size must be >= 0", field="size")
         ps = self._part_size(size, part_size)
-        upload = self.blobs.create_upload(expected_size=size, expected_sha256=sha256, part_size=ps)
+        upload = self.blobs.create_upload(
+            expected_size=size, expected_sha256=sha256, part_size=ps, part_crc32=part_crc32
+        )
         cmd = m.StartUpload(upload_id=upload.upload_id, path=path, size=size, sha256=sha256, part_size=ps)
         try:
             execute(self.store, m.MODELS, model_id, cmd, caller)

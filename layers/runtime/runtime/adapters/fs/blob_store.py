@@ -3,14 +3,16 @@
 Layout under ``root`` (``<data_dir>/blobs``)::
 
     sha256/<hex>                       verified blobs, written once, never modified
-    uploads/<upload_id>/meta.json      expected size/sha256, part size, completion marker
+    uploads/<upload_id>/meta.json      expected size/sha256, part size, per-part CRC32s, completion
     uploads/<upload_id>/part-00001     one file per part (atomic replace), + part-00001.md5
 
 Part URLs have the S3 shape but point at the local server:
 ``{base_url}/uploads/<id>/parts/<n>?expires=..&sig=..``; the server calls :meth:`verify`
-and then :meth:`upload_part`. Completion hashes while joining the parts into a temp file on
-the same filesystem, fsyncs, and ``os.replace``s it into ``sha256/<hex>``: a blob is visible
-whole and verified, or not at all.
+and then :meth:`upload_part`. An upload started with per-part CRC32s gets the same part headers
+as on S3 (``x-amz-sdk-checksum-algorithm``, ``x-amz-checksum-crc32``), and a part whose bytes do
+not match its announced CRC32 is refused (Invalid, field ``part``) and not stored. Completion
+hashes while joining the parts into a temp file on the same filesystem, fsyncs, and
+``os.replace``s it into ``sha256/<hex>``: a blob is visible whole and verified, or not at all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 import secrets
 import shutil
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,11 +38,13 @@ from runtime.adapters.fs.blob_rules import (
     BlobUpload,
     check_key,
     check_new_upload,
+    check_part_checksum,
     check_part_data,
     check_part_number,
     check_parts_before_join,
     check_range,
     check_upload_id,
+    encode_crc32,
     safe_filename,
     staging_key,
 )
@@ -47,6 +52,7 @@ from runtime.adapters.fs.signing import UrlSigner
 from runtime.ports import PartTarget
 
 _CHUNK = 1024 * 1024
+_JOIN_CHUNK = 8 * 1024 * 1024
 _PART_RE = re.compile(r"^part-(\d{5})$")
 _PART_ROUTE = re.compile(r"^/uploads/([0-9a-f]{32})/parts/([1-9][0-9]{0,4})$")
 _BLOB_ROUTE = re.compile(r"^/blobs/(sha256/[0-9a-f]{64})$")
@@ -132,7 +138,13 @@ class LocalBlobStore:
             raw = json.loads((self._upload_dir(upload_id) / "meta.json").read_text())
         except FileNotFoundError:
             raise NotFound(f"no upload {upload_id}", field="upload_id") from None
-        return BlobUpload(upload_id=upload_id, key=staging_key(upload_id), **raw)
+        crcs = raw.pop("part_crc32", None)
+        return BlobUpload(
+            upload_id=upload_id,
+            key=staging_key(upload_id),
+            part_crc32=tuple(crcs) if crcs is not None else None,
+            **raw,
+        )
 
     def _open_meta(self, upload_id: str) -> BlobUpload:
         meta = self._meta(upload_id)
@@ -153,13 +165,21 @@ class LocalBlobStore:
         finally:
             os.close(fd)
 
-    def create_upload(self, *, expected_size: int, expected_sha256: str, part_size: int) -> BlobUpload:
-        check_new_upload(
+    def create_upload(
+        self,
+        *,
+        expected_size: int,
+        expected_sha256: str,
+        part_size: int,
+        part_crc32: Sequence[str] | None = None,
+    ) -> BlobUpload:
+        crcs = check_new_upload(
             expected_size,
             expected_sha256,
             part_size,
             min_part=self.min_part_bytes,
             max_part=self.max_part_bytes,
+            part_crc32=part_crc32,
         )
         upload_id = secrets.token_hex(16)
         updir = self._upload_dir(upload_id)
@@ -170,8 +190,10 @@ class LocalBlobStore:
             "part_size": part_size,
             "created_at": self._clock(),
         }
+        if crcs is not None:
+            meta["part_crc32"] = list(crcs)
         _write_atomic(updir / "meta.json", json.dumps(meta).encode())
-        return BlobUpload(upload_id=upload_id, key=staging_key(upload_id), **meta)
+        return self._meta(upload_id)
 
     def get_upload(self, upload_id: str) -> BlobUpload:
         """The upload with its parts so far (for resuming)."""
@@ -197,19 +219,30 @@ class LocalBlobStore:
             check_part_number(meta, n)
             path = f"/uploads/{upload_id}/parts/{n}"
             query = self.signer.sign("PUT", path, expires_s=self.url_ttl_s)
-            targets.append(PartTarget(part_number=n, url=f"{self.base_url}{path}?{query}"))
+            targets.append(
+                PartTarget(part_number=n, url=f"{self.base_url}{path}?{query}", headers=meta.part_headers(n))
+            )
         return targets
 
-    def upload_part(self, upload_id: str, part_number: int, data: bytes | Iterable[bytes]) -> str:
+    def upload_part(
+        self,
+        upload_id: str,
+        part_number: int,
+        data: bytes | Iterable[bytes],
+        *,
+        checksum_crc32: str | None = None,
+    ) -> str:
         """Store one part atomically; ``data`` may be bytes or an iterable of chunks (the
-        server streams request bodies). Returns the part's etag (md5 hex, as S3 does)."""
+        server streams request bodies). Returns the part's etag (md5 hex, as S3 does).
+        The part's CRC32 must match the one announced at start and ``checksum_crc32`` (the
+        ``x-amz-checksum-crc32`` header) when given: else Invalid(field="part"), nothing stored."""
         meta = self._open_meta(upload_id)
         check_part_number(meta, part_number)
         updir = self._upload_dir(upload_id)
         part = updir / f"part-{part_number:05d}"
         tmp = updir / f".{part.name}.{secrets.token_hex(6)}.tmp"
         md5 = hashlib.md5(usedforsecurity=False)
-        size = 0
+        size, crc = 0, 0
         try:
             with open(tmp, "wb") as f:
                 for chunk in [data] if isinstance(data, bytes | bytearray | memoryview) else data:
@@ -217,12 +250,12 @@ class LocalBlobStore:
                     if size > self.max_part_bytes:
                         raise TooLarge(f"a part may hold at most {self.max_part_bytes} bytes", field="part")
                     md5.update(chunk)
+                    crc = zlib.crc32(chunk, crc)
                     f.write(chunk)
+                check_part_data(meta, part_number, size, min_part=self.min_part_bytes, max_part=self.max_part_bytes)
+                check_part_checksum(meta, part_number, encode_crc32(crc), checksum_crc32)
                 f.flush()
                 os.fsync(f.fileno())
-            check_part_data(
-                meta, part_number, size, min_part=self.min_part_bytes, max_part=self.max_part_bytes
-            )
             os.replace(tmp, part)
         except FileNotFoundError:
             raise NotFound(f"no upload {upload_id}", field="upload_id") from None
@@ -277,14 +310,17 @@ class LocalBlobStore:
             check_parts_before_join(meta, sizes, min_part=self.min_part_bytes, max_part=self.max_part_bytes)
             joined = updir / f".join.{secrets.token_hex(6)}.tmp"
             digest = hashlib.sha256()
+            buf = bytearray(_JOIN_CHUNK)
+            view = memoryview(buf)
             try:
-                with open(joined, "wb") as out:
+                with open(joined, "wb", buffering=0) as out:
                     for n in sorted(sizes):
-                        with open(updir / f"part-{n:05d}", "rb") as f:
-                            while chunk := f.read(_CHUNK):
-                                digest.update(chunk)
-                                out.write(chunk)
-                    out.flush()
+                        with open(updir / f"part-{n:05d}", "rb", buffering=0) as f:
+                            while got := f.readinto(buf):
+                                digest.update(view[:got])
+                                done_w = 0
+                                while done_w < got:  # raw writes may be short
+                                    done_w += out.write(view[done_w:got]) or 0
                     os.fsync(out.fileno())
                 if digest.hexdigest() != meta.expected_sha256:
                     shutil.rmtree(updir, ignore_errors=True)  # like S3: the parts are spent
@@ -302,6 +338,8 @@ class LocalBlobStore:
                 "created_at": meta.created_at,
                 "completed_key": target,
             }
+            if meta.part_crc32 is not None:
+                done["part_crc32"] = list(meta.part_crc32)
             _write_atomic(updir / "meta.json", json.dumps(done).encode())
             for entry in updir.iterdir():
                 if entry.name.startswith("part-"):
@@ -310,9 +348,7 @@ class LocalBlobStore:
 
     def _part_sizes(self, updir: Path) -> dict[int, dict[str, int]]:
         return {
-            int(m.group(1)): {"size": e.stat().st_size}
-            for e in updir.iterdir()
-            if (m := _PART_RE.fullmatch(e.name))
+            int(m.group(1)): {"size": e.stat().st_size} for e in updir.iterdir() if (m := _PART_RE.fullmatch(e.name))
         }
 
     def abort_upload(self, upload_id: str) -> None:
@@ -376,9 +412,7 @@ class LocalBlobStore:
             if method != "PUT":
                 raise Forbidden("part URLs accept PUT only", field="method")
             self.signer.verify("PUT", path, query)
-            return SignedTarget(
-                kind="part", upload_id=check_upload_id(m.group(1)), part_number=int(m.group(2))
-            )
+            return SignedTarget(kind="part", upload_id=check_upload_id(m.group(1)), part_number=int(m.group(2)))
         if m := _BLOB_ROUTE.fullmatch(path):
             if method not in ("GET", "HEAD"):
                 raise Forbidden("blob URLs accept GET and HEAD only", field="method")

@@ -14,6 +14,14 @@ retry-safe (a crash after S3 completed the staging object resumes at the hash st
 On AWS the API can call the fast :meth:`S3BlobStore.join_parts` and leave the slow hash+copy to
 an ``ObjectCreated:CompleteMultipartUpload`` trigger on the ``uploads/`` prefix, which calls
 :meth:`S3BlobStore.complete_upload` (multi-GB hashing does not fit API Gateway's 29 s).
+Per-part checksums: an upload started with the parts' CRC32s (``part_crc32``) is created with
+``ChecksumAlgorithm=CRC32`` (COMPOSITE), and every part URL is SigV4-presigned with
+``x-amz-sdk-checksum-algorithm`` and ``x-amz-checksum-crc32`` as *signed headers* (never hoisted
+into the query string, where S3 ignores them): the client must send exactly those headers
+(``PartTarget.headers``), and S3 answers 400 BadDigest for a part whose bytes differ. Completion
+names each part's CRC32, as S3 requires for such uploads. Without checksums S3 (and moto) must
+build a full-object CRC64NVME at completion instead (moto: a second copy and a pure-Python CRC
+pass over the whole object).
 Bucket lifecycle (infra): AbortIncompleteMultipartUpload on ``uploads/`` and expiry of
 ``upload-manifests/`` after a few days (completed manifests only serve retried completions).
 """
@@ -32,17 +40,20 @@ from botocore.exceptions import ClientError
 
 from domain.errors import Conflict, Invalid, NotFound
 from runtime.adapters.fs.blob_rules import (
+    CHECKSUM_ALGORITHM,
     S3_MIN_PART_BYTES,
     UPLOAD_ID_RE,
     BlobUpload,
     check_key,
     check_new_upload,
+    check_part_checksum,
     check_part_data,
     check_part_number,
     check_parts_before_join,
     check_range,
     check_upload_id,
     content_disposition,
+    crc32_b64,
     staging_key,
 )
 from runtime.ports import PartTarget
@@ -53,6 +64,13 @@ MANIFEST_PREFIX = "upload-manifests/"
 
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _presign_upload_part_with_sigv4(signature_version: str, context: Any = None, **_: Any) -> str | None:
+    """botocore presigns S3 URLs with legacy SigV2 unless the client was configured otherwise;
+    SigV2 moves x-amz-* headers into the query string. Part URLs must be SigV4 so that the
+    checksum headers are signed headers (``choose-signer`` handler on the client's own events)."""
+    return "s3v4" if (context or {}).get("is_presign_request") else None
 
 
 def _missing(err: ClientError) -> bool:
@@ -81,6 +99,9 @@ class S3BlobStore:
         self.max_part_bytes = max_part_bytes
         self.url_ttl_s = url_ttl_s
         self._clock = clock
+        s3_client.meta.events.register_first(
+            "choose-signer.s3.UploadPart", _presign_upload_part_with_sigv4, unique_id="tlm-upload-part-sigv4"
+        )
         # below the threshold one CopyObject; above it, multipart copy (CopyObject stops at 5 GB)
         self._copy_config = TransferConfig(
             multipart_threshold=copy_threshold_bytes,
@@ -119,6 +140,7 @@ class S3BlobStore:
             expected_sha256=m["expected_sha256"],
             created_at=m["created_at"],
             completed_key=m.get("completed_key"),
+            part_crc32=tuple(m["part_crc32"]) if m.get("part_crc32") is not None else None,
         )
 
     def _open(self, upload_id: str) -> tuple[BlobUpload, str]:
@@ -127,28 +149,40 @@ class S3BlobStore:
             raise Conflict("upload already completed", field="upload_id")
         return self._upload(upload_id, m), m["s3_upload_id"]
 
-    def create_upload(self, *, expected_size: int, expected_sha256: str, part_size: int) -> BlobUpload:
-        check_new_upload(
+    def create_upload(
+        self,
+        *,
+        expected_size: int,
+        expected_sha256: str,
+        part_size: int,
+        part_crc32: Sequence[str] | None = None,
+    ) -> BlobUpload:
+        crcs = check_new_upload(
             expected_size,
             expected_sha256,
             part_size,
             min_part=self.min_part_bytes,
             max_part=self.max_part_bytes,
+            part_crc32=part_crc32,
         )
         upload_id = secrets.token_hex(16)
+        extra: dict[str, Any] = {"ChecksumAlgorithm": CHECKSUM_ALGORITHM} if crcs is not None else {}
         created = self.s3.create_multipart_upload(
             Bucket=self.bucket,
             Key=staging_key(upload_id),
             ContentType="application/octet-stream",
             Metadata={"sha256": expected_sha256, "size": str(expected_size), "upload-id": upload_id},
+            **extra,
         )
-        manifest = {
+        manifest: dict[str, Any] = {
             "s3_upload_id": created["UploadId"],
             "expected_size": expected_size,
             "expected_sha256": expected_sha256,
             "part_size": part_size,
             "created_at": self._clock(),
         }
+        if crcs is not None:
+            manifest["part_crc32"] = list(crcs)
         self._write_manifest(upload_id, manifest)
         return self._upload(upload_id, manifest)
 
@@ -161,9 +195,7 @@ class S3BlobStore:
     def list_uploads(self) -> list[BlobUpload]:
         """Open uploads (S3 multipart uploads under ``uploads/`` with a manifest), oldest first."""
         found = []
-        for page in self.s3.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix="uploads/"
-        ):
+        for page in self.s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix="uploads/"):
             for item in page.get("Uploads", []):
                 upload_id = item["Key"].removeprefix("uploads/")
                 if not UPLOAD_ID_RE.fullmatch(upload_id):
@@ -181,27 +213,32 @@ class S3BlobStore:
         targets = []
         for n in part_numbers:
             check_part_number(up, n)
-            url = self.s3.generate_presigned_url(
-                "upload_part",
-                Params={"Bucket": self.bucket, "Key": up.key, "UploadId": s3_id, "PartNumber": n},
-                ExpiresIn=self.url_ttl_s,
-            )
-            targets.append(PartTarget(part_number=n, url=url))
+            params: dict[str, Any] = {"Bucket": self.bucket, "Key": up.key, "UploadId": s3_id, "PartNumber": n}
+            if up.part_crc32 is not None:  # signed headers: S3 checks the bytes against them
+                params["ChecksumAlgorithm"] = CHECKSUM_ALGORITHM
+                params["ChecksumCRC32"] = up.part_crc32[n - 1]
+            url = self.s3.generate_presigned_url("upload_part", Params=params, ExpiresIn=self.url_ttl_s)
+            targets.append(PartTarget(part_number=n, url=url, headers=up.part_headers(n)))
         return targets
 
-    def upload_part(self, upload_id: str, part_number: int, data: bytes) -> str:
+    def upload_part(self, upload_id: str, part_number: int, data: bytes, *, checksum_crc32: str | None = None) -> str:
         up, s3_id = self._open(upload_id)
         check_part_number(up, part_number)
-        check_part_data(
-            up, part_number, len(data), min_part=self.min_part_bytes, max_part=self.max_part_bytes
-        )
+        check_part_data(up, part_number, len(data), min_part=self.min_part_bytes, max_part=self.max_part_bytes)
+        crc = crc32_b64(data)
+        check_part_checksum(up, part_number, crc, checksum_crc32)
+        extra: dict[str, Any] = {}
+        if up.part_crc32 is not None:
+            extra = {"ChecksumAlgorithm": CHECKSUM_ALGORITHM, "ChecksumCRC32": crc}
         try:
             res = self.s3.upload_part(
-                Bucket=self.bucket, Key=up.key, UploadId=s3_id, PartNumber=part_number, Body=data
+                Bucket=self.bucket, Key=up.key, UploadId=s3_id, PartNumber=part_number, Body=data, **extra
             )
         except ClientError as err:
             if _missing(err):
                 raise NotFound(f"no upload {upload_id}", field="upload_id") from None
+            if _code(err) in ("BadDigest", "InvalidDigest"):
+                raise Invalid(f"S3 rejected part {part_number}: {_code(err)}", field="part") from None
             raise
         return str(res["ETag"]).strip('"')
 
@@ -245,17 +282,15 @@ class S3BlobStore:
         parts = self._s3_parts(up.key, m["s3_upload_id"])
         sizes = {n: p["size"] for n, p in parts.items()}
         check_parts_before_join(up, sizes, min_part=self.min_part_bytes, max_part=self.max_part_bytes)
+        listed = [{"PartNumber": n, "ETag": parts[n]["etag"]} for n in sorted(parts)]
+        if up.part_crc32 is not None:  # S3 requires each part's checksum for such uploads
+            listed = [{**p, "ChecksumCRC32": up.part_crc32[p["PartNumber"] - 1]} for p in listed]
         try:
             self.s3.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=up.key,
-                UploadId=m["s3_upload_id"],
-                MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": parts[n]["etag"]} for n in sorted(parts)]
-                },
+                Bucket=self.bucket, Key=up.key, UploadId=m["s3_upload_id"], MultipartUpload={"Parts": listed}
             )
         except ClientError as err:
-            if _code(err) in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder"):
+            if _code(err) in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder", "BadDigest", "InvalidRequest"):
                 raise Invalid(f"S3 rejected the parts: {_code(err)}", field="part") from None
             raise
 
@@ -275,8 +310,11 @@ class S3BlobStore:
         target = up.target_key
         if not self.exists(target):  # same content already stored: completion is idempotent
             # metadata (sha256, size, upload-id) and content type come along from the staging key
+            # The copy gets a checksum of its own (S3 computes it; a composite per-part checksum
+            # describes the staging object's part layout, not the copy's).
+            extra = {"ChecksumAlgorithm": CHECKSUM_ALGORITHM} if up.part_crc32 is not None else None
             self.s3.copy(
-                {"Bucket": self.bucket, "Key": up.key}, self.bucket, target, Config=self._copy_config
+                {"Bucket": self.bucket, "Key": up.key}, self.bucket, target, ExtraArgs=extra, Config=self._copy_config
             )
         self._write_manifest(upload_id, {**m, "completed_key": target})
         self.s3.delete_object(Bucket=self.bucket, Key=up.key)
@@ -304,9 +342,7 @@ class S3BlobStore:
         except NotFound:
             return
         try:
-            self.s3.abort_multipart_upload(
-                Bucket=self.bucket, Key=staging_key(upload_id), UploadId=m["s3_upload_id"]
-            )
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=staging_key(upload_id), UploadId=m["s3_upload_id"])
         except ClientError as err:
             if not _missing(err):
                 raise
