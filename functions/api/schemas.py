@@ -41,6 +41,9 @@ class StartUpload(Body):
     size: int = Field(ge=0)
     sha256: str = Field(min_length=64, max_length=64)
     part_size: int | None = Field(default=None, ge=1)
+    part_crc32: list[str] | None = Field(
+        default=None, max_length=10_000, description="base64 CRC32 (big-endian) of every part, in order"
+    )
 
 
 class PartNumbers(Body):
