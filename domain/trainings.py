@@ -87,7 +87,8 @@ def decide(state: Training, cmd: Command) -> Sequence[DomainEvent]:
     if isinstance(cmd, RequestTraining):
         if state.exists:
             raise Conflict("training exists", field="training_id")
-        return [TrainingRequested(**{**cmd.model_dump(), "name": clean_name(cmd.name)})]
+        fields = {k: getattr(cmd, k) for k in TrainingRequested.model_fields if hasattr(cmd, k)}
+        return [TrainingRequested(**{**fields, "name": clean_name(cmd.name)})]
     if not state.exists:
         raise NotFound("no such training", field="training_id")
     if isinstance(cmd, RecordRegistration):

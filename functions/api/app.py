@@ -5,13 +5,15 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from functions.api import errors
-from functions.api.routers import compiles, configs, health, jobs, models, projects, runs, uploads
+from functions.api.routers import compiles, configs, datasets, health, jobs, models, projects, runs, trainings, uploads
 
 app = APIGatewayRestResolver(enable_validation=True)
 for r in (
     health.router, projects.router, models.router, uploads.router, configs.router, jobs.router, compiles.router,
     runs.router,
 ):
+    app.include_router(r)
+for r in (datasets.router, trainings.router):
     app.include_router(r)
 errors.install(app)
 app.enable_swagger(path="/swagger", title="TLM API", version="0.1.0", description="TLM model lifecycle platform")

@@ -15,7 +15,9 @@ from rich.table import Table
 from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import arch_app, configs_app
+from tlm.cli.datasets import datasets_app
 from tlm.cli.runs import runs_app
+from tlm.cli.train import train_app
 from tlm.client import ApiError, Client
 
 app = typer.Typer(help="TLM: the language-model lifecycle platform", no_args_is_help=True)
@@ -25,6 +27,8 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(models_app, name="models")
 app.add_typer(configs_app, name="configs")
 app.add_typer(arch_app, name="arch")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(train_app, name="train")
 app.add_typer(compile_app, name="compile")
 app.add_typer(runs_app, name="runs")
 app.command("package")(package_command)

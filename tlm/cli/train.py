@@ -1,0 +1,192 @@
+"""``tlm train ...``: start a training (config + dataset), follow its logs live, show its state,
+metrics (with a text chart of the loss curve) and evaluation, cancel it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tlm.client import ApiError, Client
+
+train_app = typer.Typer(help="Training runs: start, logs --follow, show, cancel", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+_root_params: dict[str, Any] = {}
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+@train_app.callback()
+def _remember_root(ctx: typer.Context) -> None:
+    _root_params.update(ctx.find_root().params)
+
+
+def _json() -> bool:
+    return bool(_root_params.get("as_json"))
+
+
+def client() -> Client:
+    return Client(_root_params.get("endpoint"), _root_params.get("token"))
+
+
+def fail(e: ApiError) -> NoReturn:
+    text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
+    err.print(f"[red]error[/red] {escape(text)}")
+    raise typer.Exit(2)
+
+
+def chart(points: list[list[float]], width: int = 60, height: int = 8) -> list[str]:
+    """A text chart of ``[[step, value], ...]``: ``height`` rows of block characters, the value
+    range on the left, the step range below."""
+    if not points:
+        return []
+    values = [p[1] for p in points]
+    if len(values) > width:  # average into ``width`` buckets
+        step = len(values) / width
+        values = [
+            sum(values[int(i * step) : max(int(i * step) + 1, int((i + 1) * step))])
+            / len(values[int(i * step) : max(int(i * step) + 1, int((i + 1) * step))])
+            for i in range(width)
+        ]
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    levels = [(v - lo) / span * height * 8 for v in values]  # eighths of a row
+    rows = []
+    for r in range(height - 1, -1, -1):
+        line = "".join(SPARK[max(0, min(8, round(lv - r * 8)))] for lv in levels)
+        label = f"{hi:8.4f} ┤" if r == height - 1 else f"{lo:8.4f} ┤" if r == 0 else "         │"
+        rows.append(label + line)
+    rows.append(f"          step {int(points[0][0])} … {int(points[-1][0])}")
+    return rows
+
+
+@train_app.command("start")
+def start(
+    config: Annotated[str, typer.Option("--config", help="config id")],
+    dataset: Annotated[str, typer.Option("--dataset", help="dataset id")],
+    name: Annotated[str | None, typer.Option(help="name of the trained model (default: <config>-<dataset>)")] = None,
+    project_id: Annotated[str | None, typer.Option("--project", help="project id (default: the dataset's)")] = None,
+) -> None:
+    """Check the config and dataset, then start the training workflow."""
+    c = client()
+    try:
+        project_id = project_id or c.dataset(dataset)["project_id"]
+        t = c.start_training(project_id, config_id=config, dataset_id=dataset, name=name or f"{config}-{dataset}")
+    except ApiError as e:
+        fail(e)
+    if _json():
+        print(json.dumps(t, ensure_ascii=False, indent=2))
+    else:
+        console.print(f"started training [bold]{escape(t['name'])}[/bold] id={t['training_id']} ({t['state']})")
+
+
+@train_app.command("logs")
+def logs(
+    training_id: str,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the training ends")] = False,
+) -> None:
+    """Log lines of the current job; with --follow, every job of the run live, to the end."""
+    c = client()
+    try:
+        if follow:
+            current = None
+            for job, line in c.follow_training_logs(training_id):
+                if job != current:
+                    current = job
+                    print(f"==> {job} <==", flush=True)
+                print(line, flush=True)
+            final = c.training(training_id)
+            print(f"==> training {final['state']} <==", flush=True)
+            if final["state"] == "failed":
+                err.print(f"[red]failed[/red] {escape(str(final.get('error')))}: {escape(str(final.get('cause')))}")
+            return
+        res = c.training_logs(training_id)
+    except ApiError as e:
+        fail(e)
+    if _json():
+        print(json.dumps(res, ensure_ascii=False, indent=2))
+        return
+    for line in res["lines"]:
+        print(line)
+
+
+@train_app.command("show")
+def show(training_id: str) -> None:
+    """State, steps, metrics with the loss curve, evaluation and the trained model."""
+    try:
+        t = client().training(training_id)
+    except ApiError as e:
+        fail(e)
+    if _json():
+        print(json.dumps(t, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"[bold]{escape(t['name'])}[/bold] id={t['training_id']} state={t['state']} "
+        f"config={t['config_id']} v{t['config_version']} dataset={t['dataset_id']}"
+        + (f" model={t['model_id']}" if t["model_id"] else "")
+    )
+    if t.get("error"):
+        err.print(f"[red]{escape(str(t['error']))}[/red] {escape(str(t.get('cause')))}")
+    steps = Table("step", "status", "job", "seconds")
+    for s in t["steps"]:
+        steps.add_row(
+            s["step"], s["status"], s.get("job") or "", f"{s['duration_s']:.1f}" if s.get("duration_s") else ""
+        )
+    console.print(steps)
+    final = (t.get("metrics") or {}).get("final") or t.get("live_metrics") or {}
+    if final:
+        console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(final.items())))
+    for name, points in ((t.get("metrics") or {}).get("curves") or {}).items():
+        if points:
+            console.print(f"{name}:")
+            for row in chart(points):
+                print(row)
+    ev = t.get("evaluation") or {}
+    if ev:
+        lat = ev.get("latency_ms_per_batch") or {}
+        console.print(
+            f"evaluation on {ev.get('examples')} test examples: accuracy={ev['accuracy']:.4f} "
+            f"macro_f1={ev['macro_f1']:.4f} latency p50={lat.get('p50', 0):.1f} ms/batch"
+        )
+        cm = ev.get("confusion_matrix") or {}
+        if cm:
+            tab = Table("true \\ predicted", *cm["labels"])
+            for label, row in zip(cm["labels"], cm["rows_true_cols_pred"], strict=True):
+                tab.add_row(label, *map(str, row))
+            console.print(tab)
+
+
+@train_app.command("list")
+def list_(project_id: str) -> None:
+    try:
+        items = client().trainings(project_id)
+    except ApiError as e:
+        fail(e)
+    t = Table("id", "name", "state", "model", "started")
+    for i in items:
+        t.add_row(i["training_id"], escape(i["name"]), i["state"], i.get("model_id") or "", str(i["started_at"])[:19])
+    print(json.dumps(items, ensure_ascii=False, indent=2)) if _json() else console.print(t)
+
+
+@train_app.command("cancel")
+def cancel(
+    training_id: str,
+    wait: Annotated[bool, typer.Option(help="wait until it has stopped")] = True,
+) -> None:
+    c = client()
+    try:
+        t = c.cancel_training(training_id)
+        while wait and t["state"] == "cancelling":
+            time.sleep(0.5)
+            t = c.training(training_id)
+    except ApiError as e:
+        fail(e)
+    if _json():
+        print(json.dumps(t, ensure_ascii=False, indent=2))
+    else:
+        console.print(f"training {t['training_id']} {t['state']}")
