@@ -193,7 +193,12 @@ class Handler(BaseHTTPRequestHandler):
         length = self._length()
         if length > blobs.max_part_bytes:
             raise TooLarge(f"a part may hold at most {blobs.max_part_bytes} bytes", field="part")
-        etag = blobs.upload_part(target.upload_id, target.part_number, self._body_chunks(length))
+        etag = blobs.upload_part(
+            target.upload_id,
+            target.part_number,
+            self._body_chunks(length),
+            checksum_crc32=self.headers.get("x-amz-checksum-crc32"),  # as S3 checks it on a part PUT
+        )
         self.send_response(200)
         self.send_header("ETag", f'"{etag}"')
         self.send_header("Content-Length", "0")
