@@ -42,6 +42,12 @@ def sample_texts(tokenizer: Any, n: int, data: Path | None, seed: int = 0) -> tu
     return ["".join(rng.choice(chars) for _ in range(rng.randint(4, 60))) for _ in range(n)], "synthetic"
 
 
+def _check_stop() -> None:
+    """A stop (SIGTERM) ends the compile at the next batch: nothing to checkpoint, exit 143."""
+    if contract.STOP.is_set():
+        raise contract.Stopped("compile stopped before it finished")
+
+
 def main(hp: dict[str, Any]) -> None:
     params = {k: v for k, v in hp.items() if k not in ("target", "recipe", *JOB_META)}
     if isinstance(hp.get("recipe"), dict):  # the workflow passes the validated recipe as one field
@@ -79,6 +85,7 @@ def main(hp: dict[str, Any]) -> None:
     texts, source = sample_texts(tokenizer, recipe.sample_size, data)
     diffs, agree = [], 0
     for i in range(0, len(texts), 8):
+        _check_stop()
         enc = tokenizer(texts[i : i + 8], truncation=True, max_length=recipe.max_seq_length, padding=True,
                         return_tensors="np")
         with torch.inference_mode():
@@ -97,6 +104,7 @@ def main(hp: dict[str, Any]) -> None:
     # ---- latency, eager vs compiled, same inputs
     lat: dict[str, Any] = {}
     for bs in recipe.latency_batch_sizes:
+        _check_stop()
         enc = tokenizer((texts * bs)[:bs], truncation=True, max_length=recipe.max_seq_length,
                         padding="max_length", return_tensors="np")
         ids, mask = enc["input_ids"], enc["attention_mask"]
