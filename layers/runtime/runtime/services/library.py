@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.errors import Conflict, Invalid, NotFound
@@ -195,7 +195,7 @@ class LibraryService:
 
     def update_model(self, caller: Caller, model_id: str, **changes: Any) -> dict[str, Any]:
         self._model(caller, model_id, "editor")
-        out = execute(self.store, m.MODELS, model_id, m.UpdateModel(**changes), caller)
+        out = execute(self.store, m.MODELS, model_id, m.UpdateModel(**changes), caller, retries=3)
         return model_doc(out.state, out.version)
 
     def delete_model(self, caller: Caller, model_id: str, reason: str = "") -> dict[str, Any]:
@@ -221,7 +221,14 @@ class LibraryService:
         return [history_item(r) for r in records]
 
     def _visible_projects(self, caller: Caller) -> set[str]:
-        return {row["project_id"] for _, row in self.views.scan("memberships", prefix=f"{caller.user_id}/")}
+        """Candidate projects come from the memberships view; each is re-checked on its own stream,
+        so a removed member stops seeing it at once, not when the projector catches up."""
+        visible = set()
+        for _, row in self.views.scan("memberships", prefix=f"{caller.user_id}/"):
+            project = self.access.project(row["project_id"])
+            if project.role_of(caller.user_id) is not None:
+                visible.add(row["project_id"])
+        return visible
 
     def list_models(
         self,
@@ -278,7 +285,7 @@ class LibraryService:
         )
         cmd = m.StartUpload(upload_id=upload.upload_id, path=path, size=size, sha256=sha256, part_size=ps)
         try:
-            execute(self.store, m.MODELS, model_id, cmd, caller)
+            execute(self.store, m.MODELS, model_id, cmd, caller, retries=3)  # parallel uploads
         except Exception:
             self.blobs.abort_upload(upload.upload_id)
             raise
@@ -390,7 +397,7 @@ class LibraryService:
         try:
             key = self.blobs.complete_upload(upload_id)
         except Invalid as err:
-            if err.field in ("sha256",):  # the bytes are wrong: the upload is spent
+            if err.field in ("sha256", "size"):  # the bytes are wrong: the upload is spent
                 execute(
                     self.store,
                     m.MODELS,
@@ -399,8 +406,9 @@ class LibraryService:
                     SYSTEM,
                     retries=3,
                 )
+                self.blobs.abort_upload(upload_id)  # S3 already discarded it; locally free the parts
                 return {"upload_id": upload_id, "state": "rejected", "reason": err.message, "field": err.field}
-            raise  # layout / size problems leave the upload open: the client can fix and retry
+            raise  # a part-layout problem leaves the upload open: the client can fix and retry
         return self.finalize_upload(model_id, upload_id, key)
 
     def finalize_upload(self, model_id: str, upload_id: str, blob_key: str, caller: Caller = SYSTEM) -> dict[str, Any]:
@@ -473,8 +481,8 @@ class LibraryService:
 
     def abort_upload(self, caller: Caller, model_id: str, upload_id: str) -> dict[str, Any]:
         self._open_upload(caller, model_id, upload_id, "editor")
-        self.blobs.abort_upload(upload_id)
-        execute(self.store, m.MODELS, model_id, m.AbortUpload(upload_id=upload_id), caller)
+        execute(self.store, m.MODELS, model_id, m.AbortUpload(upload_id=upload_id), caller, retries=3)
+        self.blobs.abort_upload(upload_id)  # after the event: a failed append leaves the upload usable
         return {"upload_id": upload_id, "state": "aborted"}
 
     # ------------------------------------------------------------------ download + gc
@@ -487,11 +495,18 @@ class LibraryService:
         name = path.rsplit("/", 1)[-1]
         return {"path": path, "size": f.size, "sha256": f.sha256, "url": self.blobs.download_url(f.blob, filename=name)}
 
-    def collect_garbage(self) -> list[str]:
-        """Delete blobs that no live model references (rows of blob_refs with no refs)."""
+    def collect_garbage(self, *, grace_s: float = 3600.0, now: datetime | None = None) -> list[str]:
+        """Delete blobs that no live model has referenced for ``grace_s`` seconds. The grace period
+        covers an upload of the same bytes that completed (deduplicated onto the existing blob)
+        just before its FileAdded reached the view."""
+        now = now or datetime.now(UTC)
         reclaimed = []
         for key, row in self.views.scan("blob_refs"):
-            if not row.get("refs") and self.blobs.exists(key):
+            if row.get("refs") or not row.get("released_at"):
+                continue
+            if (now - datetime.fromisoformat(row["released_at"])).total_seconds() < grace_s:
+                continue
+            if self.blobs.exists(key):
                 self.blobs.delete(key)
                 reclaimed.append(key)
         return reclaimed

@@ -147,7 +147,10 @@ class BlobRefsView:
                 del refs[model_id]
         elif event.type == "model.deleted":
             refs.pop(model_id, None)
-        return {"blob": key, "refs": refs}
+        row = {"blob": key, "refs": refs}
+        if not refs:  # when the last reference went (garbage collection waits a grace period)
+            row["released_at"] = event.recorded_at.isoformat()
+        return row
 
 
 class UploadsView:
