@@ -520,7 +520,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
         records = {path: checks.get(path) for path in row.get("files", {})}
         out["validation"] = {k: v for k, v in dataset_summary(records).items() if k in ("state", "rows", "labels")}
     out["file_count"] = len(row.get("files", {}))
-    out["total_size"] = sum(f["size"] for f in row.get("files", {}).values())
+    out["total_size"] = sum(f if isinstance(f, int) else f["size"] for f in row.get("files", {}).values())
     if "_score" in row:
         out["score"] = row["_score"]
     return out

@@ -112,9 +112,9 @@ class ModelsView:
             merged = {**base, **changes}
             return {**merged, "terms": search_terms(merged)}
         checks = {p: v for p, v in row.get("validations", {}).items() if p != d.get("path")}
-        if t == "model.file_added":
-            f = {"size": d["size"], "sha256": d["sha256"], "blob": d["blob"]}
-            return {**base, "files": {**row["files"], d["path"]: f}, "validations": checks}
+        if t == "model.file_added":  # path -> size only: rows must stay small (DynamoDB items <= 400 KB);
+            # a model's full file list (sha256, blob) is read from its stream
+            return {**base, "files": {**row["files"], d["path"]: d["size"]}, "validations": checks}
         if t == "model.file_removed":
             files = {p: f for p, f in row["files"].items() if p != d["path"]}
             return {**base, "files": files, "validations": checks}
