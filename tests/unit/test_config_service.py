@@ -249,4 +249,4 @@ def test_derive_architecture_and_test_hyperparameters(svc):
     assert hp["parent"]["architecture"]["num_hidden_layers"] == 4 and hp["layer_map"] == {"0": 0, "1": 1}
     with pytest.raises(Invalid) as e:
         svc.derive(ALICE, parent["config_id"], {"num_layers": 2, "d_model": 3}, name="x")
-    assert e.value.field == "edit"
+    assert e.value.field == "edit.d_model"  # names the offending key

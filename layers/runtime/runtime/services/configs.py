@@ -33,6 +33,8 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
+from pydantic import ValidationError
+
 from domain.configs import aggregate as agg
 from domain.configs import paths, portable
 from domain.configs.arch import ArchEdit, apply_edit, structural_diff
@@ -261,8 +263,10 @@ class ConfigService:
         if isinstance(edit, dict):
             try:
                 edit = ArchEdit.model_validate(edit)
-            except ValueError as e:
-                raise Invalid(f"bad architecture edit: {e}", field="edit") from None
+            except ValidationError as e:
+                first = e.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise Invalid(first["msg"], field=f"edit.{where}" if where else "edit") from None
         parent, _ = self._state(caller, parent_id, "read", version=parent_version)
         if parent.deleted:
             raise NotFound(f"config {parent_id!r} is deleted", field="parent_id")
