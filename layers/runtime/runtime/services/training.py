@@ -125,6 +125,7 @@ class TrainingService:
             "train",
             {
                 "training_id": training_id,
+                "project_id": project_id,  # runs are authorized by their project (tlm runs ...)
                 "dataset": dataset_id,
                 "config": config["values"],
                 "output_uri": f"{self.output_root}/{training_id}",
