@@ -106,7 +106,7 @@ def iter_examples(
             where = f"{base} line {i}"
             try:
                 obj = json.loads(line)
-            except ValueError as e:
+            except json.JSONDecodeError as e:
                 raise DataError(f"{where}: invalid JSON ({e.msg})", "format") from None
             if not isinstance(obj, dict):
                 raise DataError(f"{where}: expected a JSON object", "format")
@@ -154,7 +154,7 @@ def dataset_summary(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     a ``train`` split exists and the other splits use only train's labels."""
     problems: list[dict[str, Any]] = []
     splits: dict[str, dict[str, Any]] = {}
-    pending = []
+    pending: list[str] = []
     for path, rec in sorted(files.items()):
         if not is_data_file(path):
             continue
