@@ -73,6 +73,11 @@ def _scenario(platform: Platform, tmp_path: Path) -> None:
     mid = cli_json(platform, "models", "register", pid, "小模型", "--family", "bert")["model_id"]
     platform.cli("models", "upload", mid, *sorted(str(p) for p in model_dir.iterdir()))
 
+    # When a compile names a parameter its recipe does not have, it is refused before any job
+    bad = platform.cli("compile", "start", "--model", mid, "--target", "onnx", "--param", "optlevel=3", check=False)
+    assert bad.returncode == 2 and "422" in bad.stderr and "params.optlevel" in bad.stderr
+    assert not (platform.data_dir / "jobs").exists() or not any((platform.data_dir / "jobs").iterdir())
+
     # When it is compiled to ONNX int8 and its logs are followed until it ends
     params = [a for p in FAST for a in ("--param", p)]
     started = cli_json(platform, "compile", "start", "--model", mid, "--target", "onnx-int8", *params)
@@ -132,9 +137,9 @@ def _scenario(platform: Platform, tmp_path: Path) -> None:
     # Then the run is resumed (re-attached to its job) or failed, and the compile ends: never stuck
     final = wait_for(
         "the third compile to end",
-        lambda: (c := cli_json(platform, "compile", "show", third["compile_id"]))["status"]
-        in ("succeeded", "failed")
-        and c,
+        lambda: (
+            (c := cli_json(platform, "compile", "show", third["compile_id"]))["status"] in ("succeeded", "failed") and c
+        ),
         timeout=150,
         every=1,
     )

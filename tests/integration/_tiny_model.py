@@ -11,8 +11,13 @@ from pathlib import Path
 TEXTS = ["这部电影很好看，演员也不错", "服务太差了，再也不来了", "质量很好，物流很快", "味道一般，价格太贵"] * 5
 CONFIG = {
     "family": "bert",
-    "architecture": {"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64,
-                     "max_position_embeddings": 64},
+    "architecture": {
+        "num_hidden_layers": 1,
+        "hidden_size": 32,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+    },
 }
 
 
@@ -36,5 +41,8 @@ def make_tiny_model(out: Path, *, layers: int = 1, hidden: int = 32) -> Path:
 
 
 if __name__ == "__main__":
-    make_tiny_model(Path(sys.argv[1]), layers=int(sys.argv[2]) if len(sys.argv) > 2 else 1,
-                    hidden=int(sys.argv[3]) if len(sys.argv) > 3 else 32)
+    make_tiny_model(
+        Path(sys.argv[1]),
+        layers=int(sys.argv[2]) if len(sys.argv) > 2 else 1,
+        hidden=int(sys.argv[3]) if len(sys.argv) > 3 else 32,
+    )

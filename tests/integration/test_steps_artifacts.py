@@ -82,6 +82,9 @@ def test_put_file_stores_a_verified_blob(c, tmp_path: Path) -> None:
     data = os.urandom(9000)
     (tmp_path / "a.bin").write_bytes(data)
     out = c.artifacts.put_file(tmp_path / "a.bin")
-    assert out == {"blob": f"sha256/{hashlib.sha256(data).hexdigest()}", "size": 9000,
-                   "sha256": hashlib.sha256(data).hexdigest()}
+    assert out == {
+        "blob": f"sha256/{hashlib.sha256(data).hexdigest()}",
+        "size": 9000,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
     assert b"".join(c.blobs.open_range(out["blob"])) == data

@@ -10,8 +10,15 @@ from domain.errors import Conflict, Invalid, NotFound
 pytestmark = pytest.mark.unit
 
 ART = {p: {"blob": f"sha256/{'a' * 64}", "size": 1, "sha256": "a" * 64} for p in c.ARTIFACT_PATHS}
-REQ = c.RequestCompile(compile_id="c1", project_id="p", model_id="m", model_version=3, target="onnx-int8",
-                       params={"opset": 18}, run_id="r1")
+REQ = c.RequestCompile(
+    compile_id="c1",
+    project_id="p",
+    model_id="m",
+    model_version=3,
+    target="onnx-int8",
+    params={"opset": 18},
+    run_id="r1",
+)
 
 
 def run(*cmds: c.Command, state: c.Compile | None = None) -> c.Compile:
@@ -24,8 +31,11 @@ def run(*cmds: c.Command, state: c.Compile | None = None) -> c.Compile:
 def test_happy_path_requested_running_succeeded() -> None:
     s = run(REQ)
     assert (s.status, s.run_id, s.params) == ("requested", "r1", {"opset": 18})
-    s = run(c.StartCompile(files=["config.json"]), c.RecordVerification(job_name="j1", verification={"passed": True}),
-            state=s)
+    s = run(
+        c.StartCompile(files=["config.json"]),
+        c.RecordVerification(job_name="j1", verification={"passed": True}),
+        state=s,
+    )
     assert s.status == "running" and s.jobs == {"Compile": "j1"}
     s = run(c.SucceedCompile(artifacts=ART, jobs={"Package": "j2"}, report={"x": 1}), state=s)
     assert s.status == "succeeded" and s.terminal and s.jobs == {"Compile": "j1", "Package": "j2"}

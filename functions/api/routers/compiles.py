@@ -42,9 +42,7 @@ def cancel_compile(compile_id: str, body: schemas.CancelRequest | None = None) -
     return container().compiles.cancel(caller(router), compile_id, reason=body.reason if body else "")
 
 
-@router.get(
-    "/compiles/<compile_id>/download", tags=["compiles"], summary="A download URL and checksum of one artifact"
-)
+@router.get("/compiles/<compile_id>/download", tags=["compiles"], summary="A download URL and checksum of one artifact")
 def download_artifact(
     compile_id: str, path: Annotated[str, Query(description="model.onnx | compile_report.json | model.tar.gz")]
 ) -> dict[str, Any]:

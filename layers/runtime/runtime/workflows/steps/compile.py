@@ -169,4 +169,3 @@ def steps(container: Any) -> dict[str, Any]:
         "verify_compile": verify_compile,
         "record_compile": record_compile,
     }
-
