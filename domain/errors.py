@@ -66,3 +66,10 @@ class ConcurrencyConflict(Conflict):
 class TooLarge(DomainError):
     status = 413
     code = "too_large"
+
+
+class Unavailable(DomainError):
+    """The deployment lacks what the request needs (e.g. no job runner configured)."""
+
+    status = 503
+    code = "not_configured"

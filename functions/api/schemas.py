@@ -103,7 +103,8 @@ class ArchTest(Body):
 class StartCompile(Body):
     target: str = Field(description="a compile recipe: onnx | onnx-int8", examples=["onnx-int8"])
     params: dict[str, Any] = Field(
-        default_factory=dict, description="recipe fields (jobs.recipes), e.g. {\"opset\": 18, \"sample_size\": 32}"
+        default_factory=dict,
+        description="recipe fields (domain.compiles.recipes), e.g. {\"opset\": 18, \"sample_size\": 32}",
     )
 
 

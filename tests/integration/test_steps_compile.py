@@ -126,5 +126,5 @@ def test_a_model_that_cannot_be_compiled_fails_in_the_validate_step(c, tmp_path:
 
 
 def test_recipes_import_no_torch() -> None:
-    code = "import sys, jobs.recipes, runtime.services.compiles; assert 'torch' not in sys.modules, 'torch'"
+    code = "import sys, domain.compiles.recipes, runtime.services.compiles; assert 'torch' not in sys.modules, 'torch'"
     subprocess.run([sys.executable, "-c", code], check=True)

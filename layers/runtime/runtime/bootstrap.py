@@ -55,7 +55,9 @@ class Container:
         one with ``container._services["jobs"] = runner``."""
         if "jobs" not in self._services:
             if self.settings.backend != "local":
-                raise RuntimeError("no job runner configured for the aws backend")
+                from domain.errors import Unavailable
+
+                raise Unavailable("no job runner is configured for the aws backend yet", field="backend")
             from runtime.adapters.local_jobs import LocalJobRunner
 
             self._services["jobs"] = LocalJobRunner(self.settings.data_dir / "jobs")
@@ -87,7 +89,9 @@ class Container:
         ``container._services["workflows"] = ...`` (start/cancel/resume_incomplete)."""
         if "workflows" not in self._services:
             if self.settings.backend != "local":
-                raise RuntimeError("no workflow runner configured for the aws backend")
+                from domain.errors import Unavailable
+
+                raise Unavailable("no workflow runner is configured for the aws backend yet", field="backend")
             from runtime.adapters.local_workflows.runner import LocalWorkflowRunner
             from runtime.workflows.definitions import DEFAULT_SUBSTITUTIONS, WORKFLOWS
             from runtime.workflows.steps import registry

@@ -3,7 +3,7 @@ it, read its logs, cancel it, download its artifacts.
 
 ``start`` checks everything it can before any job runs: the caller may write in the model's
 project, the model exists, is a model (not a dataset) and has files, and the recipe and its
-parameters are valid (``jobs.recipes.validate_recipe``: pydantic only, no torch). Then it records
+parameters are valid (``domain.compiles.recipes``: pydantic only, shipped in the Lambda layer). Then it records
 ``compile.requested`` and starts the ``compile`` workflow (validate -> compile job -> verify ->
 package job -> record). Whether the files can actually be compiled is the validate step's call.
 
@@ -37,7 +37,7 @@ SYSTEM = Caller(user_id="system:compiles")
 
 
 def recipe_error(message: str) -> Invalid:
-    """``jobs.recipes`` says ``"<field>: <problem>"``; name the field as the API sees it."""
+    """``validate_recipe`` says ``"<field>: <problem>"``; name the field as the API sees it."""
     field, _, _ = message.partition(":")
     field = field.strip()
     if field == "target":
@@ -46,7 +46,7 @@ def recipe_error(message: str) -> Invalid:
 
 
 def validate_recipe(target: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    from jobs.recipes import validate_recipe as check  # pydantic only: no torch in the API
+    from domain.compiles.recipes import validate_recipe as check
 
     if not isinstance(params, dict):
         raise Invalid("params must be an object", field="params")
