@@ -3,7 +3,7 @@
 
 The ASL comes from ``runtime.workflows`` (rendered with ``sync_jobs=True``) as plain dicts. It may hold
 ``${Name}`` placeholders (see runtime/workflows/asl.py); this stack substitutes
-``Step_<function>`` (a Lambda per step: ``functions/steps/<function>.py`` ``handler``), ``EventsTable``,
+``Step_<function>`` (a Lambda per step: ``functions.steps.handler.handler`` with ``TLM_STEP``), ``EventsTable``,
 ``SageMakerRoleArn``, ``TrainingImage``, ``ArtifactsBucket``, ``BlobsBucket`` and ``<Kind>InstanceType``
 (a CfnParameter each) and refuses any other, so a renamed placeholder fails at synth, not at run time."""
 
@@ -144,7 +144,7 @@ class WorkflowsStack(Stack):
             )
         )
 
-        # --- Lambda task handlers: functions/steps/<function>.py, one Lambda per Step_<function>
+        # --- Lambda task handlers: functions.steps.handler with TLM_STEP, one Lambda per Step_<function>
         self.layer = RuntimeLayer(self, "Runtime", assets=assets)
         self._storage, self._artifacts, self._blobs = storage, artifacts, blobs
         self._assets = assets
@@ -196,9 +196,10 @@ class WorkflowsStack(Stack):
             assets=self._assets,
             layer=self.layer,
             group="steps",
-            handler=f"functions.steps.{name}.handler",
+            handler="functions.steps.handler.handler",
             environment={
                 **self._storage.data_environment(),
+                "TLM_STEP": name,
                 "TLM_SAGEMAKER_ROLE_ARN": self.sagemaker_role.role_arn,
             },
             description=f"TLM workflow step {name}",

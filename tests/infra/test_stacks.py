@@ -277,3 +277,16 @@ def test_cdk_nag_catches_a_violation():
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     with pytest.raises(Exception, match="AwsSolutions-S1"):
         app.synth()
+
+
+def test_each_step_function_is_a_lambda_named_by_tlm_step(templates):
+    from runtime.workflows.definitions import STEP_FUNCTIONS
+
+    fns = resources(templates["Workflows"], "AWS::Lambda::Function").values()
+    steps = {
+        f["Properties"]["Environment"]["Variables"]["TLM_STEP"]: f["Properties"]["Handler"]
+        for f in fns
+        if "TLM_STEP" in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    assert set(steps) == set(STEP_FUNCTIONS)
+    assert set(steps.values()) == {"functions.steps.handler.handler"}

@@ -1,0 +1,44 @@
+"""Every step the workflows name has one implementation, reachable from the Lambda handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from functions.steps import handler as step_handler
+from runtime.bootstrap import build_local, set_container
+from runtime.settings import Settings
+from runtime.workflows.definitions import STEP_FUNCTIONS, all_workflows
+from runtime.workflows.steps import registry
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def container(tmp_path: Path):
+    c = build_local(Settings(data_dir=tmp_path / "data"))
+    set_container(c)
+    yield c
+    set_container(None)
+    c.close()
+
+
+def test_every_step_function_the_workflows_name_is_implemented(container):
+    named = {s.function for w in all_workflows().values() for s in w.states if hasattr(s, "function")}
+    assert named  # the shipped workflows do call step functions
+    assert named <= set(STEP_FUNCTIONS)
+    assert set(registry(container)) == set(STEP_FUNCTIONS)
+
+
+def test_the_lambda_handler_dispatches_on_tlm_step(container, monkeypatch):
+    monkeypatch.setenv("TLM_STEP", "no_such_step")
+    with pytest.raises(LookupError, match="no_such_step"):
+        step_handler.handler({}, None)
+    calls = []
+    monkeypatch.setenv("TLM_STEP", "verify_compile")
+    monkeypatch.setattr(
+        "runtime.workflows.steps.registry", lambda c: {"verify_compile": lambda e: calls.append(e) or {"ok": True}}
+    )
+    assert step_handler.handler({"compile_id": "c1"}, None) == {"ok": True}
+    assert calls == [{"compile_id": "c1"}]
