@@ -76,11 +76,10 @@ def _pct(sorted_ms: list[float], q: float) -> float:
 
 
 def warm(n_requests: int, n_models: int, data_dir: Path) -> dict[str, Any]:
+    from functions.api.handler import handler
     from runtime.bootstrap import build_local, set_container
     from runtime.services.commands import Caller
     from runtime.settings import Settings
-
-    from functions.api.handler import handler
     from tlm.server import _Context, proxy_event
 
     container = build_local(Settings(backend="local", data_dir=data_dir, sqlite_synchronous="NORMAL"))

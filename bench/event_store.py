@@ -37,11 +37,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from runtime.adapters.sqlite.db import Database
-from runtime.adapters.sqlite.event_store import SqliteEventStore
-
 from domain.events import EventMetadata
 from domain.records import NewEvent
+from runtime.adapters.sqlite.db import Database
+from runtime.adapters.sqlite.event_store import SqliteEventStore
 
 STREAMS = 20
 SINGLE = 1000

@@ -156,6 +156,7 @@ def _s3_round(
     args: argparse.Namespace, url: str, src: Path, size: int, sha: str, tmp: Path, env: dict[str, str]
 ) -> dict[str, Any]:
     import boto3
+
     from runtime.adapters.dynamodb import keys
     from runtime.bootstrap import build_aws
     from runtime.services.commands import Caller

@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from domain.workflows import model as m
 from runtime.adapters.local_workflows import LocalWorkflowRunner
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
-
-from domain.workflows import model as m
 
 N = 200
 

@@ -8,6 +8,7 @@ from domain.errors import Unauthorized
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
     from runtime.bootstrap import Container
     from runtime.services.commands import Caller
 

@@ -13,9 +13,9 @@ import threading
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from runtime.observability import logger, tracer
 
 from functions.api.app import app
+from runtime.observability import logger, tracer
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _context: Any = None
@@ -36,6 +36,7 @@ def _idempotency_parts() -> dict[str, Any]:
                     IdempotencyAlreadyInProgressError,
                     IdempotencyValidationError,
                 )
+
                 from runtime.adapters.lazy_idempotency import LazyPersistenceLayer
 
                 config = IdempotencyConfig(

@@ -27,11 +27,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
+
+from domain.projection import Projection
 from runtime import projections as registry
 from runtime.adapters.dynamodb import codec, keys
 from runtime.projector import ViewTarget, apply_event
-
-from domain.projection import Projection
 
 logger = Logger(service="tlm-projector")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -70,6 +70,7 @@ def dependencies() -> Dependencies:
 
 def _from_settings() -> Dependencies:
     import boto3
+
     from runtime.adapters.dynamodb.views import DynamoDbViewStore
     from runtime.settings import get_settings
 

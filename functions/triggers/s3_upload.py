@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from runtime.observability import logger, tracer
 
 

@@ -9,12 +9,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from runtime.adapters.dynamodb import keys
 
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
 from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack
+from runtime.adapters.dynamodb import keys
 
 RETRY_ATTEMPTS = 5
 MAX_RECORD_AGE = Duration.days(1)

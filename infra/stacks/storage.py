@@ -8,6 +8,7 @@ from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validat
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
 from runtime.adapters.dynamodb import keys
 
 STAGING_PREFIX = keys.STAGING_PREFIX  # joined uploads land here; the upload trigger verifies them

@@ -14,6 +14,7 @@ from typing import Any
 
 import _moto  # tests/contract is on sys.path (rootdir-relative conftest import)
 import pytest
+
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 

@@ -22,11 +22,11 @@ import boto3
 import pytest
 import requests
 from moto import mock_aws
+
+from domain.errors import Conflict, Invalid, NotFound, TooLarge
 from runtime.adapters.fs.blob_rules import upload_id_from_staging_key
 from runtime.adapters.fs.blob_store import LocalBlobStore
 from runtime.adapters.s3.blob_store import S3BlobStore
-
-from domain.errors import Conflict, Invalid, NotFound, TooLarge
 
 pytestmark = pytest.mark.contract
 

@@ -14,11 +14,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
+from domain.errors import Conflict, Invalid, NotFound
 from runtime.adapters.local_jobs import LocalJobRunner
 from runtime.adapters.sagemaker import SageMakerJobRunner, metric_definitions_for
 from runtime.ports import JOB_STATES, JobSpec, JobStatus
-
-from domain.errors import Conflict, Invalid, NotFound
 
 pytestmark = pytest.mark.contract
 FAKE = str(Path(__file__).parents[1] / "integration" / "_fake_job.py")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from runtime.adapters.dynamodb import keys
 
 from infra.stacks import projector as projector_stack
+from runtime.adapters.dynamodb import keys
 from tests.infra.conftest import resources
 
 pytestmark = pytest.mark.infra

@@ -28,10 +28,10 @@ from moto import mock_aws
 from moto.awslambda_simple.models import lambda_simple_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import SageMakerModelBackend
+
 from runtime.adapters.dynamodb import keys
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
-
 from tests.aws_tables import create_events_table
 
 pytestmark = pytest.mark.integration

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from _crash_writer import ITEMS, NAMES, PROJECTIONS
+
+from domain.projection import fold_all
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.adapters.sqlite.views import LocalProjector, SqliteViewStore
-
-from domain.projection import fold_all
 
 pytestmark = pytest.mark.integration
 

@@ -22,15 +22,15 @@ import boto3
 import pytest
 import requests
 from moto import mock_aws
+
+from domain.errors import NotFound
+from functions.projector import handler as projector
+from functions.triggers import s3_upload
 from runtime import projections as registry
 from runtime.bootstrap import Container, build_aws, set_container
 from runtime.search.query import SearchQuery
 from runtime.services.commands import Caller
 from runtime.settings import Settings
-
-from domain.errors import NotFound
-from functions.projector import handler as projector
-from functions.triggers import s3_upload
 from tests.aws_tables import create_events_table, create_idempotency_table, create_views_table
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from domain.errors import Conflict, Forbidden, NotFound
 from runtime.bootstrap import build_local
 from runtime.services.commands import Caller
 from runtime.settings import Settings
-
-from domain.errors import Conflict, Forbidden, NotFound
 
 pytestmark = pytest.mark.integration
 

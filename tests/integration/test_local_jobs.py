@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+
+from domain.errors import Invalid
 from runtime.adapters.local_jobs import LocalJobRunner
 from runtime.adapters.local_jobs.state import read_json, write_json_atomic
 from runtime.adapters.sagemaker import metric_definitions_for
 from runtime.ports import JobSpec
-
-from domain.errors import Invalid
 
 pytestmark = pytest.mark.integration
 FAKE = str(Path(__file__).with_name("_fake_job.py"))

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from domain.errors import Conflict, NotFound
+from domain.workflows import model as m
 from runtime.adapters.local_workflows import LocalWorkflowRunner
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.ports import JobSpec, JobStatus
 from runtime.workflows import definitions as d
 from runtime.workflows.service import WorkflowService
-
-from domain.errors import Conflict, NotFound
-from domain.workflows import model as m
 
 pytestmark = pytest.mark.integration
 

@@ -19,15 +19,15 @@ from boto3.dynamodb.types import TypeSerializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
+
+from domain.projection import Row, fold_all
+from domain.records import RecordedEvent
+from functions.projector import handler
 from runtime import projections as registry
 from runtime.adapters.dynamodb import keys
 from runtime.adapters.dynamodb.views import DynamoDbViewStore
 from runtime.projector import rebuild
 from runtime.settings import get_settings
-
-from domain.projection import Row, fold_all
-from domain.records import RecordedEvent
-from functions.projector import handler
 from tests.aws_tables import create_events_table, create_views_table
 
 pytestmark = pytest.mark.integration

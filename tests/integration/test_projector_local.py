@@ -16,12 +16,12 @@ import pytest
 from _crash_writer import ITEMS, NAMES, PROJECTIONS, ItemsView, ItemWriter, NamesView
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtime.adapters.sqlite.db import Database
-from runtime.adapters.sqlite.event_store import SqliteEventStore
-from runtime.adapters.sqlite.views import LocalProjector, ProjectionFailed, SqliteViewStore
 
 from domain.projection import Row, fold_all
 from domain.records import RecordedEvent
+from runtime.adapters.sqlite.db import Database
+from runtime.adapters.sqlite.event_store import SqliteEventStore
+from runtime.adapters.sqlite.views import LocalProjector, ProjectionFailed, SqliteViewStore
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+
+from domain.errors import Invalid, NotFound
 from runtime.bootstrap import build_local
 from runtime.services.commands import Caller
 from runtime.settings import Settings
-
-from domain.errors import Invalid, NotFound
 
 pytestmark = pytest.mark.integration
 ALICE = Caller("alice")

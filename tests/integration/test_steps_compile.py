@@ -14,11 +14,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+from domain.errors import Forbidden, Invalid
 from runtime.bootstrap import build_local
 from runtime.services.commands import Caller
 from runtime.settings import Settings
-
-from domain.errors import Forbidden, Invalid
 
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
+
+from domain.configs import ConfigInvalid
+from domain.errors import ConcurrencyConflict, Forbidden, Invalid, NotFound
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.services.commands import Caller
 from runtime.services.configs import ConfigService
-
-from domain.configs import ConfigInvalid
-from domain.errors import ConcurrencyConflict, Forbidden, Invalid, NotFound
 
 pytestmark = pytest.mark.unit
 

@@ -6,11 +6,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
+from domain.errors import NotFound
 from runtime.bootstrap import build_local, set_container
 from runtime.services.commands import Caller
 from runtime.settings import Settings
-
-from domain.errors import NotFound
 
 pytestmark = pytest.mark.unit
 ALICE = Caller("alice")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from runtime.workflows.steps.train import curve, split_files
 
 from domain.errors import Conflict, NotFound
 from domain.trainings import TRAININGS, RecordRegistration, RequestTraining, Training, decide, evolve
+from runtime.workflows.steps.train import curve, split_files
 from tlm.cli.train import chart
 
 pytestmark = pytest.mark.unit

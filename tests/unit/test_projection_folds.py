@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from runtime import projections as registry
-from runtime.ports import ViewRecord
-from runtime.projector import ProjectionConflict, apply_event, rebuild, step
 
 from domain.events import EventMetadata
 from domain.projection import Row, fold_all
 from domain.records import RecordedEvent
+from runtime import projections as registry
+from runtime.ports import ViewRecord
+from runtime.projector import ProjectionConflict, apply_event, rebuild, step
 
 pytestmark = pytest.mark.unit
 

@@ -12,6 +12,8 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
+
+from domain.errors import Invalid
 from runtime.adapters.sagemaker import (
     SageMakerJobRunner,
     encode_hyperparameters,
@@ -22,8 +24,6 @@ from runtime.adapters.sagemaker import (
 )
 from runtime.adapters.sagemaker.status import map_training_state, processing_job_status, training_job_status
 from runtime.ports import JobSpec
-
-from domain.errors import Invalid
 
 pytestmark = pytest.mark.unit
 ROLE = "arn:aws:iam::123456789012:role/tlm-jobs"

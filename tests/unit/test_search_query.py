@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from runtime.search.query import SearchQuery, search_rows
-from runtime.views.library import search_terms
 
 from domain.errors import Invalid
+from runtime.search.query import SearchQuery, search_rows
+from runtime.views.library import search_terms
 
 pytestmark = pytest.mark.unit
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+from domain.errors import Forbidden, Invalid
 from runtime.adapters.fs.blob_rules import content_disposition, safe_filename, upload_id_from_staging_key
 from runtime.adapters.fs.blob_store import LocalBlobStore
 from runtime.adapters.fs.signing import UrlSigner, load_or_create_secret
-
-from domain.errors import Forbidden, Invalid
 
 pytestmark = pytest.mark.unit
 

@@ -4,12 +4,12 @@ shape of the rendered ASL."""
 from __future__ import annotations
 
 import pytest
-from runtime.workflows import asl
-from runtime.workflows import definitions as d
 
 from domain.errors import Invalid
 from domain.workflows import model as m
 from domain.workflows import paths
+from runtime.workflows import asl
+from runtime.workflows import definitions as d
 
 pytestmark = pytest.mark.unit
 

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import Field
-from runtime.search.query import SearchQuery
 
 from functions.api.deps import caller, container
 from functions.api.schemas import Body
+from runtime.search.query import SearchQuery
 
 router = APIGatewayRouter()
 

@@ -5,11 +5,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from runtime.search.query import SearchQuery
 
 from domain.errors import Invalid
 from functions.api import schemas
 from functions.api.deps import caller, container
+from runtime.search.query import SearchQuery
 
 router = APIGatewayRouter()
 
