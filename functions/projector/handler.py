@@ -64,6 +64,9 @@ def use(deps: Dependencies | None) -> None:
 def dependencies() -> Dependencies:
     global _deps
     if _deps is None:
+        from domain.catalog import load_all
+
+        load_all()  # every event type the log can hold: none of them may look like poison
         _deps = _from_settings()
     return _deps
 

@@ -60,8 +60,18 @@ class Container:
                 raise Unavailable("no job runner is configured for the aws backend yet", field="backend")
             from runtime.adapters.local_jobs import LocalJobRunner
 
-            self._services["jobs"] = LocalJobRunner(self.settings.data_dir / "jobs")
+            runner = LocalJobRunner(self.settings.data_dir / "jobs")
+            runner.attach_log_sink(self.job_logs.sink)  # every finished job's log into the blob store
+            self._services["jobs"] = runner
         return self._services["jobs"]
+
+    @property
+    def job_logs(self) -> Any:
+        if "job_logs" not in self._services:
+            from runtime.services.job_logs import JobLogArchive
+
+            self._services["job_logs"] = JobLogArchive(self.store, self.artifacts)
+        return self._services["job_logs"]
 
     @property
     def arch_tests(self) -> Any:
