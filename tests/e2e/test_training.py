@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -122,6 +123,20 @@ def test_demo_dataset_train_follow_show_cancel_and_bad_input(platform: Platform,
     with http.stream("GET", http.get(f"/models/{shown['model_id']}/download",
                                      params={"path": "evaluation.json"}).json()["url"]) as r:  # fmt: skip
         assert json.loads(r.read())["accuracy"] == shown["evaluation"]["accuracy"]
+
+    # And the trained model compiles to ONNX int8 (verified against eager) and packages
+    fast = ["sample_size=16", "latency_runs=2", "max_seq_length=32", "num_threads=1", "latency_batch_sizes=[1]"]
+    params = [a for p in fast for a in ("--param", p)]
+    started = jcli(platform, "compile", "start", "--model", shown["model_id"], "--target", "onnx-int8", *params)
+    followed = platform.cli("compile", "logs", started["compile_id"], "--follow", "--interval", "0.3").stdout
+    assert followed.rstrip().endswith(f"== compile {started['compile_id']} succeeded ==")
+    compiled = jcli(platform, "compile", "show", started["compile_id"])
+    assert compiled["verification"]["passed"] and "model.tar.gz" in compiled["artifacts"]
+    tarball = tmp_path / "trained.tar.gz"
+    platform.cli("package", started["compile_id"], "--dest", str(tarball))
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    assert any(n.endswith("model.onnx") for n in names) and any(n.endswith("manifest.json") for n in names)
 
     # When a second, longer training is cancelled mid-run
     long_body = {"template": "bert-tiny", "name": "long", "overrides": {**TINY, "training.epochs": 200}}
