@@ -29,6 +29,8 @@ run: $(STAMP)
 	$(BIN)/tlm serve
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy domain
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)
