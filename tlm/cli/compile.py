@@ -7,52 +7,21 @@ context, so this module does not import ``tlm.cli.main``.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tlm.cli.common import client, console, err, fail, out
 from tlm.cli.configs import parse_value
-from tlm.client import ApiError, Client
+from tlm.client import ApiError
 
 compile_app = typer.Typer(
     help="Compile models with named recipes (onnx, onnx-int8); follow their logs", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
-TERMINAL = ("succeeded", "failed", "cancelled")
-_root_params: dict[str, Any] = {}
-
-
-@compile_app.callback()
-def _remember_root(ctx: typer.Context) -> None:
-    _root_params.update(ctx.find_root().params)
-
-
-def json_mode() -> bool:
-    return bool(_root_params.get("as_json"))
-
-
-def client() -> Client:
-    return Client(_root_params.get("endpoint"), _root_params.get("token"))
-
-
-def fail(e: ApiError) -> NoReturn:
-    text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
-    err.print(f"[red]error[/red] {escape(text)}")
-    raise typer.Exit(2)
-
-
-def out(data: Any, render: Any = None) -> None:
-    if json_mode() or render is None:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        render()
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -180,12 +149,10 @@ def cancel(compile_id: str, reason: Annotated[str, typer.Option()] = "") -> None
 
 
 def package(
-    ctx: typer.Context,
     compile_id: str,
     dest: Annotated[Path, typer.Option("--dest", help="where to write model.tar.gz")] = Path("model.tar.gz"),
 ) -> None:
     """Download the deployable bundle (SageMaker model.tar.gz) of a succeeded compile."""
-    _root_params.update(ctx.find_root().params)
     try:
         res = client().download_compile(compile_id, "model.tar.gz", dest)
     except ApiError as e:

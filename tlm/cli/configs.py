@@ -11,58 +11,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from tlm.client import ApiError, Client
+from tlm.cli.common import client, console, err, fail, out
+from tlm.cli.common import json_mode as _json
+from tlm.client import ApiError
 
 configs_app = typer.Typer(help="Parameter configs: templates, edits, history, sharing", no_args_is_help=True)
 arch_app = typer.Typer(help="Architecture tuning: derive a config, test it against its parent", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
-
-
-_root_params: dict[str, Any] = {}
-
-
-@configs_app.callback()
-@arch_app.callback()
-def _remember_root(ctx: typer.Context) -> None:
-    """Keep the root options (--endpoint, --token, --json) for the commands below."""
-    _root_params.update(ctx.find_root().params)
-
-
-# ------------------------------------------------------------------ helpers
-def _root() -> dict[str, Any]:
-    return _root_params
-
-
-def _json() -> bool:
-    return bool(_root().get("as_json"))
-
-
-def client() -> Client:
-    p = _root()
-    return Client(p.get("endpoint"), p.get("token"))
-
-
-def out(data: Any, table: Table | None = None) -> None:
-    if _json() or table is None:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        console.print(table)
-
-
-def fail(e: ApiError) -> NoReturn:
-    # escaped: "[field: x]" would otherwise be read as rich markup and vanish
-    text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
-    err.print(f"[red]error[/red] {escape(text)}")
-    raise typer.Exit(2)
 
 
 def parse_value(text: str) -> Any:

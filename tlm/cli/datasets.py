@@ -5,50 +5,21 @@ Self-contained like ``tlm.cli.configs``: the root options are read from the root
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tlm.client import ApiError, Client
+from tlm.cli.common import client, console, err, fail, out
+from tlm.cli.common import json_mode as _json
+from tlm.client import ApiError
 
 datasets_app = typer.Typer(
     help="Datasets: register, upload (validated), show, list, import the demo", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
-_root_params: dict[str, Any] = {}
-
-
-@datasets_app.callback()
-def _remember_root(ctx: typer.Context) -> None:
-    _root_params.update(ctx.find_root().params)
-
-
-def _json() -> bool:
-    return bool(_root_params.get("as_json"))
-
-
-def client() -> Client:
-    return Client(_root_params.get("endpoint"), _root_params.get("token"))
-
-
-def out(data: Any, table: Table | None = None) -> None:
-    if _json() or table is None:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        console.print(table)
-
-
-def fail(e: ApiError) -> NoReturn:
-    text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
-    err.print(f"[red]error[/red] {escape(text)}")
-    raise typer.Exit(2)
 
 
 def _state(v: dict[str, Any] | None) -> str:

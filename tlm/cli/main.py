@@ -3,22 +3,21 @@ delete, history) and ``serve``. ``--json`` prints machine-readable output for sc
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from tlm.cli.common import client, console, err, fail, json_mode, out, set_root
 from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import arch_app, configs_app
 from tlm.cli.datasets import datasets_app
 from tlm.cli.runs import runs_app
 from tlm.cli.train import train_app
-from tlm.client import ApiError, Client
+from tlm.client import ApiError
 
 app = typer.Typer(help="TLM: the language-model lifecycle platform", no_args_is_help=True)
 projects_app = typer.Typer(help="Projects and members", no_args_is_help=True)
@@ -32,10 +31,6 @@ app.add_typer(train_app, name="train")
 app.add_typer(compile_app, name="compile")
 app.add_typer(runs_app, name="runs")
 app.command("package")(package_command)
-console = Console()
-err = Console(stderr=True)
-
-_state: dict[str, Any] = {"endpoint": None, "token": None, "json": False}
 
 
 @app.callback()
@@ -44,26 +39,7 @@ def main(
     token: Annotated[str | None, typer.Option(envvar="TLM_TOKEN", help="API token (default: .tlm/token)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    _state.update(endpoint=endpoint, token=token, json=as_json)
-
-
-def client() -> Client:
-    return Client(_state["endpoint"], _state["token"])
-
-
-def out(data: Any, table: Table | None = None) -> None:
-    if _state["json"] or table is None:
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        console.print(table)
-
-
-def fail(e: ApiError) -> None:
-    from rich.markup import escape
-
-    field = f" [field: {e.field}]" if e.field else ""
-    err.print(f"[red]error[/red] {e.status} {e.body.get('error')}: " + escape(f"{e.body.get('message')}{field}"))
-    raise typer.Exit(2)
+    set_root(endpoint=endpoint, token=token, as_json=as_json)
 
 
 def _bar(total: int, label: str) -> Progress:
@@ -74,7 +50,7 @@ def _bar(total: int, label: str) -> Progress:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=err,
-        disable=_state["json"],
+        disable=json_mode(),
     )
 
 
@@ -105,7 +81,7 @@ def projects_create(name: str, description: Annotated[str, typer.Option()] = "")
         p = client().create_project(name, description)
     except ApiError as e:
         fail(e)
-    out(p) if _state["json"] else console.print(f"created project [bold]{p['name']}[/bold] id={p['project_id']}")
+    out(p) if json_mode() else console.print(f"created project [bold]{p['name']}[/bold] id={p['project_id']}")
 
 
 @projects_app.command("list")
@@ -152,7 +128,7 @@ def models_register(
         )
     except ApiError as e:
         fail(e)
-    out(m) if _state["json"] else console.print(f"registered [bold]{m['name']}[/bold] id={m['model_id']}")
+    out(m) if json_mode() else console.print(f"registered [bold]{m['name']}[/bold] id={m['model_id']}")
 
 
 @models_app.command("upload")
@@ -187,12 +163,12 @@ def models_upload(
             except ApiError as e:
                 fail(e)
         results.append(res)
-        if not _state["json"]:
+        if not json_mode():
             console.print(
                 ("resumed and " if res["resumed"] else "")
                 + f"uploaded {res.get('path', f.name)} sha256={res.get('sha256')}"
             )
-    if _state["json"]:
+    if json_mode():
         out(results)
 
 
@@ -260,7 +236,7 @@ def models_download(model_id: str, path: str, dest: Annotated[Path | None, typer
             res = c.download(model_id, path, target, progress=lambda n: bar.advance(task, n))
     except ApiError as e:
         fail(e)
-    out(res) if _state["json"] else console.print(f"saved {res['dest']} sha256={res['sha256']} (verified)")
+    out(res) if json_mode() else console.print(f"saved {res['dest']} sha256={res['sha256']} (verified)")
 
 
 @models_app.command("delete")

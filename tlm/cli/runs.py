@@ -9,15 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tlm.cli.compile import _root_params, client, console, fail, out, steps_table
+from tlm.cli.common import client, console, fail, out
+from tlm.cli.compile import steps_table
 from tlm.client import ApiError
 
 runs_app = typer.Typer(help="Workflow runs: list, show (per-step status and timing), cancel", no_args_is_help=True)
-
-
-@runs_app.callback()
-def _remember_root(ctx: typer.Context) -> None:
-    _root_params.update(ctx.find_root().params)
 
 
 @runs_app.command("list")

@@ -5,39 +5,18 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tlm.client import ApiError, Client
+from tlm.cli.common import client, console, err, fail
+from tlm.cli.common import json_mode as _json
+from tlm.client import ApiError
 
 train_app = typer.Typer(help="Training runs: start, logs --follow, show, cancel", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
-_root_params: dict[str, Any] = {}
 SPARK = " ▁▂▃▄▅▆▇█"
-
-
-@train_app.callback()
-def _remember_root(ctx: typer.Context) -> None:
-    _root_params.update(ctx.find_root().params)
-
-
-def _json() -> bool:
-    return bool(_root_params.get("as_json"))
-
-
-def client() -> Client:
-    return Client(_root_params.get("endpoint"), _root_params.get("token"))
-
-
-def fail(e: ApiError) -> NoReturn:
-    text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
-    err.print(f"[red]error[/red] {escape(text)}")
-    raise typer.Exit(2)
 
 
 def chart(points: list[list[float]], width: int = 60, height: int = 8) -> list[str]:
