@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -48,3 +49,57 @@ def fail(e: ApiError) -> NoReturn:
     text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
     err.print(f"[red]error[/red] {escape(text)}")
     raise typer.Exit(2)
+
+
+def progress_bar(label: str) -> Any:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=json_mode(),
+    )
+
+
+def upload_files(
+    target_id: str,
+    files: list[Path],
+    *,
+    path: str | None = None,
+    part_size: int | None = None,
+    workers: int = 4,
+    report: Callable[[Path, dict[str, Any]], str],
+) -> None:
+    """Upload files to a library entry (model or dataset) with hash and upload progress bars;
+    an interrupted upload resumes. ``report(file, result)`` is the line printed per file."""
+    c = client()
+    results = []
+    for f in files:
+        if not f.is_file():
+            err.print(f"[red]error[/red] not a file: {escape(str(f))}")
+            raise typer.Exit(2)
+        size = f.stat().st_size
+        with progress_bar(escape(f.name)) as bar:
+            hashing = bar.add_task("sha256", total=size)
+            sending = bar.add_task("upload", total=size)
+            try:
+                res = c.upload(
+                    target_id,
+                    f,
+                    path=path if len(files) == 1 else None,
+                    part_size=part_size,
+                    workers=workers,
+                    progress=lambda n, task=sending: bar.advance(task, n),
+                    hash_progress=lambda n, task=hashing: bar.advance(task, n),
+                )
+            except ApiError as e:
+                fail(e)
+        results.append(res)
+        if not json_mode():
+            console.print(("resumed and " if res.get("resumed") else "") + report(f, res))
+    if json_mode():
+        out(results)

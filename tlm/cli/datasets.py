@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tlm.cli.common import client, console, err, fail, out
+from tlm.cli.common import client, console, err, fail, out, upload_files
 from tlm.cli.common import json_mode as _json
 from tlm.client import ApiError
 
@@ -53,28 +53,18 @@ def upload(
     path: Annotated[str | None, typer.Option(help="path inside the dataset (one file only)")] = None,
 ) -> None:
     """Upload files (train.jsonl, validation.jsonl, test.jsonl or .csv); each is validated."""
-    c = client()
-    results = []
-    for f in files:
-        if not f.is_file():
-            err.print(f"[red]error[/red] not a file: {escape(str(f))}")
-            raise typer.Exit(2)
-        try:
-            res = c.upload(dataset_id, f, path=path if len(files) == 1 else None)
-        except ApiError as e:
-            fail(e)
-        results.append(res)
-        if not _json():
-            v = res.get("validation")
-            what = ""
-            if v and v.get("valid"):
-                r = v["report"]
-                what = f" — valid: {r['rows']} rows, labels {', '.join(r['labels'])}"
-            elif v:
-                what = f" — [red]invalid[/red]: {escape(v['reason'])}"
-            console.print(f"uploaded {escape(res.get('path', f.name))}{what}")
-    if _json():
-        out(results)
+    upload_files(dataset_id, files, path=path, report=_uploaded)
+
+
+def _uploaded(f: Path, res: dict[str, Any]) -> str:
+    v = res.get("validation")
+    what = ""
+    if v and v.get("valid"):
+        r = v["report"]
+        what = f" — valid: {r['rows']} rows, labels {', '.join(r['labels'])}"
+    elif v:
+        what = f" — [red]invalid[/red]: {escape(v['reason'])}"
+    return f"uploaded {escape(res.get('path', f.name))}{what}"
 
 
 @datasets_app.command("show")

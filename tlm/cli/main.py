@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.markup import escape
 from rich.table import Table
 
-from tlm.cli.common import client, console, err, fail, json_mode, out, set_root
+from tlm.cli.common import client, console, fail, json_mode, out, progress_bar, set_root, upload_files
 from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import arch_app, configs_app
@@ -40,18 +40,6 @@ def main(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     set_root(endpoint=endpoint, token=token, as_json=as_json)
-
-
-def _bar(total: int, label: str) -> Progress:
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=json_mode(),
-    )
 
 
 @app.command()
@@ -140,36 +128,14 @@ def models_upload(
     workers: Annotated[int, typer.Option(help="parallel part uploads")] = 4,
 ) -> None:
     """Upload files (multipart, resumable: run again after an interruption)."""
-    c = client()
-    results = []
-    for f in files:
-        if not f.is_file():
-            err.print(f"[red]error[/red] not a file: {f}")
-            raise typer.Exit(2)
-        size = f.stat().st_size
-        with _bar(size, f.name) as bar:
-            h = bar.add_task("sha256", total=size)
-            u = bar.add_task("upload", total=size)
-            try:
-                res = c.upload(
-                    model_id,
-                    f,
-                    path=path if len(files) == 1 else None,
-                    part_size=part_size,
-                    workers=workers,
-                    progress=lambda n, task=u: bar.advance(task, n),
-                    hash_progress=lambda n, task=h: bar.advance(task, n),
-                )
-            except ApiError as e:
-                fail(e)
-        results.append(res)
-        if not json_mode():
-            console.print(
-                ("resumed and " if res["resumed"] else "")
-                + f"uploaded {res.get('path', f.name)} sha256={res.get('sha256')}"
-            )
-    if json_mode():
-        out(results)
+    upload_files(
+        model_id,
+        files,
+        path=path,
+        part_size=part_size,
+        workers=workers,
+        report=lambda f, res: f"uploaded {escape(res.get('path', f.name))} sha256={res.get('sha256')}",
+    )
 
 
 @models_app.command("list")
@@ -231,7 +197,7 @@ def models_download(model_id: str, path: str, dest: Annotated[Path | None, typer
     target = dest or Path(path.rsplit("/", 1)[-1])
     try:
         info = c.request("GET", f"/models/{model_id}/download", params={"path": path})
-        with _bar(info["size"], target.name) as bar:
+        with progress_bar(target.name) as bar:
             task = bar.add_task("download", total=info["size"])
             res = c.download(model_id, path, target, progress=lambda n: bar.advance(task, n))
     except ApiError as e:
