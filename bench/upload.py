@@ -22,12 +22,29 @@ Measured finding (2 shared cores, 1 GiB): the part PUTs of both clients move the
 fast (~3 s). Completion used to cost tlm ~7.7 s: its CreateMultipartUpload named no checksum
 algorithm, so moto (like S3 since 2025) built a FULL_OBJECT checksum, copying the whole object a
 second time in the server process. tlm now declares CRC32 like awscli: the client computes each
-part's CRC32 in its sha256 pass and sends them with the start request, the service signs them into
+part's CRC32 while hashing the file and sends them with the start request, the service signs them into
 the part URLs (SigV4 signed headers ``x-amz-checksum-crc32`` / ``x-amz-sdk-checksum-algorithm``,
 which the client sends verbatim; S3 refuses a part whose bytes differ) and names them at
 completion, so moto only combines part CRCs (COMPOSITE). After the change (one run): tlm 9.6 s
 (hash 0.7 + parts 3.0 + complete 5.8) vs awscli 8.7 s, upload_vs_awscli 0.90 (was 0.44).
-Part size / workers: 16 MiB x 8 measured best; moto slows down per byte on parts of 32 MiB and more.
+Second finding (profiling moto's handlers in the server process): the server-side work of
+CompleteMultipartUpload is the same for both clients (COMPOSITE CRC32 for both; moto joins the
+parts into one 1 GiB object, ~1.2 s in ``FakeMultipart.complete`` + ~1 s writing it out, for 64
+parts of 16 MiB as for 128 of 8 MiB; moto does not re-check the listed part CRCs). The 4-6 s
+"complete" seen before was the kernel writing back dirty pages — the 1 GiB file ``generate`` had
+just written and moto's spooled part files — during whichever upload ran first, always tlm: the
+same moto call took 4.8 s for tlm and 2.3 s for awscli in one run, 1.2 s for either once the
+page cache was flushed. The bench now fsyncs the generated file and calls :func:`settle`
+(``os.sync()``) before every timed upload (tlm, awscli, local, copyfile) — the same for all
+of them. Second change: ``tlm.client.hash_parts`` computes the part CRC32s in a thread pool while
+the calling thread does the sha256 pass (0.75-0.8 s -> 0.6-0.65 s per GiB on 2 cores).
+Two runs after both (1 GiB, 16 MiB x 8): tlm 6.29 s (hash 0.63 + parts 3.45 + complete 2.17)
+vs awscli 6.64 s, upload_vs_awscli 1.056; tlm 7.14 s (0.67 + 4.27 + 2.15) vs 7.55 s, 1.058.
+Most of the gain is the fairer measurement, not a faster tlm; the margin is small and the
+parts phase is noisy (2.3-4.3 s) on a shared 2-core machine. Just before both changes, measured
+the old way: 0.67 and 0.83. Still open: the sha256 pass cannot overlap the part PUTs as long as
+the sha256 is declared when the upload starts (declaring it at completion would hide ~0.6 s).
+Part size 8 vs 16 MiB: no difference beyond noise on this machine.
 The last line printed is one JSON object (see DESIGN.md §3).
 
     python bench/upload.py [--size-mb 1024] [--part-mb 16] [--workers 8] [--no-verify] [--skip-local]
@@ -96,7 +113,16 @@ def generate(path: Path, size: int) -> str:
             f.write(chunk)
             h.update(chunk)
             left -= len(chunk)
+        f.flush()
+        os.fsync(f.fileno())
     return h.hexdigest()
+
+
+def settle() -> None:
+    """Flush dirty pages (the generated file, moto's spooled part files of the previous round)
+    before a timed upload, so that neither client pays for the kernel writing back the other's
+    data: without this, whichever client ran first after ``generate`` was ~1-3 s slower."""
+    os.sync()
 
 
 class ServiceClient:
@@ -188,6 +214,7 @@ def _s3_round(
     client = ServiceClient(lib, caller, marks)
     try:
         # tlm: the client's whole upload (hash, start, parallel part PUTs, complete -> verifying)
+        settle()
         t = time.perf_counter()
         done = client.upload(mid, src, path="model.bin", part_size=args.part_mb * MIB, workers=args.workers)
         end = time.perf_counter()
@@ -204,6 +231,7 @@ def _s3_round(
     staged = s3.head_object(Bucket=BUCKET, Key=f"uploads/{upload_id}")["ContentLength"]
 
     # awscli: same file, same server, same bucket
+    settle()
     t = time.perf_counter()
     subprocess.run(  # noqa: S603 - the venv's awscli, fixed arguments
         [str(Path(sys.executable).with_name("aws")), "s3", "cp", str(src), f"s3://{BUCKET}/awscli/model.bin",
@@ -252,6 +280,7 @@ def local_round(args: argparse.Namespace, src: Path, size: int, sha: str, tmp: P
         try:
             pid = client.create_project("bench")["project_id"]
             mid = client.register_model(pid, name="中文情感分类模型", family="bert")["model_id"]
+            settle()
             t = time.perf_counter()
             done = client.upload(mid, src, path="model.bin", workers=args.workers)
             local_s = time.perf_counter() - t
@@ -269,10 +298,12 @@ def local_round(args: argparse.Namespace, src: Path, size: int, sha: str, tmp: P
         raise SystemExit(f"local upload not recorded: {done} {files}")
 
     dest = tmp / "copy.bin"
+    settle()
     t = time.perf_counter()
     shutil.copyfile(src, dest)
     copy_s = time.perf_counter() - t
     dest.unlink()
+    settle()
     t = time.perf_counter()
     shutil.copyfile(src, dest)
     with open(dest, "rb+") as f:
