@@ -20,6 +20,7 @@ class Container:
     idempotency: Any  # powertools BasePersistenceLayer
     db: Any = None  # local: runtime.adapters.sqlite.db.Database
     projector: Any = None  # local: LocalProjector (AWS: the Streams Lambda)
+    aws_session: Any = None  # aws: the boto3 session the adapters' clients come from
     _services: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,13 +52,12 @@ class Container:
     @property
     def jobs(self) -> Any:
         """The JobRunner port: locally subprocesses under ``<data_dir>/jobs``. On AWS a
-        SageMakerJobRunner needs a role and image URIs that settings do not carry yet: install
-        one with ``container._services["jobs"] = runner``."""
+        SageMakerJobRunner from ``TLM_SAGEMAKER_ROLE_ARN`` and ``TLM_JOB_IMAGE_URI(S)`` (an
+        Unavailable 503 without them)."""
         if "jobs" not in self._services:
             if self.settings.backend != "local":
-                from domain.errors import Unavailable
-
-                raise Unavailable("no job runner is configured for the aws backend yet", field="backend")
+                self._services["jobs"] = _sagemaker_jobs(self)
+                return self._services["jobs"]
             from runtime.adapters.local_jobs import LocalJobRunner
 
             runner = LocalJobRunner(self.settings.data_dir / "jobs")
@@ -95,13 +95,13 @@ class Container:
     def workflows(self) -> Any:
         """Locally: the LocalWorkflowRunner driving the shipped workflows (definitions built
         with local options and substitutions) with the step functions of
-        ``runtime.workflows.steps``. On AWS Step Functions drives them: install a runner with
-        ``container._services["workflows"] = ...`` (start/cancel/resume_incomplete)."""
+        ``runtime.workflows.steps``. On AWS Step Functions drives them: a
+        StepFunctionsWorkflowRunner on the state machines ``TLM_STATE_MACHINE_PREFIX`` and
+        ``TLM_ACCOUNT_ID`` name (an Unavailable 503 without them)."""
         if "workflows" not in self._services:
             if self.settings.backend != "local":
-                from domain.errors import Unavailable
-
-                raise Unavailable("no workflow runner is configured for the aws backend yet", field="backend")
+                self._services["workflows"] = _stepfunctions_runner(self)
+                return self._services["workflows"]
             from runtime.adapters.local_workflows.runner import LocalWorkflowRunner
             from runtime.workflows.definitions import DEFAULT_SUBSTITUTIONS, WORKFLOWS
             from runtime.workflows.steps import registry
@@ -127,18 +127,37 @@ class Container:
     def runs(self) -> Any:
         """Workflow runs for the API/CLI (runtime.workflows.service.WorkflowService)."""
         if "runs" not in self._services:
+            from runtime.adapters.stepfunctions.runner import StepFunctionsWorkflowRunner
             from runtime.workflows.service import WorkflowService
 
+            if self.settings.backend != "local" and isinstance(self._aws_workflows(), StepFunctionsWorkflowRunner):
+                from runtime.adapters.stepfunctions.service import StepFunctionsWorkflowService
+
+                self._services["runs"] = StepFunctionsWorkflowService(self.workflows)
+                return self._services["runs"]
             runner = self.workflows if self.settings.backend == "local" else self._services.get("workflows")
             self._services["runs"] = WorkflowService(self.store, runner)
         return self._services["runs"]
+
+    def _aws_workflows(self) -> Any:
+        """The configured workflow runner on AWS, or None (reads then fall back to the store)."""
+        from domain.errors import Unavailable
+
+        try:
+            return self.workflows
+        except Unavailable:
+            return self._services.get("workflows")
 
     @property
     def project_runs(self) -> Any:
         """Runs authorized by their project, for the API (runtime.services.runs)."""
         if "project_runs" not in self._services:
+            from runtime.adapters.stepfunctions.service import StepFunctionsRunsService, StepFunctionsWorkflowService
             from runtime.services.runs import RunsService
 
+            if isinstance(self.runs, StepFunctionsWorkflowService):
+                self._services["project_runs"] = StepFunctionsRunsService(self.store, self.runs)
+                return self._services["project_runs"]
             self._services["project_runs"] = RunsService(self.store, self.runs)
         return self._services["project_runs"]
 
@@ -173,6 +192,57 @@ class Container:
             self.projector.stop()
         if self.db is not None:
             self.db.close()
+
+
+def _session(container: Container) -> Any:
+    if container.aws_session is None:
+        import boto3
+
+        container.aws_session = boto3.session.Session(region_name=container.settings.region)
+    return container.aws_session
+
+
+def _stepfunctions_runner(container: Container) -> Any:
+    from domain.errors import Unavailable
+    from runtime.adapters.stepfunctions.runner import StepFunctionsWorkflowRunner
+    from runtime.workflows.definitions import WORKFLOWS, all_workflows
+
+    s = container.settings
+    arns = s.state_machine_arns(sorted(WORKFLOWS))
+    if arns is None:
+        raise Unavailable(
+            "no workflow runner is configured for the aws backend (TLM_STATE_MACHINE_PREFIX and "
+            "TLM_ACCOUNT_ID name the state machines)",
+            field="backend",
+        )
+    sfn = _session(container).client("stepfunctions", endpoint_url=s.endpoint_url)
+    return StepFunctionsWorkflowRunner(sfn, arns, workflows=all_workflows())
+
+
+def _sagemaker_jobs(container: Container) -> Any:
+    from domain.errors import Unavailable
+    from runtime.adapters.local_jobs.runner import DEFAULT_PROGRAMS
+    from runtime.adapters.sagemaker.runner import SageMakerJobRunner
+    from runtime.services.training import IMPORT_PROGRAM
+
+    s = container.settings
+    programs = [*DEFAULT_PROGRAMS, IMPORT_PROGRAM]
+    images = {p: s.job_image_uri for p in programs if s.job_image_uri} | dict(s.job_image_uris)
+    if not (s.sagemaker_role_arn and images):
+        raise Unavailable(
+            "no job runner is configured for the aws backend (TLM_SAGEMAKER_ROLE_ARN and "
+            "TLM_JOB_IMAGE_URI or TLM_JOB_IMAGE_URIS)",
+            field="backend",
+        )
+    session = _session(container)
+    return SageMakerJobRunner(
+        session.client("sagemaker", endpoint_url=s.endpoint_url),
+        session.client("logs", endpoint_url=s.endpoint_url),
+        role_arn=s.sagemaker_role_arn,
+        image_uris=images,
+        bucket=s.artifacts_bucket or s.blobs_bucket,
+        s3_client=session.client("s3", endpoint_url=s.endpoint_url),
+    )
 
 
 def _local_trigger(container: Container, upload_id: str) -> dict[str, Any]:
@@ -228,7 +298,7 @@ def build_aws(settings: Settings, *, session: Any = None) -> Container:
     blobs = S3BlobStore(
         s3, settings.blobs_bucket, min_part_bytes=settings.min_part_bytes, max_part_bytes=settings.max_part_bytes
     )
-    return Container(settings, store, DynamoDbViewStore(ddb, settings.views_table), blobs, idem)
+    return Container(settings, store, DynamoDbViewStore(ddb, settings.views_table), blobs, idem, aws_session=session)
 
 
 def build(settings: Settings | None = None) -> Container:

@@ -30,9 +30,32 @@ class Settings(BaseSettings):
     blobs_bucket: str = "tlm-blobs"
     payload_offload_bytes: int = Field(default=350_000, ge=1024)
     endpoint_url: str | None = None  # moto server / localstack
+    artifacts_bucket: str | None = None  # job outputs (SageMaker jobs write here)
+
+    # aws workflows and jobs (CDK sets these on the API function; without them the workflow
+    # runner / job runner on AWS is a clear 503, not a guess)
+    account_id: str | None = None  # TLM_ACCOUNT_ID (CDK: Aws.ACCOUNT_ID), for the state machine ARNs
+    aws_partition: str = "aws"  # TLM_AWS_PARTITION (CDK: Aws.PARTITION)
+    state_machine_prefix: str | None = None  # TLM_STATE_MACHINE_PREFIX: machines are "<prefix>-<workflow>"
+    sagemaker_role_arn: str | None = None  # TLM_SAGEMAKER_ROLE_ARN: the role SageMaker jobs run as
+    job_image_uri: str | None = None  # TLM_JOB_IMAGE_URI: the jobs/ container image (every program)
+    job_image_uris: dict[str, str] = Field(default_factory=dict)  # TLM_JOB_IMAGE_URIS: JSON per program
 
     max_part_bytes: int = 64 * 1024 * 1024
     min_part_bytes: int = 5 * 1024 * 1024
+
+    def state_machine_arns(self, workflows: list[str]) -> dict[str, str] | None:
+        """workflow -> state machine ARN, or None when the settings do not name the machines."""
+        if not (self.state_machine_prefix and self.account_id):
+            return None
+        from runtime.adapters.stepfunctions.names import state_machine_arn, state_machine_name
+
+        return {
+            w: state_machine_arn(
+                self.aws_partition, self.region, self.account_id, state_machine_name(self.state_machine_prefix, w)
+            )
+            for w in workflows
+        }
 
     @property
     def base_url(self) -> str:
