@@ -207,6 +207,11 @@ class Client:
     # ---------------------------------------------------------------- downloads
     def download(self, model_id: str, path: str, dest: Path, *, progress: Progress | None = None) -> dict[str, Any]:
         info = self.request("GET", f"/models/{model_id}/download", params={"path": path})
+        return self.fetch(info, dest, progress=progress)
+
+    def fetch(self, info: dict[str, Any], dest: Path, *, progress: Progress | None = None) -> dict[str, Any]:
+        """Download ``info["url"]`` to ``dest``: resumes a ``dest.part`` left by an interrupted
+        download with an HTTP Range request, and checks size and sha256 before ``dest`` appears."""
         dest = Path(dest)
         partial = dest.with_name(dest.name + ".part")
         have = partial.stat().st_size if partial.exists() else 0
@@ -342,27 +347,9 @@ class Client:
         return self.request("POST", f"/compiles/{compile_id}/cancel", json={"reason": reason})
 
     def download_compile(self, compile_id: str, path: str, dest: Path) -> dict[str, Any]:
-        """Download one artifact of a compile (e.g. model.tar.gz); sha256 checked before the file
-        appears at ``dest``."""
+        """Download one artifact of a compile (e.g. model.tar.gz); resumable, sha256 checked."""
         info = self.request("GET", f"/compiles/{compile_id}/download", params={"path": path})
-        dest = Path(dest)
-        partial = dest.with_name(dest.name + ".part")
-        with self.raw.stream("GET", info["url"]) as r:
-            if r.status_code != 200:
-                raise ApiError(
-                    r.status_code, {"error": "download_failed", "message": r.read().decode(errors="replace")[:200]}
-                )
-            with open(partial, "wb") as f:
-                for chunk in r.iter_bytes(1024 * 1024):
-                    f.write(chunk)
-        got = sha256_of(partial)
-        if got != info["sha256"]:
-            partial.unlink()
-            raise ApiError(
-                0, {"error": "checksum_mismatch", "message": f"sha256 {got} != {info['sha256']}", "field": "sha256"}
-            )
-        os.replace(partial, dest)
-        return {**info, "dest": str(dest)}
+        return self.fetch(info, dest)
 
     # ---------------------------------------------------------------- workflow runs (issue 6)
     def runs(self, **filters: Any) -> list[dict[str, Any]]:
