@@ -44,7 +44,6 @@ def build_app(
     prefix = app.node.try_get_context("tlm:prefix") or "Tlm"
 
     storage = StorageStack(app, f"{prefix}Storage", prefix=prefix, description="TLM event log, views, buckets")
-    api = ApiStack(app, f"{prefix}Api", storage=storage, assets=assets, description="TLM REST API")
     projector = ProjectorStack(
         app,
         f"{prefix}Projector",
@@ -61,8 +60,11 @@ def build_app(
         storage=storage,
         assets=assets,
         definitions=definitions,
+        prefix=prefix,
         description="TLM workflows (Step Functions + SageMaker)",
     )
+    # the API starts, shows, lists and cancels the workflows' executions and runs jobs directly
+    api = ApiStack(app, f"{prefix}Api", storage=storage, assets=assets, workflows=workflows, description="TLM REST API")
     observability = ObservabilityStack(
         app,
         f"{prefix}Observability",

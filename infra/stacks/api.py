@@ -1,18 +1,31 @@
 """API: API Gateway REST (Cognito authorizer, throttling, access logs, X-Ray) proxying to the one
-powertools resolver in ``functions/api/handler.py``."""
+powertools resolver in ``functions/api/handler.py``.
+
+With the workflows stack given, the API function also drives workflows and jobs on AWS
+(``runtime.adapters.stepfunctions``, ``runtime.adapters.sagemaker``): env ``TLM_STATE_MACHINE_PREFIX``,
+``TLM_ACCOUNT_ID``, ``TLM_AWS_PARTITION`` (it builds the ``<prefix>-<workflow>`` ARNs itself, no
+lookup), ``TLM_SAGEMAKER_ROLE_ARN`` and ``TLM_JOB_IMAGE_URI``; IAM: ``states:StartExecution`` and
+``states:ListExecutions`` on those machines, ``states:DescribeExecution`` / ``GetExecutionHistory`` /
+``StopExecution`` on their executions, SageMaker training/processing jobs of this account, PassRole
+of the SageMaker role only to SageMaker, its jobs' log groups read, ``jobs/*`` puts in the
+artifacts bucket (long processing-job configurations)."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Aws, CfnOutput, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
 from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack
+from infra.stacks.workflows import WorkflowsStack
+from runtime.adapters.stepfunctions.names import state_machine_name
 
 THROTTLE_RATE = 50  # steady requests/second per stage
 THROTTLE_BURST = 100
@@ -20,7 +33,14 @@ THROTTLE_BURST = 100
 
 class ApiStack(Stack):
     def __init__(
-        self, scope: Construct, id: str, *, storage: StorageStack, assets: LambdaAssets, **kwargs: object
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        storage: StorageStack,
+        assets: LambdaAssets,
+        workflows: WorkflowsStack | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         layer = RuntimeLayer(self, "Runtime", assets=assets)
@@ -31,7 +51,7 @@ class ApiStack(Stack):
             layer=layer,
             group="api",
             handler="functions.api.handler.handler",
-            environment=storage.data_environment(),
+            environment={**storage.data_environment(), **(_workflow_environment(workflows) if workflows else {})},
             description="TLM REST API (powertools APIGatewayRestResolver)",
         )
         fn = self.api_function.function
@@ -39,10 +59,15 @@ class ApiStack(Stack):
         storage.views_table.grant_read_data(fn)
         storage.idempotency_table.grant_read_write_data(fn)
         storage.bucket(self, "blobs").grant_read_write(fn)  # presigned multipart uploads and downloads
-        storage.bucket(self, "artifacts").grant_read(fn)  # release downloads
+        artifacts = storage.bucket(self, "artifacts")
+        artifacts.grant_read(fn)  # release downloads
         acknowledge_bucket_grants(
             self.api_function.role, [storage.nag_objects("blobs"), storage.nag_objects("artifacts")]
         )
+        if workflows is not None:
+            self._grant_workflows(workflows)
+            self._grant_jobs(workflows, artifacts)
+            acknowledge_bucket_grants(self.api_function.role, [storage.nag_objects("artifacts", "jobs/*")])
 
         self.user_pool = cognito.UserPool(
             self,
@@ -127,3 +152,99 @@ class ApiStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.client.user_pool_client_id)
+
+    # ------------------------------------------------------------------ workflows and jobs
+
+    def _grant_workflows(self, workflows: WorkflowsStack) -> None:
+        """Start/list on the named machines; describe/history/stop on their executions."""
+        fn = self.api_function.function
+        names = [state_machine_name(workflows.state_machine_prefix, w) for w in sorted(workflows.state_machines)]
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution", "states:ListExecutions"],
+                resources=[self._arn("states", "stateMachine", n) for n in names],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"],
+                resources=[self._arn("states", "execution", f"{n}:*") for n in names],
+            )
+        )
+        Validations.of(self.api_function.role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                    f"execution:{n}:*]",
+                    reason="Execution names are run ids chosen at run time; the grant covers the executions "
+                    "of this one TLM state machine only (describe, history, stop).",
+                )
+                for n in names
+            )
+        )
+
+    def _grant_jobs(self, workflows: WorkflowsStack, artifacts: s3.IBucket) -> None:
+        """What ``runtime.adapters.sagemaker.SageMakerJobRunner`` calls, scoped to this account."""
+        fn = self.api_function.function
+        kinds = ("training", "processing")
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    f"sagemaker:{verb}{k.capitalize()}Job" for k in kinds for verb in ("Create", "Describe", "Stop")
+                ]
+                + ["sagemaker:AddTags"],
+                resources=[self._arn("sagemaker", f"{k}-job", "*", colon=False) for k in kinds],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[workflows.sagemaker_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
+                resources=[self._arn("logs", "log-group", f"/aws/sagemaker/{k.capitalize()}Jobs:*") for k in kinds],
+            )
+        )
+        artifacts.grant_put(fn, "jobs/*")
+        Validations.of(self.api_function.role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+                    f"{k}-job/*]",
+                    reason="Job names are generated per job (tlm-<program>-<id>); the actions are limited to "
+                    f"this account's {k} jobs.",
+                )
+                for k in kinds
+            ),
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                    f"log-group:/aws/sagemaker/{k.capitalize()}Jobs:*]",
+                    reason="SageMaker writes one log stream per job under this log group; read only.",
+                )
+                for k in kinds
+            ),
+        )
+
+    def _arn(self, service: str, resource: str, name: str, *, colon: bool = True) -> str:
+        return self.format_arn(
+            service=service,
+            resource=resource,
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME if colon else ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+
+def _workflow_environment(workflows: WorkflowsStack) -> dict[str, str]:
+    """The TLM_* settings (runtime/settings.py) for Step Functions runs and SageMaker jobs."""
+    return {
+        "TLM_STATE_MACHINE_PREFIX": workflows.state_machine_prefix,
+        "TLM_ACCOUNT_ID": Aws.ACCOUNT_ID,
+        "TLM_AWS_PARTITION": Aws.PARTITION,
+        "TLM_SAGEMAKER_ROLE_ARN": workflows.sagemaker_role.role_arn,
+        "TLM_JOB_IMAGE_URI": workflows.job_image_uri,
+    }

@@ -23,6 +23,7 @@ from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
 from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack
+from runtime.adapters.stepfunctions.names import state_machine_name
 
 GPU_INSTANCE_TYPES = [
     "ml.g4dn.xlarge",
@@ -57,9 +58,12 @@ class WorkflowsStack(Stack):
         storage: StorageStack,
         assets: LambdaAssets,
         definitions: Mapping[str, dict],
+        prefix: str = "Tlm",
         **kwargs: object,
     ) -> None:
         super().__init__(scope, id, **kwargs)
+        # state machines are named "<prefix>-<workflow>": the API builds their ARNs from the name
+        self.state_machine_prefix = prefix
         used = set().union(*(_PLACEHOLDER.findall(json.dumps(asl)) for asl in definitions.values()))
         # instance types are stack parameters, one per placeholder the definitions use (GPU kinds
         # restricted to GPU instance types)
@@ -163,6 +167,7 @@ class WorkflowsStack(Stack):
             **{name: p.value_as_string for name, p in self.instance_types.items()},
             **{_STEP + name: f.function.function_arn for name, f in self.steps.items()},
         }
+        self.job_image_uri = self._values["TrainingImage"]
         self.state_machines: dict[str, sfn.StateMachine] = {
             name: self._state_machine(name, asl) for name, asl in sorted(definitions.items())
         }
@@ -225,6 +230,7 @@ class WorkflowsStack(Stack):
         machine = sfn.StateMachine(
             self,
             cid,
+            state_machine_name=state_machine_name(self.state_machine_prefix, name),
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(text),
             definition_substitutions={k: self._values[k] for k in sorted(used)},

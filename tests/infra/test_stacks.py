@@ -290,3 +290,92 @@ def test_each_step_function_is_a_lambda_named_by_tlm_step(templates):
     }
     assert set(steps) == set(STEP_FUNCTIONS)
     assert set(steps.values()) == {"functions.steps.handler.handler"}
+
+
+def _api_function(templates) -> dict:
+    fns = [
+        fn
+        for fn in resources(templates["Api"], "AWS::Lambda::Function").values()
+        if fn["Properties"].get("Handler") == "functions.api.handler.handler"
+    ]
+    assert len(fns) == 1
+    return fns[0]
+
+
+def _api_statements(templates, action: str) -> list[dict]:
+    out = []
+    for _, st in _statements(templates["Api"]):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if action in actions and st["Effect"] == "Allow":
+            out.append(st)
+    return out
+
+
+def _joined(value) -> str:
+    """An ARN as text: Fn::Join parts with pseudo parameters and references spelled as <...>."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        return "".join(_joined(p) for p in value["Fn::Join"][1])
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    return json.dumps(value)
+
+
+def test_state_machines_have_deterministic_names(templates):
+    from runtime.adapters.stepfunctions.names import state_machine_name
+
+    names = {sm["Properties"].get("StateMachineName") for sm in _state_machines(templates).values()}
+    assert names == {state_machine_name("Tlm", w) for w in ("compile", "train")}
+
+
+def test_api_function_gets_the_workflow_and_job_settings(templates):
+    env = _api_function(templates)["Properties"]["Environment"]["Variables"]
+    assert env["TLM_STATE_MACHINE_PREFIX"] == "Tlm"
+    assert env["TLM_ACCOUNT_ID"] == {"Ref": "AWS::AccountId"}
+    assert env["TLM_AWS_PARTITION"] == {"Ref": "AWS::Partition"}
+    # the SageMaker role and the jobs image come from the workflows stack
+    assert "Fn::ImportValue" in json.dumps(env["TLM_SAGEMAKER_ROLE_ARN"])
+    assert "Fn::ImportValue" in json.dumps(env["TLM_JOB_IMAGE_URI"]) or "dkr.ecr" in json.dumps(
+        env["TLM_JOB_IMAGE_URI"]
+    )
+    # the settings the runtime reads name the same machines
+    from runtime.settings import Settings
+
+    arns = Settings(state_machine_prefix=env["TLM_STATE_MACHINE_PREFIX"], account_id="1").state_machine_arns(["train"])
+    assert arns == {"train": "arn:aws:states:us-east-1:1:stateMachine:Tlm-train"}
+
+
+def test_api_may_start_list_describe_and_stop_only_tlm_executions(templates):
+    start = _api_statements(templates, "states:StartExecution")
+    assert len(start) == 1 and set(start[0]["Action"]) == {"states:StartExecution", "states:ListExecutions"}
+    machines = sorted(_joined(r) for r in start[0]["Resource"])
+    assert machines == [
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Tlm-{w}" for w in ("compile", "train")
+    ]
+    read = _api_statements(templates, "states:DescribeExecution")
+    assert len(read) == 1
+    assert set(read[0]["Action"]) == {"states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"}
+    executions = sorted(_joined(r) for r in read[0]["Resource"])
+    assert executions == [
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Tlm-{w}:*" for w in ("compile", "train")
+    ]
+    # no states:* anywhere, no "*" resource for any states action
+    for _, st in _statements(templates["Api"]):
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        if any(a.startswith("states:") for a in actions):
+            assert "states:*" not in actions and "*" not in res
+
+
+def test_api_runs_sagemaker_jobs_with_the_sagemaker_role_only(templates):
+    create = _api_statements(templates, "sagemaker:CreateTrainingJob")
+    assert len(create) == 1
+    assert sorted(_joined(r) for r in create[0]["Resource"]) == [
+        f"arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{k}-job/*" for k in ("processing", "training")
+    ]
+    passes = _api_statements(templates, "iam:PassRole")
+    assert len(passes) == 1 and "Fn::ImportValue" in json.dumps(passes[0]["Resource"])
+    assert passes[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    logs = _api_statements(templates, "logs:GetLogEvents")
+    assert logs and all("/aws/sagemaker/" in _joined(r) for st in logs for r in st["Resource"])
