@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -275,3 +276,41 @@ def test_project_runs_authorize_by_the_project_in_the_run_input(aws: dict[str, A
         c.project_runs.show(ALICE, system)  # a system run is nobody's
     with pytest.raises((Forbidden, NotFound)):
         c.project_runs.show(Caller(user_id="mallory"), mine)
+
+
+def test_history_of_a_retried_lambda_step_and_an_aborted_run() -> None:
+    # Given a history (as AWS writes it) where Validate's Lambda fails once, is retried and
+    # succeeds, then the run is stopped while Verify runs
+    from datetime import timedelta
+
+    from runtime.adapters.stepfunctions.history import summarize
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    events: list[dict[str, Any]] = []
+
+    def add(type_: str, **details: Any) -> None:
+        events.append({"type": type_, "timestamp": t0 + timedelta(seconds=len(events)), **details})
+
+    add("ExecutionStarted")
+    add("TaskStateEntered", stateEnteredEventDetails={"name": "Validate", "input": "{}"})
+    add("LambdaFunctionScheduled")
+    add("LambdaFunctionFailed", lambdaFunctionFailedEventDetails={"error": "Lambda.ServiceException", "cause": "x"})
+    add("LambdaFunctionScheduled")
+    add("LambdaFunctionSucceeded")
+    add("TaskStateExited", stateExitedEventDetails={"name": "Validate"})
+    add("TaskStateEntered", stateEnteredEventDetails={"name": "Verify", "input": "{}"})
+    add("LambdaFunctionScheduled")
+    add("ExecutionAborted", executionAbortedEventDetails={"error": "TLM.Cancelled", "cause": "user asked"})
+    describe = {"name": "r1", "status": "ABORTED", "startDate": t0, "stopDate": events[-1]["timestamp"]}
+    # When it is summarized
+    run = summarize(describe, events, workflow="compile", step_names=[s.name for s in d.compile_workflow().states])
+    # Then the failed attempt, its retry and the cancelled step are there, with their timing
+    assert [(s["step"], s["attempt"], s["status"]) for s in run["steps"]] == [
+        ("Validate", 1, "failed"),
+        ("Validate", 2, "succeeded"),
+        ("Verify", 1, "cancelled"),
+    ]
+    assert run["steps"][0]["error"] == {"error": "Lambda.ServiceException", "cause": "x"}
+    assert run["steps"][1]["duration_s"] == 2.0 and run["steps"][2]["ended_at"] == describe["stopDate"]
+    assert run["status"] == "cancelled" and run["error"] == "TLM.Cancelled" and run["cause"] == "user asked"
+    assert run["duration_s"] == 9.0 and run["current_step"] is None
