@@ -79,6 +79,7 @@ def test_compile_int8_records_verified_artifacts_and_per_step_timing(c, tiny: Pa
     logs = c.compiles.logs(ALICE, started["compile_id"])
     assert logs["terminal"] and any(line.startswith("compile ok:") for line in logs["lines"])
     assert c.compiles.logs(ALICE, started["compile_id"], start=logs["next"])["lines"] == []
+    c.catch_up()  # lists read a view (the local server catches up after every write)
     assert [x["compile_id"] for x in c.compiles.list_for_model(ALICE, mid)] == [started["compile_id"]]
     # And the run is visible to the project's members only
     assert c.project_runs.show(ALICE, started["run_id"])["status"] == "succeeded"

@@ -33,6 +33,7 @@ from runtime.services.access import Access
 from runtime.services.commands import Caller, execute, load
 
 WORKFLOW = "compile"
+RUN_ENDED = ("succeeded", "failed", "cancelled")
 SYSTEM = Caller(user_id="system:compiles")
 
 
@@ -107,13 +108,9 @@ class CompileService:
 
     def list_for_model(self, caller: Caller, model_id: str) -> list[dict[str, Any]]:
         model = self.c.library.get_model(caller, model_id)  # NotFound / Forbidden
-        ids: list[str] = []
-        position = 0
-        while batch := self.c.store.read_all(after_position=position, limit=1000):
-            for e in batch:
-                if e.type == "compile.requested" and e.data.get("model_id") == model_id:
-                    ids.append(e.data["compile_id"])
-            position = batch[-1].position or 0
+        rows = sorted((row for _, row in self.c.views.scan("compiles_by_model", prefix=f"{model_id}/")),
+                      key=lambda r: r["at"])  # fmt: skip
+        ids = [r["compile_id"] for r in rows]
         out = []
         for cid in reversed(ids):
             state, _ = load(self.c.store, COMPILES, cid)
@@ -178,29 +175,33 @@ class CompileService:
         """Record the end of a compile whose run ended without the compile saying so."""
         if state.terminal or not state.run_id:
             return state
-        records = self.c.store.read(WorkflowRun.stream_id(state.run_id))
-        if not records:
+        run = self._run(state.run_id)
+        if run is None:
             # requested but the run never started (a crash between the two appends)
             age = time.time() - records_time(self.c.store, state.compile_id)
             if age < 60:
                 return state
             cmd: Any = FailCompile(reason="the workflow run never started")
+        elif run["status"] not in RUN_ENDED:
+            return state
+        elif run["status"] == "cancelled":
+            cmd = CancelCompile(reason="the workflow run was cancelled", step=run.get("current_step"))
         else:
-            run = WorkflowRun.fold(r.event() for r in records)
-            if not run.finished:
-                return state
-            if run.status == "cancelled":
-                cmd = CancelCompile(reason="the workflow run was cancelled", step=run.next_step)
+            # the failure tail records the caught error as an event on both backends (locally the
+            # runner, on AWS the state machine's DynamoDB task writes it into the events table)
+            recorded = [
+                r for r in self.c.store.read(WorkflowRun.stream_id(state.run_id))
+                if r.type == wev.FailureRecorded.event_type
+            ]  # fmt: skip
+            failed = [s for s in run.get("steps", []) if s.get("status") == "failed"]
+            step = failed[-1]["step"] if failed else None
+            if recorded:
+                error, cause = recorded[-1].data.get("error", ""), recorded[-1].data.get("cause", "")
+            elif run["status"] == "failed":
+                error, cause = run.get("error") or "", run.get("cause") or ""
             else:
-                recorded = [r for r in records if r.type == wev.FailureRecorded.event_type]
-                step = next((r.data["step"] for r in reversed(records) if r.type == wev.StepCaught.event_type), None)
-                if recorded:
-                    error, cause = recorded[-1].data.get("error", ""), recorded[-1].data.get("cause", "")
-                elif run.status == "failed":
-                    error, cause = run.error or "", run.cause or ""
-                else:
-                    error, cause = "TLM.NotRecorded", "the run succeeded but the compile was not recorded"
-                cmd = FailCompile(reason=cause or error or "failed", error=error, step=step)
+                error, cause = "TLM.NotRecorded", "the run succeeded but the compile was not recorded"
+            cmd = FailCompile(reason=cause or error or "failed", error=error, step=step)
         try:
             return execute(self.c.store, COMPILES, state.compile_id, cmd, SYSTEM, retries=3).state
         except Conflict:  # settled by someone else meanwhile
@@ -214,17 +215,22 @@ class CompileService:
         self.access.require(caller, state.project_id, role)
         return state
 
+    def _run(self, run_id: str) -> dict[str, Any] | None:
+        """The run as the backend's read side shows it (local events or Step Functions history)."""
+        try:
+            run: dict[str, Any] = self.c.runs.show_run(run_id)
+        except NotFound:
+            return None
+        return run
+
     def _run_finished(self, run_id: str) -> bool:
-        records = self.c.store.read(WorkflowRun.stream_id(run_id))
-        return bool(records) and WorkflowRun.fold(r.event() for r in records).finished
+        run = self._run(run_id)
+        return run is not None and run["status"] in RUN_ENDED
 
     def _jobs(self, state: Compile) -> list[tuple[str, str]]:
         """(step, job name) of every job the run launched, in order."""
-        out = [
-            (r.data["step"], r.data["job_name"])
-            for r in self.c.store.read(WorkflowRun.stream_id(state.run_id))
-            if r.type == wev.JobLaunched.event_type
-        ]
+        run = self._run(state.run_id)
+        out = [(s["step"], s["job"]) for s in (run or {}).get("steps", []) if s.get("job")]
         return out or [(k, v) for k, v in state.jobs.items()]
 
     def _output_uri(self, compile_id: str) -> str:
