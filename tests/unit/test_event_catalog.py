@@ -28,7 +28,9 @@ def test_a_cold_projector_knows_every_event_type_of_the_domain():
     known = set(json.loads(out.stdout.strip().splitlines()[-1]))
     from domain.catalog import load_all
 
-    assert known == set(load_all())
+    # (this process may hold test-only event types too: compare the domain's own)
+    domain_types = {name for name, cls in load_all().items() if cls.__module__.startswith("domain.")}
+    assert domain_types <= known
     # one from each module family, so a catalog that silently loads nothing fails here
     for name in ("project.created", "model.registered", "model.file_added", "job.log_archived"):
         assert name in known
