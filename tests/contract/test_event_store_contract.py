@@ -266,3 +266,20 @@ def test_iter_all_gives_every_stream_in_version_order(event_store):
         per_stream.setdefault(e.stream_id, []).append(e.version)
     assert per_stream == {"a": [1, 2, 3], "b": [1, 2]}
     assert sorted(ns(got)) == [1, 2, 3, 10, 11]
+
+
+def test_a_retried_command_gets_its_first_answer_even_when_decide_would_now_refuse(event_store):
+    # Given a command that creates a project, run once with an idempotency key
+    from domain.library import projects as p
+    from runtime.services.commands import Caller, execute
+
+    cmd = p.CreateProject(project_id="p9", name="组", owner="alice")
+    first = execute(event_store, p.PROJECTS, "p9", cmd, Caller("alice"), idempotency_key="create-p9")
+    assert first.result is not None and not first.result.duplicate
+    assert event_store.idempotent_result("create-p9").last_version == 1
+    assert event_store.idempotent_result("unused") is None
+    # When the client retries it (decide alone would now say "project exists")
+    again = execute(event_store, p.PROJECTS, "p9", cmd, Caller("alice"), idempotency_key="create-p9")
+    # Then it gets the first result and nothing more is appended
+    assert again.result is not None and again.result.duplicate and again.events == []
+    assert again.state.project_id == "p9" and event_store.version("project-p9") == 1

@@ -28,6 +28,10 @@ class EventStore(Protocol):
         used, append nothing and return the first append's result (duplicate=True)."""
         ...
 
+    def idempotent_result(self, idempotency_key: str) -> AppendResult | None:
+        """The first result of the append that used this key (duplicate=True), or None."""
+        ...
+
     def read(
         self,
         stream_id: str,

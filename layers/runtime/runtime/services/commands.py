@@ -63,6 +63,10 @@ def execute(
     stream_id = aggregate.stream_id(entity_id)
     attempt = 0
     while True:
+        if idempotency_key is not None and (first := store.idempotent_result(idempotency_key)) is not None:
+            # a retry: answer with what the first attempt did, before decide can refuse it
+            state, version = load(store, aggregate, entity_id)
+            return Outcome(state, [], first, version)
         state, version = load(store, aggregate, entity_id)
         events = list(aggregate.decide(state, command))
         if not events:
@@ -80,7 +84,7 @@ def execute(
             if attempt > retries:
                 raise
             continue
-        if result.duplicate:
+        if result.duplicate:  # the same key won a race meanwhile
             state, version = load(store, aggregate, entity_id)
             return Outcome(state, [], result, version)
         return Outcome(aggregate.fold(events, state), events, result, result.last_version)

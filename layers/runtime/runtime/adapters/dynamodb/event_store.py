@@ -206,6 +206,10 @@ class DynamoDbEventStore:
         )
         return "Item" in got
 
+    def idempotent_result(self, idempotency_key: str) -> AppendResult | None:
+        """The result of the append that used this key (duplicate=True), or None."""
+        return self._idempotent_result(idempotency_key)
+
     def _idempotent_result(self, idempotency_key: str) -> AppendResult | None:
         got = self.dynamodb.get_item(
             TableName=self.table,

@@ -143,6 +143,17 @@ class SqliteEventStore:
         except sqlite3.IntegrityError:  # belt and braces: the unique key refuses a lost update
             raise ConcurrencyConflict(stream_id, expected_version) from None
 
+    def idempotent_result(self, idempotency_key: str) -> AppendResult | None:
+        """The result of the append that used this key (duplicate=True), or None."""
+        found = (
+            self.db.connection()
+            .execute("SELECT stream_id, first_version, last_version FROM idempotency WHERE key = ?", (idempotency_key,))
+            .fetchone()
+        )
+        if found is None:
+            return None
+        return AppendResult(stream_id=found[0], first_version=found[1], last_version=found[2], duplicate=True)
+
     def read(
         self,
         stream_id: str,
