@@ -8,6 +8,7 @@ run) is visible to nobody through the API. Details, per-step status and timing c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from domain.errors import Forbidden, NotFound
@@ -50,9 +51,32 @@ class RunsService:
         status: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Newest first, without per-step details."""
+        """Newest first, without per-step details; only runs of projects the caller can read."""
         if project_id is not None:
             self.access.require(caller, project_id, "viewer")
+        allowed: dict[str, bool] = {}
+        out: list[dict[str, Any]] = []
+        for project, fetch in self._candidates(workflow=workflow, status=status):
+            if project_id is not None and project != project_id:
+                continue
+            if project not in allowed:
+                try:
+                    self.access.require(caller, project, "viewer")
+                    allowed[project] = True
+                except (Forbidden, NotFound):
+                    allowed[project] = False
+            if not allowed[project] or (run := fetch()) is None:
+                continue
+            out.append({**run, "project_id": project})
+            if len(out) >= limit:
+                break
+        return out
+
+    def _candidates(
+        self, *, workflow: str | None, status: str | None
+    ) -> Iterator[tuple[str, Callable[[], dict[str, Any] | None]]]:
+        """(project, fetch) per run, newest first; ``fetch`` reads the run summary (None when the
+        status filter rejects it) only once the caller may see the project. Local: the log."""
         started: list[tuple[str, str, str]] = []  # (run id, workflow, project)
         position = 0
         while batch := self.store.read_all(after_position=position, limit=1000):
@@ -62,25 +86,15 @@ class RunsService:
                     if project:
                         started.append((e.data["run_id"], e.data["workflow"], str(project)))
             position = batch[-1].position or 0
-        allowed: dict[str, bool] = {}
-        out: list[dict[str, Any]] = []
-        for run_id, wf, project in reversed(started):
-            if (project_id is not None and project != project_id) or (workflow is not None and wf != workflow):
-                continue
-            if project not in allowed:
-                try:
-                    self.access.require(caller, project, "viewer")
-                    allowed[project] = True
-                except (Forbidden, NotFound):
-                    allowed[project] = False
-            if not allowed[project]:
-                continue
+
+        def fetch(run_id: str) -> dict[str, Any] | None:
             run = self.runs.show_run(run_id)
             if status is not None and run["status"] != status:
-                continue
+                return None
             run.pop("steps")
             run.pop("output", None)
-            out.append({**run, "project_id": project})
-            if len(out) >= limit:
-                break
-        return out
+            return dict(run)
+
+        for run_id, wf, project in reversed(started):
+            if workflow is None or wf == workflow:
+                yield project, (lambda r=run_id: fetch(r))

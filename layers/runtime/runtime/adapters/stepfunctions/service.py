@@ -13,14 +13,13 @@ listed run (and the last 100 history events of a running one, for its current st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.errors import Forbidden, NotFound
+from domain.errors import Forbidden
 from runtime.adapters.stepfunctions.history import loads
 from runtime.adapters.stepfunctions.runner import StepFunctionsWorkflowRunner
-from runtime.services.commands import Caller
 from runtime.services.runs import RunsService
 
 # local statuses -> Step Functions statuses ("cancelling" does not exist there: a stop is at once)
@@ -89,34 +88,12 @@ class StepFunctionsRunsService(RunsService):
             raise Forbidden("this run belongs to no project", field="run_id")
         return project
 
-    def list(
-        self,
-        caller: Caller,
-        *,
-        project_id: str | None = None,
-        workflow: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        """Newest first, without per-step details."""
-        if project_id is not None:
-            self.access.require(caller, project_id, "viewer")
-        allowed: dict[str, bool] = {}
-        out: list[dict[str, Any]] = []
+    def _candidates(
+        self, *, workflow: str | None, status: str | None
+    ) -> Iterator[tuple[str, Callable[[], dict[str, Any] | None]]]:
+        """From ListExecutions (already filtered by workflow and status on the service side)."""
         for run in self.runs.iter_runs(workflow=workflow, status=status):
             project = _project(run.pop("input", None))
-            if not project or (project_id is not None and project != project_id):
-                continue
-            if project not in allowed:
-                try:
-                    self.access.require(caller, project, "viewer")
-                    allowed[project] = True
-                except (Forbidden, NotFound):
-                    allowed[project] = False
-            if not allowed[project]:
-                continue
-            run.pop("output", None)
-            out.append({**run, "project_id": project})
-            if len(out) >= limit:
-                break
-        return out
+            if project:
+                run.pop("output", None)
+                yield project, (lambda r=run: r)
