@@ -31,3 +31,37 @@ def create_views_table(client: Any, name: str) -> None:
 
 def create_idempotency_table(client: Any, name: str) -> None:
     _create(client, name, keys.IDEMPOTENCY_TABLE_PK, None)
+
+
+class ScriptedTrainingJobs:
+    """moto completes every SageMaker training job at once; this scripts what DescribeTrainingJob
+    says instead. ``plans[prefix]`` is a list, one entry per job created with that name prefix, of
+    status sequences (one status per describe call; the last one repeats)."""
+
+    def __init__(self) -> None:
+        self.plans: dict[str, list[list[str]]] = {}
+        self.assigned: dict[str, list[str]] = {}
+        self.calls: dict[str, int] = {}
+
+    def status_for(self, name: str) -> str:
+        if name not in self.assigned:
+            plans = self.plans.get(name[:-37], [])  # job names end in "-<uuid4>"
+            self.assigned[name] = plans.pop(0) if plans else ["Completed"]
+        n = self.calls[name] = self.calls.get(name, 0) + 1
+        return self.assigned[name][min(n - 1, len(self.assigned[name]) - 1)]
+
+    def install(self, monkeypatch: Any) -> ScriptedTrainingJobs:
+        from moto.sagemaker.models import SageMakerModelBackend
+
+        original = SageMakerModelBackend.describe_training_job
+        script = self
+
+        def describe(backend: Any, training_job_name: str) -> dict[str, Any]:
+            resp = dict(original(backend, training_job_name))
+            resp["TrainingJobStatus"] = status = script.status_for(training_job_name)
+            if status == "Failed":
+                resp["FailureReason"] = "scripted failure: CUDA out of memory"
+            return resp
+
+        monkeypatch.setattr(SageMakerModelBackend, "describe_training_job", describe)
+        return self

@@ -27,12 +27,11 @@ import pytest
 from moto import mock_aws
 from moto.awslambda_simple.models import lambda_simple_backends
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sagemaker.models import SageMakerModelBackend
 
 from runtime.adapters.dynamodb import keys
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
-from tests.aws_tables import create_events_table
+from tests.aws_tables import ScriptedTrainingJobs, create_events_table
 
 pytestmark = pytest.mark.integration
 
@@ -46,10 +45,7 @@ SUBS = {
     "TrainingImage": f"{DEFAULT_ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/tlm-jobs:latest",
     "ArtifactsUri": "s3://tlm-artifacts/jobs",
     "CheckpointsUri": "s3://tlm-artifacts/checkpoints",
-    **{
-        f"Step_{fn}": f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:tlm-step-{fn}"
-        for fn in d.STEP_FUNCTIONS
-    },
+    **{f"Step_{fn}": f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:tlm-step-{fn}" for fn in d.STEP_FUNCTIONS},
 }
 COMPILE_INPUT = {
     "compile_id": "c1",
@@ -67,38 +63,9 @@ TRAIN_INPUT = {
 }
 
 
-class JobScript:
-    """Scripted outcomes of moto's fake SageMaker: per job-name prefix, a list (one per job
-    created) of status sequences (one status per describe call; the last one repeats)."""
-
-    def __init__(self) -> None:
-        self.plans: dict[str, list[list[str]]] = {}
-        self.assigned: dict[str, list[str]] = {}
-        self.calls: dict[str, int] = {}
-
-    def status_for(self, name: str) -> str:
-        if name not in self.assigned:
-            plans = self.plans.get(name[:-37], [])
-            self.assigned[name] = plans.pop(0) if plans else ["Completed"]
-        n = self.calls.get(name, 0)
-        self.calls[name] = n + 1
-        seq = self.assigned[name]
-        return seq[min(n, len(seq) - 1)]
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    script = JobScript()
-    original = SageMakerModelBackend.describe_training_job
-
-    def describe(self: SageMakerModelBackend, training_job_name: str) -> dict[str, Any]:
-        resp = dict(original(self, training_job_name))
-        resp["TrainingJobStatus"] = status = script.status_for(training_job_name)
-        if status == "Failed":
-            resp["FailureReason"] = "scripted failure: CUDA out of memory"
-        return resp
-
-    monkeypatch.setattr(SageMakerModelBackend, "describe_training_job", describe)
+    script = ScriptedTrainingJobs().install(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_events_table(ddb, TABLE, stream=False)
@@ -119,16 +86,12 @@ def machine(sfn: Any, name: str, poll_seconds: int = 0, **build: Any) -> str:
     defn = d.WORKFLOWS[name](retry_interval_s=1, **build)
     body = asl.render(defn, substitutions=SUBS, poll_seconds=poll_seconds)
     assert asl.placeholders(body) == set()
-    return sfn.create_state_machine(name=name, definition=json.dumps(body), roleArn=SFN_ROLE)[
-        "stateMachineArn"
-    ]
+    return sfn.create_state_machine(name=name, definition=json.dumps(body), roleArn=SFN_ROLE)["stateMachineArn"]
 
 
 def run(sfn: Any, arn: str, payload: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
     # name given: moto leaves an unnamed execution's $$.Execution.Name null (AWS makes a uuid)
-    ex = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(payload))[
-        "executionArn"
-    ]
+    ex = sfn.start_execution(stateMachineArn=arn, name=uuid.uuid4().hex, input=json.dumps(payload))["executionArn"]
     deadline = time.time() + timeout
     while (desc := sfn.describe_execution(executionArn=ex))["status"] == "RUNNING":
         assert time.time() < deadline, "execution did not finish"
@@ -145,9 +108,9 @@ def jobs(sm: Any) -> list[str]:
 @pytest.mark.parametrize("sync_jobs", [False, True])
 def test_every_rendering_is_accepted(aws: dict[str, Any], name: str, sync_jobs: bool) -> None:
     body = asl.render(d.WORKFLOWS[name](), sync_jobs=sync_jobs, substitutions=SUBS)
-    arn = aws["sfn"].create_state_machine(
-        name=f"{name}-{sync_jobs}", definition=json.dumps(body), roleArn=SFN_ROLE
-    )["stateMachineArn"]
+    arn = aws["sfn"].create_state_machine(name=f"{name}-{sync_jobs}", definition=json.dumps(body), roleArn=SFN_ROLE)[
+        "stateMachineArn"
+    ]
     assert aws["sfn"].describe_state_machine(stateMachineArn=arn)["status"] == "ACTIVE"
     resources = json.dumps(body)
     assert ("createTrainingJob.sync" in resources) is sync_jobs
@@ -174,10 +137,7 @@ def test_compile_happy_path_polls_the_job(aws: dict[str, Any]) -> None:
     ]
     assert [r["Environment"]["TLM_JOB_PROGRAM"] for r in requests] == ["compile", "package"]
     package = aws["sm"].describe_training_job(TrainingJobName=doc["package"]["name"])
-    assert (
-        package["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
-        == doc["compile"]["model_artifacts"]
-    )
+    assert package["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == doc["compile"]["model_artifacts"]
 
 
 def test_train_happy_path_uses_the_gpu_instance_type(aws: dict[str, Any]) -> None:
@@ -200,9 +160,7 @@ def test_job_failing_once_is_retried_with_a_new_job(aws: dict[str, Any]) -> None
     out = run(aws["sfn"], machine(aws["sfn"], "compile"), COMPILE_INPUT)
     assert out["status"] == "SUCCEEDED", out
     assert len([j for j in jobs(aws["sm"]) if j.startswith("tlm-compile-")]) == 2
-    entered = [
-        e["stateEnteredEventDetails"]["name"] for e in out["history"] if e["type"] == "FailStateEntered"
-    ]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in out["history"] if e["type"] == "FailStateEntered"]
     assert entered == ["Compile: failed"]  # the first job's failure, then the retry succeeded
 
 

@@ -18,7 +18,6 @@ import pytest
 from moto import mock_aws
 from moto.awslambda_simple.models import lambda_simple_backends
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sagemaker.models import SageMakerModelBackend
 
 from domain.errors import Conflict, Forbidden, NotFound, Unavailable
 from runtime.adapters.stepfunctions.names import execution_arn, state_machine_name
@@ -29,7 +28,7 @@ from runtime.services.commands import Caller
 from runtime.settings import Settings
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
-from tests.aws_tables import create_events_table, create_idempotency_table, create_views_table
+from tests.aws_tables import ScriptedTrainingJobs, create_events_table, create_idempotency_table, create_views_table
 
 pytestmark = pytest.mark.integration
 
@@ -63,35 +62,9 @@ def compile_input(project_id: str | None) -> dict[str, Any]:
     }
 
 
-class Statuses:
-    """Per job-name prefix, one list of statuses per job created (the last one repeats)."""
-
-    def __init__(self) -> None:
-        self.plans: dict[str, list[list[str]]] = {}
-        self.assigned: dict[str, list[str]] = {}
-        self.calls: dict[str, int] = {}
-
-    def next(self, name: str) -> str:
-        if name not in self.assigned:
-            plans = self.plans.get(name[:-37], [])
-            self.assigned[name] = plans.pop(0) if plans else ["Completed"]
-        n = self.calls[name] = self.calls.get(name, 0) + 1
-        return self.assigned[name][min(n - 1, len(self.assigned[name]) - 1)]
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    statuses = Statuses()
-    original = SageMakerModelBackend.describe_training_job
-
-    def describe(self: SageMakerModelBackend, training_job_name: str) -> dict[str, Any]:
-        resp = dict(original(self, training_job_name))
-        resp["TrainingJobStatus"] = status = statuses.next(training_job_name)
-        if status == "Failed":
-            resp["FailureReason"] = "scripted failure: CUDA out of memory"
-        return resp
-
-    monkeypatch.setattr(SageMakerModelBackend, "describe_training_job", describe)
+    statuses = ScriptedTrainingJobs().install(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_events_table(ddb, "tlm-events", stream=False)
