@@ -283,3 +283,171 @@ def test_a_retried_command_gets_its_first_answer_even_when_decide_would_now_refu
     # Then it gets the first result and nothing more is appended
     assert again.result is not None and again.result.duplicate and again.events == []
     assert again.state.project_id == "p9" and event_store.version("project-p9") == 1
+
+
+# ---------------------------------------------------------------- append_batch (several streams)
+
+
+def test_batch_appends_to_several_streams_in_one_write(event_store):
+    from runtime.ports import StreamAppend
+
+    # Given one stream at version 1 and two new ones
+    event_store.append("a", [ev(1)], 0)
+    # When one batch appends to all three
+    results = event_store.append_batch(
+        [StreamAppend("b", [ev(10), ev(11)], 0), StreamAppend("a", [ev(2)], 1), StreamAppend("c", [ev(20)], 0)]
+    )
+    # Then each got its events, and the results come in the order asked
+    assert [(r.stream_id, r.first_version, r.last_version, r.duplicate) for r in results] == [
+        ("b", 1, 2, False),
+        ("a", 2, 2, False),
+        ("c", 1, 1, False),
+    ]
+    assert (ns(event_store.read("a")), ns(event_store.read("b")), ns(event_store.read("c"))) == ([1, 2], [10, 11], [20])
+
+
+def test_one_streams_conflict_rejects_the_whole_batch(event_store):
+    from runtime.ports import StreamAppend
+
+    # Given streams a (version 1) and b (version 2)
+    event_store.append("a", [ev(1)], 0)
+    event_store.append("b", [ev(1), ev(2)], 0)
+    # When a batch is right about a and c but wrong about b (behind it, then ahead of it)
+    for wrong in (1, 3):
+        with pytest.raises(ConcurrencyConflict) as e:
+            event_store.append_batch(
+                [StreamAppend("a", [ev(2)], 1), StreamAppend("b", [ev(3)], wrong), StreamAppend("c", [ev(1)], 0)]
+            )
+        assert e.value.stream_id == "b"
+    # and a batch whose last event cannot be encoded
+    with pytest.raises((TypeError, ValueError)):
+        event_store.append_batch([StreamAppend("a", [ev(2)], 1), StreamAppend("c", [ev(1), ev(2, bad={1})], 0)])
+    # Then none of the batches wrote anything anywhere
+    assert (ns(event_store.read("a")), ns(event_store.read("b")), event_store.version("c")) == ([1], [1, 2], 0)
+    # And the corrected batch goes in whole
+    event_store.append_batch([StreamAppend("a", [ev(2)], 1), StreamAppend("b", [ev(3)], 2)])
+    assert (event_store.version("a"), event_store.version("b")) == (2, 3)
+
+
+def test_batch_input_rules_and_the_item_limit(event_store):
+    from runtime.ports import MAX_BATCH_ITEMS, StreamAppend
+
+    event_store.append("x", [ev(0)], 0)
+    event_store.append("y", [ev(0)], 0)
+    half = MAX_BATCH_ITEMS // 2
+    # When a batch holds one item too many (events plus the idempotency key)
+    with pytest.raises(Invalid) as e:
+        event_store.append_batch(
+            [StreamAppend("x", [ev(i) for i in range(half)], 1), StreamAppend("y", [ev(i) for i in range(half)], 1)],
+            idempotency_key="too-big",
+        )
+    # Then it is refused naming the limit, and nothing was written (nor the key consumed)
+    assert e.value.field == "appends" and str(MAX_BATCH_ITEMS) in e.value.message
+    assert (event_store.version("x"), event_store.version("y")) == (1, 1)
+    assert event_store.idempotent_result("too-big") is None
+    # And the same batch at exactly the limit goes in whole
+    results = event_store.append_batch(
+        [StreamAppend("x", [ev(i) for i in range(half)], 1), StreamAppend("y", [ev(i) for i in range(half)], 1)]
+    )
+    assert [(r.first_version, r.last_version) for r in results] == [(2, half + 1), (2, half + 1)]
+    # Other bad input is refused naming the part
+    for bad, field in (
+        ([], "appends"),
+        ([StreamAppend("x", [], half + 1)], "appends[0].events"),
+        ([StreamAppend("z", [ev(1)], 0), StreamAppend("x", [ev(1)], -1)], "appends[1].expected_version"),
+        ([StreamAppend("z", [ev(1)], 0), StreamAppend("z", [ev(2)], 1)], "appends[1].stream_id"),
+    ):
+        with pytest.raises(Invalid) as e:
+            event_store.append_batch(bad)
+        assert e.value.field == field
+    assert event_store.version("z") == 0
+
+
+def test_batch_idempotency_key_appends_once(event_store):
+    from runtime.ports import StreamAppend
+
+    batch = [StreamAppend("a", [ev(1)], 0), StreamAppend("b", [ev(1), ev(2)], 0)]
+    first = event_store.append_batch(batch, idempotency_key="k-batch")
+    again = event_store.append_batch(batch, idempotency_key="k-batch")
+    assert [r.duplicate for r in first] == [False, False]
+    assert [(r.stream_id, r.first_version, r.last_version, r.duplicate) for r in again] == [
+        ("a", 1, 1, True),
+        ("b", 1, 2, True),
+    ]
+    assert (event_store.version("a"), event_store.version("b")) == (1, 2)
+    assert event_store.idempotent_result("k-batch").stream_id == "a"
+
+
+def test_big_payloads_in_a_batch_round_trip(event_store):
+    from runtime.ports import StreamAppend
+
+    blob = "载" * 150_000  # 450_000 bytes of UTF-8: over DynamoDB's item limit
+    event_store.append_batch([StreamAppend("big-a", [ev(1, blob=blob)], 0), StreamAppend("big-b", [ev(2)], 0)])
+    assert event_store.read("big-a")[0].data["blob"] == blob
+    _assert_offloaded_where_the_store_needs_it(event_store, "big-a", 1)
+
+
+BATCH_WRITERS = 6  # batches over both streams; two more writers append to "left" alone
+BATCHES_PER_WRITER = 8
+
+
+@pytest.mark.slow  # on moto: ~6 s (a serial server, every conflict a few more requests)
+def test_racing_batches_over_two_streams_lose_nothing_and_split_nothing(event_store):
+    from runtime.ports import StreamAppend
+
+    # Given 6 writers each appending 8 batches to BOTH "left" and "right" (half of them naming
+    # the streams in the other order), and 2 writers appending single events to "left", all retrying
+    won: list[tuple[int, int, str, int]] = []  # (writer, i, stream, version it was told)
+    errors: list[BaseException] = []
+    collided = threading.Event()
+    lock = threading.Lock()
+    start = threading.Barrier(THREADS)
+
+    def writer(t: int) -> None:
+        try:
+            start.wait()
+            streams = ["left", "right"] if t % 2 else ["right", "left"]
+            if t >= BATCH_WRITERS:
+                streams = ["left"]
+            for i in range(BATCHES_PER_WRITER):
+                while True:
+                    began = time.perf_counter()
+                    parts = [StreamAppend(s, [ev(i, t=t, i=i)], event_store.version(s)) for s in streams]
+                    try:
+                        if len(parts) == 1:
+                            results = [
+                                event_store.append(parts[0].stream_id, parts[0].events, parts[0].expected_version)
+                            ]
+                        else:
+                            results = event_store.append_batch(parts)
+                    except ConcurrencyConflict:
+                        collided.set()
+                        time.sleep(random.uniform(0, THREADS * (time.perf_counter() - began)))
+                        continue
+                    with lock:
+                        won.extend((t, i, r.stream_id, r.first_version) for r in results)
+                    break
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(THREADS)]
+    # When they race
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    left, right = event_store.read("left"), event_store.read("right")
+    # Then both streams are gapless and hold every batch exactly once
+    assert [e.version for e in left] == list(range(1, THREADS * BATCHES_PER_WRITER + 1))
+    assert [e.version for e in right] == list(range(1, BATCH_WRITERS * BATCHES_PER_WRITER + 1))
+    everything = sorted((t, i) for t in range(THREADS) for i in range(BATCHES_PER_WRITER))
+    assert sorted((e.data["t"], e.data["i"]) for e in left) == everything
+    # no batch is split: each one that is in "right" is in "left" too, and vice versa
+    batched = sorted((t, i) for t in range(BATCH_WRITERS) for i in range(BATCHES_PER_WRITER))
+    assert sorted((e.data["t"], e.data["i"]) for e in right) == batched
+    # every winner was told the versions its events really have
+    stored = {(e.stream_id, e.version): (e.data["t"], e.data["i"]) for e in left + right}
+    assert len(won) == len(stored) and all(stored[(s, v)] == (t, i) for t, i, s, v in won)
+    assert collided.is_set(), "the writers never collided: the race did not happen"

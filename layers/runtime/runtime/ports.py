@@ -10,8 +10,45 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.errors import Invalid
 from domain.projection import Row
 from domain.records import AppendResult, NewEvent, RecordedEvent
+
+MAX_BATCH_ITEMS = 100  # DynamoDB's TransactWriteItems limit, enforced on every store alike
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    """One stream's part of an ``append_batch``: its events and the version they were decided on."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected_version: int
+
+
+def check_batch(appends: Sequence[StreamAppend], idempotency_key: str | None) -> None:
+    """The rules every store applies to ``append_batch`` before writing anything: at least one
+    stream, no stream twice, no empty part, no negative version, and at most
+    ``MAX_BATCH_ITEMS`` items: one per event plus one for the idempotency key. The limit is the
+    same on SQLite as on DynamoDB so that a batch that works locally works on AWS."""
+    if not appends:
+        raise Invalid("nothing to append", field="appends")
+    seen: set[str] = set()
+    for i, a in enumerate(appends):
+        if a.stream_id in seen:
+            raise Invalid(f"stream {a.stream_id!r} is named twice in one batch", field=f"appends[{i}].stream_id")
+        seen.add(a.stream_id)
+        if not a.events:
+            raise Invalid("nothing to append", field=f"appends[{i}].events")
+        if a.expected_version < 0:
+            raise Invalid("expected_version must be >= 0", field=f"appends[{i}].expected_version")
+    items = sum(len(a.events) for a in appends) + (idempotency_key is not None)
+    if items > MAX_BATCH_ITEMS:
+        raise Invalid(
+            f"a batch holds at most {MAX_BATCH_ITEMS} items (events plus the idempotency key; "
+            f"DynamoDB's TransactWriteItems limit), this one has {items}: nothing was written",
+            field="appends",
+        )
 
 
 class EventStore(Protocol):
@@ -28,8 +65,20 @@ class EventStore(Protocol):
         used, append nothing and return the first append's result (duplicate=True)."""
         ...
 
+    def append_batch(
+        self, appends: Sequence[StreamAppend], *, idempotency_key: str | None = None
+    ) -> list[AppendResult]:
+        """Append to several streams in one all-or-nothing write (SQLite: one BEGIN IMMEDIATE;
+        DynamoDB: one TransactWriteItems). If any stream is not at its expected version, raise
+        ConcurrencyConflict and write nothing. Results come in the order of ``appends``. Input
+        rules (``check_batch``, incl. ``MAX_BATCH_ITEMS``) are checked before anything is
+        written. With an idempotency key already used, append nothing and return the first
+        batch's results (duplicate=True); ``idempotent_result`` gives its first stream's."""
+        ...
+
     def idempotent_result(self, idempotency_key: str) -> AppendResult | None:
-        """The first result of the append that used this key (duplicate=True), or None."""
+        """The first result of the append that used this key (duplicate=True), or None. For a
+        batch: the result of its first stream."""
         ...
 
     def read(

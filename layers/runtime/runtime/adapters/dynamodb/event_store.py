@@ -9,10 +9,13 @@ does not". Appends rely on that:
   ``expected_version`` ahead of the stream can never leave a gap), then
   ``PutItem`` of item ``expected+1`` with ``attribute_not_exists``: of two racing writers exactly
   one put succeeds;
-- several events or an idempotency key: one ``TransactWriteItems`` with every event item guarded
-  by ``attribute_not_exists``, a ``ConditionCheck`` that item ``expected`` exists (when
-  expected > 0) and the idempotency item guarded by ``attribute_not_exists``. At most 100 items
-  per transaction (DynamoDB's limit); more is ``Invalid(field="events")``.
+- several events, an idempotency key, or ``append_batch`` (several streams): one
+  ``TransactWriteItems`` with every event item guarded by ``attribute_not_exists``, per stream a
+  ``ConditionCheck`` that item ``expected`` exists (when expected > 0; beyond the 100-item budget
+  a consistent BatchGetItem before the transaction checks it instead) and the idempotency item
+  guarded by ``attribute_not_exists`` (for a batch it keeps every stream's result). At most 100
+  items per transaction (DynamoDB's limit): events plus the key; more is ``Invalid`` before
+  anything (S3 payloads included) is written.
 
 ``ConditionalCheckFailed`` / ``TransactionCanceled`` become one ``ConcurrencyConflict``, unless
 the idempotency key turns out to be taken, in which case the first append's result comes back
@@ -26,6 +29,7 @@ There is no global order on DynamoDB: ``read_all`` raises NotImplementedError; r
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -36,6 +40,7 @@ from botocore.exceptions import ClientError
 from domain.errors import ConcurrencyConflict, Invalid, TooLarge
 from domain.records import AppendResult, NewEvent, RecordedEvent
 from runtime.adapters.dynamodb import codec, keys
+from runtime.ports import StreamAppend, check_batch
 
 MAX_TRANSACTION_ITEMS = 100
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
@@ -80,32 +85,28 @@ class DynamoDbEventStore:
             raise Invalid("nothing to append", field="events")
         if expected_version < 0:
             raise Invalid("expected_version must be >= 0", field="expected_version")
-        extra = (1 if expected_version > 0 else 0) + (1 if idempotency_key is not None else 0)
-        if (len(events) > 1 or idempotency_key is not None) and len(events) + extra > MAX_TRANSACTION_ITEMS:
+        room = MAX_TRANSACTION_ITEMS - (idempotency_key is not None)
+        if len(events) > room:
             raise Invalid(
-                f"at most {MAX_TRANSACTION_ITEMS - extra} events per append here "
-                f"(DynamoDB transactions hold {MAX_TRANSACTION_ITEMS} items)",
+                f"at most {room} events per append here (DynamoDB transactions hold {MAX_TRANSACTION_ITEMS} items)",
                 field="events",
             )
-        if idempotency_key is not None:
-            first = self._idempotent_result(idempotency_key)
-            if first is not None:
-                return first
+        if len(events) == 1 and idempotency_key is None:
+            item = self._event_item(stream_id, expected_version + 1, events[0], datetime.now(UTC))
+            self._put_one(stream_id, item, expected_version)
+            return AppendResult(
+                stream_id=stream_id, first_version=expected_version + 1, last_version=expected_version + 1
+            )
+        return self._write([StreamAppend(stream_id, events, expected_version)], idempotency_key)[0]
 
-        now = datetime.now(UTC)
-        items = [self._event_item(stream_id, expected_version + i, e, now) for i, e in enumerate(events, start=1)]
-        result = AppendResult(
-            stream_id=stream_id,
-            first_version=expected_version + 1,
-            last_version=expected_version + len(events),
-        )
-        if len(items) == 1 and idempotency_key is None:
-            self._put_one(stream_id, items[0], expected_version)
-        else:
-            first = self._transact(stream_id, items, expected_version, idempotency_key, result, now)
-            if first is not None:
-                return first
-        return result
+    def append_batch(
+        self, appends: Sequence[StreamAppend], *, idempotency_key: str | None = None
+    ) -> list[AppendResult]:
+        """One TransactWriteItems for every stream (see the module docstring)."""
+        check_batch(appends, idempotency_key)
+        for a in appends:
+            _check_stream_id(a.stream_id)
+        return self._write(appends, idempotency_key)
 
     def _put_one(self, stream_id: str, item: dict[str, Any], expected_version: int) -> None:
         # Consistent read first: the stream must have reached ``expected_version`` (item
@@ -126,59 +127,96 @@ class DynamoDbEventStore:
                 raise ConcurrencyConflict(stream_id, expected_version) from None
             raise
 
-    def _transact(
-        self,
-        stream_id: str,
-        items: list[dict[str, Any]],
-        expected_version: int,
-        idempotency_key: str | None,
-        result: AppendResult,
-        now: datetime,
-    ) -> AppendResult | None:
-        """Returns None when appended, or the first result when the idempotency key was taken
-        meanwhile (by a racing retry of the same command); raises ConcurrencyConflict."""
+    def _write(self, appends: Sequence[StreamAppend], idempotency_key: str | None) -> list[AppendResult]:
+        """One transaction: every event item put with ``attribute_not_exists``, the idempotency
+        item likewise, and per stream at ``expected > 0`` a ``ConditionCheck`` that item
+        ``expected`` exists while the 100-item budget allows; streams beyond the budget are
+        checked by a consistent read before the transaction instead (safe: items are never
+        deleted, so an item seen once stays). Raises ConcurrencyConflict, or returns the first
+        results when the idempotency key was taken (before, or by a racing retry meanwhile)."""
+        if idempotency_key is not None and (first := self._idempotent_results(idempotency_key)) is not None:
+            return first
+        checks = [a for a in appends if a.expected_version > 0]
+        room = MAX_TRANSACTION_ITEMS - sum(len(a.events) for a in appends) - (idempotency_key is not None)
+        in_transaction, checked_before = checks[: max(room, 0)], checks[max(room, 0) :]
+        self._require_reached(checked_before)
+
+        now = datetime.now(UTC)
+        results: list[AppendResult] = []
+        ops: list[dict[str, Any]] = []
+        owners: list[StreamAppend] = []  # the stream each op belongs to (to name a conflict)
+        size = 0
         absent = {
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": keys.EVENTS_PK},
         }
-        ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": it, **absent}} for it in items]
-        if expected_version > 0:
-            ops.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": {
-                            keys.EVENTS_PK: {"S": stream_id},
-                            keys.EVENTS_SK: {"N": str(expected_version)},
-                        },
-                        "ConditionExpression": "attribute_exists(#pk)",
-                        "ExpressionAttributeNames": {"#pk": keys.EVENTS_PK},
-                    }
-                }
+        for a in appends:  # payloads over the threshold go to S3 here, before the write
+            for i, e in enumerate(a.events, start=1):
+                item = self._event_item(a.stream_id, a.expected_version + i, e, now)
+                size += _approx_size(item)
+                ops.append({"Put": {"TableName": self.table, "Item": item, **absent}})
+                owners.append(a)
+            results.append(
+                AppendResult(
+                    stream_id=a.stream_id,
+                    first_version=a.expected_version + 1,
+                    last_version=a.expected_version + len(a.events),
+                )
             )
+        for a in in_transaction:
+            check = {
+                "TableName": self.table,
+                "Key": _key(a.stream_id, a.expected_version),
+                "ConditionExpression": "attribute_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": keys.EVENTS_PK},
+            }
+            ops.append({"ConditionCheck": check})
+            owners.append(a)
         if idempotency_key is not None:
-            ops.append(
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": codec.idempotency_item(idempotency_key, result, now),
-                        **absent,
-                    }
-                }
-            )
-        if sum(_approx_size(it) for it in items) > MAX_TRANSACTION_BYTES:
+            item = codec.idempotency_item(idempotency_key, results[0], now)
+            if len(results) > 1:
+                item["batch"] = {"S": json.dumps([[r.stream_id, r.first_version, r.last_version] for r in results])}
+            ops.append({"Put": {"TableName": self.table, "Item": item, **absent}})
+        if size > MAX_TRANSACTION_BYTES:
             raise TooLarge("the events of one append exceed DynamoDB's 4 MB transaction limit", field="events")
         try:
             self.dynamodb.transact_write_items(TransactItems=ops)
-            return None
+            return results
         except ClientError as exc:
             if _code(exc) not in _CONFLICT_CODES:
                 raise
             if idempotency_key is not None:
-                first = self._idempotent_result(idempotency_key)
+                first = self._idempotent_results(idempotency_key)
                 if first is not None:  # this attempt appended nothing
                     return first
-            raise ConcurrencyConflict(stream_id, expected_version) from None
+            culprit = _failed_owner(exc, owners) or appends[0]
+            raise ConcurrencyConflict(culprit.stream_id, culprit.expected_version) from None
+
+    def _require_reached(self, appends: Sequence[StreamAppend]) -> None:
+        """Consistent BatchGetItem: every stream has reached its expected version, else a
+        conflict naming the first that has not."""
+        wanted = {(a.stream_id, a.expected_version): a for a in appends}
+        found: set[tuple[str, int]] = set()
+        pending = [_key(s, v) for s, v in wanted]
+        while pending:
+            names = {"#pk": keys.EVENTS_PK, "#sk": keys.EVENTS_SK}
+            request = {
+                self.table: {
+                    "Keys": pending[:100],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "#pk, #sk",
+                    "ExpressionAttributeNames": names,
+                }
+            }
+            pending = pending[100:]
+            while request:
+                got = self.dynamodb.batch_get_item(RequestItems=request)
+                for it in got.get("Responses", {}).get(self.table, []):
+                    found.add((it[keys.EVENTS_PK]["S"], int(it[keys.EVENTS_SK]["N"])))
+                request = got.get("UnprocessedKeys") or {}
+        for (stream_id, version), _ in wanted.items():
+            if (stream_id, version) not in found:
+                raise ConcurrencyConflict(stream_id, version, self.version(stream_id))
 
     def _event_item(self, stream_id: str, version: int, event: NewEvent, now: datetime) -> dict[str, Any]:
         data = codec.encode_data(event)
@@ -207,10 +245,12 @@ class DynamoDbEventStore:
         return "Item" in got
 
     def idempotent_result(self, idempotency_key: str) -> AppendResult | None:
-        """The result of the append that used this key (duplicate=True), or None."""
-        return self._idempotent_result(idempotency_key)
+        """The result of the append that used this key (duplicate=True), or None; for a batch,
+        its first stream's."""
+        found = self._idempotent_results(idempotency_key)
+        return found[0] if found else None
 
-    def _idempotent_result(self, idempotency_key: str) -> AppendResult | None:
+    def _idempotent_results(self, idempotency_key: str) -> list[AppendResult] | None:
         got = self.dynamodb.get_item(
             TableName=self.table,
             Key={keys.EVENTS_PK: {"S": codec.idempotency_pk(idempotency_key)}, keys.EVENTS_SK: {"N": "0"}},
@@ -218,7 +258,13 @@ class DynamoDbEventStore:
         )
         if "Item" not in got:
             return None
-        return codec.result_from_idempotency_item(codec.from_attribute_values(got["Item"]))
+        item = codec.from_attribute_values(got["Item"])
+        if "batch" not in item:
+            return [codec.result_from_idempotency_item(item)]
+        return [
+            AppendResult(stream_id=s, first_version=a, last_version=b, duplicate=True)
+            for s, a, b in json.loads(item["batch"])
+        ]
 
     # ------------------------------------------------------------------ read
 
@@ -320,6 +366,20 @@ class DynamoDbEventStore:
 def _check_stream_id(stream_id: str) -> None:
     if not stream_id or stream_id.startswith(keys.IDEMPOTENCY_PREFIX):
         raise Invalid(f"bad stream id {stream_id!r}", field="stream_id")
+
+
+def _key(stream_id: str, version: int) -> dict[str, Any]:
+    return {keys.EVENTS_PK: {"S": stream_id}, keys.EVENTS_SK: {"N": str(version)}}
+
+
+def _failed_owner(exc: ClientError, owners: list[StreamAppend]) -> StreamAppend | None:
+    """The stream whose condition cancelled the transaction (CancellationReasons are in op
+    order); None when DynamoDB does not say (e.g. a TransactionConflict)."""
+    reasons = exc.response.get("CancellationReasons") or []
+    for i, reason in enumerate(reasons):
+        if reason.get("Code") == "ConditionalCheckFailed" and i < len(owners):
+            return owners[i]
+    return None
 
 
 def _code(exc: ClientError) -> str:

@@ -3,8 +3,9 @@
 One table, global autoincrement ``position``, ``UNIQUE(stream_id, version)``. An append without
 an idempotency key is one guarded ``INSERT ... SELECT`` statement (atomic: a write statement holds
 the write lock while it checks the version); with a key, the key lookup, version check and inserts
-run inside ``BEGIN IMMEDIATE``. Either way a racing writer sees the new version or waits for the
-lock, and the unique key backs it up.
+run inside ``BEGIN IMMEDIATE``; so does ``append_batch``, whose every stream is checked and
+inserted in that one transaction (a conflict on any stream rolls them all back). Either way a
+racing writer sees the new version or waits for the lock, and the unique key backs it up.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from domain.errors import ConcurrencyConflict, Invalid
 from domain.events import EventMetadata
 from domain.records import AppendResult, NewEvent, RecordedEvent
 from runtime.adapters.sqlite.db import Database
+from runtime.ports import StreamAppend, check_batch
 
 _COLUMNS = "stream_id, version, position, type, schema_version, data, metadata, recorded_at"
 _INSERT_COLUMNS = "stream_id, version, type, schema_version, data, metadata, recorded_at"
@@ -48,6 +50,38 @@ def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+def _rows(stream_id: str, events: Sequence[NewEvent], expected_version: int, now: str) -> list[tuple[Any, ...]]:
+    """Encode before any transaction opens: an event that cannot be encoded fails the append
+    before anything is written."""
+    return [
+        (stream_id, expected_version + i, e.type, e.schema_version, _dumps(e.data), e.metadata.model_dump_json(), now)
+        for i, e in enumerate(events, start=1)
+    ]
+
+
+def _idempotent(conn: sqlite3.Connection, key: str) -> list[AppendResult] | None:
+    found = conn.execute(
+        "SELECT stream_id, first_version, last_version, batch FROM idempotency WHERE key = ?", (key,)
+    ).fetchone()
+    if found is None:
+        return None
+    parts = json.loads(found[3]) if found[3] else [found[:3]]
+    return [AppendResult(stream_id=s, first_version=a, last_version=b, duplicate=True) for s, a, b in parts]
+
+
+def _add_batch_column(db: Database) -> None:
+    """Schema step for databases made before ``append_batch``: the idempotency row of a batch
+    keeps every stream's result in ``batch`` (JSON); single appends leave it NULL."""
+    conn = db.connection()
+    if any(col[1] == "batch" for col in conn.execute("PRAGMA table_info(idempotency)")):
+        return
+    try:
+        conn.execute("ALTER TABLE idempotency ADD COLUMN batch TEXT")
+    except sqlite3.OperationalError as exc:  # another store on the same file added it meanwhile
+        if "duplicate column" not in str(exc):
+            raise
+
+
 def _row_to_event(row: tuple[Any, ...]) -> RecordedEvent:
     stream_id, version, position, type_, schema_version, data, metadata, recorded_at = row
     return RecordedEvent(
@@ -65,6 +99,7 @@ def _row_to_event(row: tuple[Any, ...]) -> RecordedEvent:
 class SqliteEventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        _add_batch_column(db)
 
     def append(
         self,
@@ -79,40 +114,51 @@ class SqliteEventStore:
         if expected_version < 0:
             raise Invalid("expected_version must be >= 0", field="expected_version")
         now = datetime.now(UTC).isoformat()
-        rows = [
-            (
-                stream_id,
-                expected_version + i,
-                e.type,
-                e.schema_version,
-                _dumps(e.data),
-                e.metadata.model_dump_json(),
-                now,
-            )
-            for i, e in enumerate(events, start=1)
-        ]
-        last = expected_version + len(events)
-        result = AppendResult(stream_id=stream_id, first_version=expected_version + 1, last_version=last)
+        rows = _rows(stream_id, events, expected_version, now)
         if idempotency_key is None and len(rows) <= _MAX_GUARDED_ROWS:
             self._append_guarded(stream_id, rows, expected_version)
-            return result
-        with self.db.transaction() as conn:
-            if idempotency_key is None:  # a batch too big for one statement's parameters
-                self._insert_checked(conn, stream_id, rows, expected_version)
-                return result
-            found = conn.execute(
-                "SELECT stream_id, first_version, last_version FROM idempotency WHERE key = ?",
-                (idempotency_key,),
-            ).fetchone()
-            if found is not None:
-                return AppendResult(stream_id=found[0], first_version=found[1], last_version=found[2], duplicate=True)
-            self._insert_checked(conn, stream_id, rows, expected_version)
-            conn.execute(
-                "INSERT INTO idempotency (key, stream_id, first_version, last_version, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (idempotency_key, stream_id, expected_version + 1, last, now),
+            return AppendResult(
+                stream_id=stream_id, first_version=expected_version + 1, last_version=expected_version + len(rows)
             )
-        return result
+        # with a key, or a batch too big for one statement's parameters: the batch path
+        return self._write([(stream_id, rows, expected_version)], idempotency_key, now)[0]
+
+    def append_batch(
+        self, appends: Sequence[StreamAppend], *, idempotency_key: str | None = None
+    ) -> list[AppendResult]:
+        """Every stream's version check and insert inside one BEGIN IMMEDIATE: a conflict on any
+        stream rolls the whole transaction back."""
+        check_batch(appends, idempotency_key)
+        now = datetime.now(UTC).isoformat()
+        parts = [
+            (a.stream_id, _rows(a.stream_id, a.events, a.expected_version, now), a.expected_version) for a in appends
+        ]
+        return self._write(parts, idempotency_key, now)
+
+    def _write(
+        self, parts: list[tuple[str, list[tuple[Any, ...]], int]], idempotency_key: str | None, now: str
+    ) -> list[AppendResult]:
+        results = [
+            AppendResult(stream_id=s, first_version=expected + 1, last_version=expected + len(rows))
+            for s, rows, expected in parts
+        ]
+        with self.db.transaction() as conn:
+            if idempotency_key is not None:
+                found = _idempotent(conn, idempotency_key)
+                if found is not None:
+                    return found
+            for stream_id, rows, expected in parts:
+                self._insert_checked(conn, stream_id, rows, expected)
+            if idempotency_key is not None:
+                first = results[0]
+                batch = json.dumps([[r.stream_id, r.first_version, r.last_version] for r in results])
+                conn.execute(
+                    "INSERT INTO idempotency (key, stream_id, first_version, last_version, recorded_at, batch)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (idempotency_key, first.stream_id, first.first_version, first.last_version, now,
+                     batch if len(results) > 1 else None),
+                )  # fmt: skip
+        return results
 
     def _append_guarded(self, stream_id: str, rows: list[tuple[Any, ...]], expected_version: int) -> None:
         """No idempotency key: ONE autocommit statement, ``INSERT ... SELECT ... WHERE <stream is
@@ -144,15 +190,10 @@ class SqliteEventStore:
             raise ConcurrencyConflict(stream_id, expected_version) from None
 
     def idempotent_result(self, idempotency_key: str) -> AppendResult | None:
-        """The result of the append that used this key (duplicate=True), or None."""
-        found = (
-            self.db.connection()
-            .execute("SELECT stream_id, first_version, last_version FROM idempotency WHERE key = ?", (idempotency_key,))
-            .fetchone()
-        )
-        if found is None:
-            return None
-        return AppendResult(stream_id=found[0], first_version=found[1], last_version=found[2], duplicate=True)
+        """The result of the append that used this key (duplicate=True), or None; for a batch,
+        its first stream's."""
+        found = _idempotent(self.db.connection(), idempotency_key)
+        return found[0] if found else None
 
     def read(
         self,
