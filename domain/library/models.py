@@ -367,8 +367,14 @@ class NameReleased(DomainEvent):
 
 
 class ClaimName(Command):
+    """Claim a project-unique name. Registering a model appends this claim and the model's
+    registration in one write, and deleting it releases the name in the same write as the
+    deletion, so the holder is always a live model. ``replaces`` names a holder the service
+    found gone (deleted, or never registered): logs written before the atomic writes can hold
+    such claims. It is a specific model id, so a retry that finds a new holder still refuses."""
+
     model_id: str
-    holder_gone: bool = False  # the service checked: the current holder was never created or is deleted
+    replaces: str | None = None
 
 
 class ReleaseName(Command):
@@ -385,7 +391,7 @@ def _name_evolve(holder: str | None, evt: DomainEvent) -> str | None:
 
 def _name_decide(holder: str | None, cmd: Command) -> Sequence[DomainEvent]:
     if isinstance(cmd, ClaimName):
-        if holder is not None and holder != cmd.model_id and not cmd.holder_gone:
+        if holder is not None and holder != cmd.model_id and holder != cmd.replaces:
             raise Conflict("a model with this name exists in the project", field="name")
         return [] if holder == cmd.model_id else [NameClaimed(model_id=cmd.model_id)]
     if isinstance(cmd, ReleaseName):

@@ -75,6 +75,11 @@ def test_racing_registrations_of_one_name_leave_exactly_one_model(c):
     assert len(winners) == 1 and len(results) == 8
     c.catch_up()
     assert [m["model_id"] for m in lib.list_models(ALICE, project_id=pid)["items"]] == winners
+    # and the name claim agrees: one claim, by the winner, and no loser left a model stream behind
+    log = c.store.read_all(limit=10_000)
+    claims = [e for e in log if e.type == "model_name.claimed"]
+    assert [e.data["model_id"] for e in claims] == winners
+    assert {e.stream_id for e in log if e.stream_id.startswith("model-")} == {f"model-{winners[0]}"}
 
 
 def test_roles_are_checked_on_every_call(c):
@@ -129,6 +134,34 @@ def test_a_deleted_name_can_be_used_again(c):
     lib = c.library
     pid = lib.create_project(ALICE, "p")["project_id"]
     first = lib.register_model(ALICE, pid, name="再用", family="bert")["model_id"]
+    with pytest.raises(Conflict):  # taken: and the refused registration writes nothing at all
+        lib.register_model(ALICE, pid, name="再用", family="bert")
     lib.delete_model(ALICE, first)
     second = lib.register_model(ALICE, pid, name="再用", family="bert")["model_id"]
     assert second != first
+    # each registration is its model's first event and its claim in one commit; the deletion
+    # and the release likewise (consecutive positions, same recorded_at)
+    log = [e for e in c.store.read_all(limit=10_000) if e.stream_id.startswith(("model-", f"modelname-{pid}."))]
+    assert [(e.type, e.data.get("model_id")) for e in log] == [
+        ("model.registered", first), ("model_name.claimed", first),
+        ("model.deleted", None), ("model_name.released", first),
+        ("model.registered", second), ("model_name.claimed", second),
+    ]  # fmt: skip
+    for a, b in zip(log[::2], log[1::2], strict=True):
+        assert (b.position - a.position, b.recorded_at) == (1, a.recorded_at)
+
+
+def test_a_claim_left_by_an_unfinished_registration_is_taken_over_without_a_clock(c):
+    # Given a name claim whose model never got registered (logs from before the atomic write)
+    from domain.events import EventMetadata
+    from domain.library import models as m
+    from domain.records import NewEvent
+
+    lib = c.library
+    pid = lib.create_project(ALICE, "p")["project_id"]
+    stream = m.MODEL_NAMES.stream_id(lib._name_stream(pid, "孤儿", "model"))
+    c.store.append(stream, [NewEvent.of(m.NameClaimed(model_id="ghost"), EventMetadata(actor="old"))], 0)
+    # When the name is registered right away
+    mid = lib.register_model(ALICE, pid, name="孤儿", family="bert")["model_id"]
+    # Then it succeeds, and the claim moved to the new model
+    assert [e.data["model_id"] for e in c.store.read(stream)] == ["ghost", mid]

@@ -103,7 +103,9 @@ def test_names_are_unique_up_to_case_width_and_spaces():
     with pytest.raises(Conflict) as e:
         m.MODEL_NAMES.decide(holder, m.ClaimName(model_id="m2"))
     assert e.value.field == "name"
-    assert m.MODEL_NAMES.decide(holder, m.ClaimName(model_id="m2", holder_gone=True))
+    assert m.MODEL_NAMES.decide(holder, m.ClaimName(model_id="m2", replaces="m1"))  # m1 found gone
+    with pytest.raises(Conflict):  # the claim it was decided against is not the holder any more
+        m.MODEL_NAMES.decide(holder, m.ClaimName(model_id="m2", replaces="m0"))
     released = m.MODEL_NAMES.fold(m.MODEL_NAMES.decide(holder, m.ReleaseName(model_id="m1")), holder)
     assert released is None
 

@@ -1,20 +1,22 @@
 """Run a command against an aggregate: load by replay, decide, append with the expected version.
 
-Every write in TLM goes through ``execute``. A concurrent writer makes the append raise
-ConcurrencyConflict; ``retries`` re-runs decide on the fresh state (safe: decide is pure).
+Every write in TLM goes through ``execute`` (one aggregate) or ``execute_many`` (several
+aggregates that must change together: their events go to ``EventStore.append_batch``, one
+all-or-nothing write). A concurrent writer makes the append raise ConcurrencyConflict;
+``retries`` re-runs decide on the fresh state (safe: decide is pure).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from domain.aggregate import Aggregate
 from domain.errors import ConcurrencyConflict
 from domain.events import Command, DomainEvent, EventMetadata, new_id
 from domain.records import AppendResult, NewEvent
-from runtime.ports import EventStore
+from runtime.ports import EventStore, StreamAppend
 
 S = TypeVar("S")
 
@@ -50,6 +52,111 @@ def load(store: EventStore, aggregate: Aggregate[S], entity_id: str) -> tuple[S,
     return state, (records[-1].version if records else 0)
 
 
+@dataclass(frozen=True)
+class Change:
+    """One aggregate's part of a command that changes several together."""
+
+    aggregate: Aggregate[Any]
+    entity_id: str
+    command: Command
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A change decided on a loaded state: the events to append at ``version``."""
+
+    aggregate: Aggregate[Any]
+    entity_id: str
+    command: Command | None
+    state: Any
+    version: int
+    events: Sequence[DomainEvent]
+
+
+def decide(store: EventStore, aggregate: Aggregate[S], entity_id: str, command: Command) -> Decision:
+    """Load one aggregate and run its pure decide (nothing written)."""
+    state, version = load(store, aggregate, entity_id)
+    return Decision(aggregate, entity_id, command, state, version, list(aggregate.decide(state, command)))
+
+
+def commit(
+    store: EventStore, decisions: Sequence[Decision], caller: Caller, *, idempotency_key: str | None = None
+) -> list[Outcome[Any]] | None:
+    """Append every decision's events in ONE write (one stream: ``append``; several:
+    ``append_batch``, all or nothing); decisions without events are skipped. Raises
+    ConcurrencyConflict if any stream moved since it was loaded. Returns None when the
+    idempotency key had been used already (nothing appended)."""
+    writing = [d for d in decisions if d.events]
+    if not writing:
+        return [Outcome(d.state, [], None, d.version) for d in decisions]
+    appends = [
+        StreamAppend(
+            d.aggregate.stream_id(d.entity_id),
+            [NewEvent.of(e, caller.metadata(d.command)) for e in d.events],
+            d.version,
+        )
+        for d in writing
+    ]
+    if len(appends) == 1:
+        a = appends[0]
+        results = [store.append(a.stream_id, a.events, a.expected_version, idempotency_key=idempotency_key)]
+    else:
+        results = store.append_batch(appends, idempotency_key=idempotency_key)
+    if results[0].duplicate:
+        return None
+    by_decision = {id(d): r for d, r in zip(writing, results, strict=True)}
+    return [
+        Outcome(d.aggregate.fold(d.events, d.state), d.events, r, r.last_version)
+        if (r := by_decision.get(id(d))) is not None
+        else Outcome(d.state, [], None, d.version)
+        for d in decisions
+    ]
+
+
+def execute_many(
+    store: EventStore,
+    changes: Sequence[Change] | Callable[[], Sequence[Decision]],
+    caller: Caller,
+    *,
+    idempotency_key: str | None = None,
+    retries: int = 0,
+) -> list[Outcome[Any]]:
+    """Several aggregates changed by one command, appended together or not at all (what
+    eventsourcing's ``save(*aggregates)`` does). ``changes``: the (aggregate, id, command)
+    parts, or a function that loads and decides them itself (e.g. to authorize each target;
+    it is called again on every retry, so it must only read; no idempotency key then). On ConcurrencyConflict every part
+    is decided again on fresh state, up to ``retries`` times. With an idempotency key the whole
+    command runs once: a retry is answered, before decide runs, with the states as they are, the
+    first result (on the first part) and no events."""
+
+    def plan() -> Sequence[Decision]:
+        if callable(changes):
+            return changes()
+        return [decide(store, c.aggregate, c.entity_id, c.command) for c in changes]
+
+    if callable(changes) and idempotency_key is not None:
+        raise ValueError("an idempotency key needs the parts as Change values (a retry loads them, never decides)")
+
+    def answered(first: AppendResult | None) -> list[Outcome[Any]]:
+        loaded = [load(store, c.aggregate, c.entity_id) for c in changes]  # type: ignore[union-attr]
+        return [Outcome(st, [], first if i == 0 else None, v) for i, (st, v) in enumerate(loaded)]
+
+    attempt = 0
+    while True:
+        if idempotency_key is not None and (first := store.idempotent_result(idempotency_key)) is not None:
+            return answered(first)
+        try:
+            out = commit(store, plan(), caller, idempotency_key=idempotency_key)
+        except ConcurrencyConflict:
+            attempt += 1
+            if attempt > retries:
+                raise
+            continue
+        if out is None:  # the same key won a race meanwhile
+            return answered(store.idempotent_result(idempotency_key or ""))
+        return out
+
+
 def execute(
     store: EventStore,
     aggregate: Aggregate[S],
@@ -60,31 +167,6 @@ def execute(
     idempotency_key: str | None = None,
     retries: int = 0,
 ) -> Outcome[S]:
-    stream_id = aggregate.stream_id(entity_id)
-    attempt = 0
-    while True:
-        if idempotency_key is not None and (first := store.idempotent_result(idempotency_key)) is not None:
-            # a retry: answer with what the first attempt did, before decide can refuse it
-            state, version = load(store, aggregate, entity_id)
-            return Outcome(state, [], first, version)
-        state, version = load(store, aggregate, entity_id)
-        events = list(aggregate.decide(state, command))
-        if not events:
-            return Outcome(state, [], None, version)
-        meta = caller.metadata(command)
-        try:
-            result = store.append(
-                stream_id,
-                [NewEvent.of(e, meta) for e in events],
-                version,
-                idempotency_key=idempotency_key,
-            )
-        except ConcurrencyConflict:
-            attempt += 1
-            if attempt > retries:
-                raise
-            continue
-        if result.duplicate:  # the same key won a race meanwhile
-            state, version = load(store, aggregate, entity_id)
-            return Outcome(state, [], result, version)
-        return Outcome(aggregate.fold(events, state), events, result, result.last_version)
+    """One aggregate: ``execute_many`` with one part."""
+    change = Change(aggregate, entity_id, command)
+    return execute_many(store, [change], caller, idempotency_key=idempotency_key, retries=retries)[0]

@@ -22,12 +22,11 @@ from domain.records import RecordedEvent
 from runtime.ports import BlobStore, EventStore, ViewStore
 from runtime.search.query import SearchQuery, search_rows
 from runtime.services.access import Access
-from runtime.services.commands import Caller, execute, load
+from runtime.services.commands import Caller, Change, Decision, decide, execute, execute_many, load
 
 SYSTEM = Caller(user_id="system:finalizer")
 MAX_PARTS = 10_000
 DEFAULT_PART = 8 * 1024 * 1024
-STALE_CLAIM_S = 60
 
 
 def _file_item(state: m.Model, f: m.ModelFile) -> dict[str, Any]:
@@ -146,12 +145,21 @@ class LibraryService:
 
     # ------------------------------------------------------------------ models
     def register_model(self, caller: Caller, project_id: str, **fields: Any) -> dict[str, Any]:
+        """The registration and the name claim are one write (``execute_many``): two racing
+        registrations of one name leave exactly one model; the other gets Conflict (409)."""
         self.access.require(caller, project_id, "editor")
         model_id = new_id()[:16]
         cmd = m.RegisterModel(model_id=model_id, project_id=project_id, **fields)
-        m.decide(m.Model(), cmd)  # validate everything before claiming the name
-        self._claim_name(caller, project_id, cmd.name, model_id, cmd.kind)
-        out = execute(self.store, m.MODELS, model_id, cmd, caller)
+        entity = self._name_stream(project_id, cmd.name, cmd.kind)
+
+        def plan() -> list[Decision]:
+            holder, version = load(self.store, m.MODEL_NAMES, entity)
+            gone = holder if holder is not None and holder != model_id and self._holder_gone(holder) else None
+            claim = m.ClaimName(model_id=model_id, replaces=gone)
+            model = decide(self.store, m.MODELS, model_id, cmd)  # validates everything first
+            return [model, Decision(m.MODEL_NAMES, entity, claim, holder, version, m.MODEL_NAMES.decide(holder, claim))]
+
+        out = execute_many(self.store, plan, caller, retries=3)[0]
         return model_doc(out.state, out.version)
 
     def _name_stream(self, project_id: str, name: str, kind: str = "model") -> str:
@@ -161,19 +169,12 @@ class LibraryService:
         key = name_key(name) if kind == "model" else f"{kind}:{name_key(name)}"
         return f"{project_id}.{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
-    def _claim_name(self, caller: Caller, project_id: str, name: str, model_id: str, kind: str = "model") -> None:
-        entity = self._name_stream(project_id, name, kind)
-        holder, _ = load(self.store, m.MODEL_NAMES, entity)
-        gone = False
-        if holder is not None and holder != model_id:
-            records = self.store.read(m.MODELS.stream_id(holder))
-            if records:
-                gone = m.MODELS.fold(r.event() for r in records).deleted
-            else:  # claimed but never registered (crash between the two appends)?
-                claims = self.store.read(m.MODEL_NAMES.stream_id(entity))
-                age = (datetime.now(claims[-1].recorded_at.tzinfo) - claims[-1].recorded_at).total_seconds()
-                gone = age > STALE_CLAIM_S
-        execute(self.store, m.MODEL_NAMES, entity, m.ClaimName(model_id=model_id, holder_gone=gone), caller)
+    def _holder_gone(self, holder: str) -> bool:
+        """Only logs from before the atomic writes hold a claim whose model was never registered
+        (a crash between two appends) or was deleted without releasing it; such a claim may be
+        taken over. No clock decides it: registration and claim now commit together."""
+        records = self.store.read(m.MODELS.stream_id(holder))
+        return not records or m.MODELS.fold(r.event() for r in records).deleted
 
     def _model(self, caller: Caller, model_id: str, role: str) -> tuple[m.Model, int]:
         state, version = load(self.store, m.MODELS, model_id)
@@ -199,15 +200,17 @@ class LibraryService:
         return model_doc(out.state, out.version)
 
     def delete_model(self, caller: Caller, model_id: str, reason: str = "") -> dict[str, Any]:
+        """The deletion and the release of the name are one write: the name is free at once."""
         state, _ = self._model(caller, model_id, "owner")
-        out = execute(self.store, m.MODELS, model_id, m.DeleteModel(reason=reason), caller)
-        execute(
+        entity = self._name_stream(state.project_id, state.name, state.kind)
+        out = execute_many(
             self.store,
-            m.MODEL_NAMES,
-            self._name_stream(state.project_id, state.name, state.kind),
-            m.ReleaseName(model_id=model_id),
+            [
+                Change(m.MODELS, model_id, m.DeleteModel(reason=reason)),
+                Change(m.MODEL_NAMES, entity, m.ReleaseName(model_id=model_id)),
+            ],
             caller,
-        )
+        )[0]
         for upload_id in state.uploads:
             self.blobs.abort_upload(upload_id)
         return {"model_id": model_id, "deleted": True, "version": out.version}
