@@ -64,10 +64,7 @@ def test_create_edit_history_diff_blame(svc):
     back = svc.diff(ALICE, cid, 3, 1)
     assert back["summary"]["added"] == {"architecture.initializer_range": 0.02}
     blame = {b["path"]: b for b in svc.blame(ALICE, cid)}
-    assert (
-        blame["training.learning_rate"]["actor"] == "alice"
-        and blame["training.learning_rate"]["version"] == 2
-    )
+    assert blame["training.learning_rate"]["actor"] == "alice" and blame["training.learning_rate"]["version"] == 2
     assert blame["architecture.num_hidden_layers"]["actor"] == "bob"
     assert blame["architecture.num_hidden_layers"]["command_id"] == hist[2]["command_id"] is not None
     assert blame["architecture.hidden_size"]["version"] == 1
@@ -118,10 +115,7 @@ def test_forbidden_and_missing(svc):
 
 
 def three_configs(svc):
-    return [
-        svc.create_from_template(ALICE, "p2", t)["config_id"]
-        for t in ("bert-tiny", "roberta-tiny", "xlnet-tiny")
-    ]
+    return [svc.create_from_template(ALICE, "p2", t)["config_id"] for t in ("bert-tiny", "roberta-tiny", "xlnet-tiny")]
 
 
 def test_batch_edit_sets_learning_rate_on_three_configs_one_event_each(svc, store):
@@ -163,27 +157,36 @@ def test_batch_edit_one_bad_target_changes_nothing_anywhere(svc, store, case, ex
     assert all(lr(svc, cid) == 5e-4 for cid in ids)
 
 
-def test_batch_edit_rolls_back_when_a_concurrent_writer_wins_mid_batch(svc, store, monkeypatch):
+def test_batch_edit_where_one_config_moved_writes_nothing_anywhere(store, monkeypatch):
+    # Given three configs, and a service that does not re-plan after a conflict
+    svc = ConfigService(store, authorize, retries=0)
     ids = three_configs(svc)
-    real_append = store.append
-    calls = {"n": 0}
+    real_batch = store.append_batch
+    raced: list[int] = []
+    seeds = iter((7, 8))
 
-    def racing_append(stream_id, events, expected_version, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:  # another writer edits the 2nd config just before our append
-            svc.edit(BOB, ids[1], set={"training.seed": 7})
-        return real_append(stream_id, events, expected_version, **kw)
+    def racing_batch(appends, **kw):
+        # another writer edits the 3rd config after the batch was planned, just before it writes
+        if not raced:
+            raced.append(svc.edit(BOB, ids[2], set={"training.seed": next(seeds)})["version"])
+        return real_batch(appends, **kw)
 
-    monkeypatch.setattr(store, "append", racing_append)
-    with pytest.raises(ConcurrencyConflict):
+    monkeypatch.setattr(store, "append_batch", racing_batch)
+    # When alice's batch edit writes
+    with pytest.raises(ConcurrencyConflict) as e:
         svc.batch_edit(ALICE, ids, set={"training.learning_rate": 3e-5})
-    monkeypatch.setattr(store, "append", real_append)
-    # the first config got the batch edit and its rollback; the others never changed
-    assert lr(svc, ids[0]) == 5e-4 and lr(svc, ids[1]) == 5e-4 and lr(svc, ids[2]) == 5e-4
-    first = store.read(f"config-{ids[0]}")
-    assert [r.type for r in first] == ["config.created", "config.edited", "config.edited"]
-    assert first[2].metadata.reason.startswith("rollback of batch")
-    assert svc.get(ALICE, ids[1])["values"]["training"]["seed"] == 7  # bob's write is kept
+    # Then the conflict names the config that moved, and no config got the batch: the first two
+    # still have only their creation, the third only bob's edit
+    assert e.value.stream_id == f"config-{ids[2]}"
+    assert [store.version(f"config-{cid}") for cid in ids] == [1, 1, 2]
+    assert all(lr(svc, cid) == 5e-4 for cid in ids)
+    assert svc.get(ALICE, ids[2])["values"]["training"]["seed"] == 7  # bob's write is kept
+    # And with re-planning allowed, the same race ends with the batch applied whole on top of bob's
+    raced.clear()
+    out = ConfigService(store, authorize, retries=1).batch_edit(ALICE, ids, set={"training.learning_rate": 3e-5})
+    assert raced == [3] and [c["version"] for c in out["configs"]] == [2, 2, 4]
+    assert all(lr(svc, cid) == 3e-5 for cid in ids)
+    assert svc.get(ALICE, ids[2])["values"]["training"]["seed"] == 8
 
 
 def test_batch_edit_input_checks(svc):
@@ -196,9 +199,7 @@ def test_batch_edit_input_checks(svc):
 
 
 def test_export_import_round_trip_across_projects(svc):
-    cid = svc.create_from_template(ALICE, "p1", "albert-tiny", name="共享配置", description="给别的团队")[
-        "config_id"
-    ]
+    cid = svc.create_from_template(ALICE, "p1", "albert-tiny", name="共享配置", description="给别的团队")["config_id"]
     for fmt in ("json", "yaml"):
         text = svc.export(ALICE, cid, fmt=fmt)
         imported = svc.import_(BOB, "p3", text)
@@ -227,19 +228,13 @@ def test_create_from_bare_yaml_file(svc):
     from domain.configs import template_values
 
     values = template_values("electra-tiny")
-    doc = svc.create_from_file(
-        ALICE, "p1", yaml.safe_dump(values, allow_unicode=True), filename="my-electra.yaml"
-    )
+    doc = svc.create_from_file(ALICE, "p1", yaml.safe_dump(values, allow_unicode=True), filename="my-electra.yaml")
     assert doc["name"] == "my-electra" and doc["values"] == values and doc["origin"] == "file"
 
 
 def test_derive_architecture_and_test_hyperparameters(svc):
-    parent = svc.create_from_template(
-        ALICE, "p1", "bert-tiny", overrides={"architecture.num_hidden_layers": 4}
-    )
-    child = svc.derive(
-        ALICE, parent["config_id"], {"num_layers": 2, "activation": "relu"}, name="bert-2l-relu"
-    )
+    parent = svc.create_from_template(ALICE, "p1", "bert-tiny", overrides={"architecture.num_hidden_layers": 4})
+    child = svc.derive(ALICE, parent["config_id"], {"num_layers": 2, "activation": "relu"}, name="bert-2l-relu")
     assert child["origin"] == "derived" and child["derived_from"]["version"] == 1
     assert child["arch"]["structural"] == {
         "num_layers": {"old": 4, "new": 2},

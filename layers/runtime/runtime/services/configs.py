@@ -3,27 +3,15 @@ get (as of a time or version), export, delete, history, diff and blame.
 
 Authorization is injected: ``authorize(caller, project_id, "read" | "write")`` raises Forbidden
 (``runtime.services.access.Access.check`` fits). Every write goes through
-``runtime.services.commands.execute`` except the batch edit, which needs several streams.
+``runtime.services.commands.execute`` (the batch edit: ``execute_many``).
 
-Batch edit ("all or nothing, one event per config"). The event store appends atomically to one
-stream only, so the batch is made all-or-nothing in three steps:
-
-1. *Plan, writing nothing*: load every target, check it exists, authorize "write" on its project,
-   run the pure ``decide`` (which validates the resulting config). Any NotFound / Forbidden /
-   Invalid aborts here, before a single append: nothing changes anywhere.
-2. *Re-check*: just before writing, confirm no target moved since it was planned (cheap
-   ``version`` reads); if one did, plan again (up to ``retries`` times) - still nothing written.
-3. *Write*: append one ``ConfigEdited`` per config, each with the expected version it was planned
-   against and the same ``batch_id``. A writer that slips in between step 2 and an append makes
-   that append fail with ConcurrencyConflict; the configs already written in this batch are then
-   rolled back by compensating ``ConfigEdited`` events (inverse changes, same ``batch_id``,
-   reason "rollback ..."), and the ConcurrencyConflict (409) is raised so that the client retries
-   the batch. Readers may briefly see part of the batch (until the rollback lands) - that is the
-   remaining non-atomicity, and the log shows it plainly. If a rollback itself conflicts (a third
-   writer edited an already-written config within those milliseconds), the batch cannot be
-   undone without overwriting that writer: ``BatchPartiallyApplied`` (409) names what stayed.
-   A store with a multi-stream transactional append (SQLite: one BEGIN IMMEDIATE; DynamoDB:
-   TransactWriteItems, <= 100 items) would remove the window; the port does not offer one yet.
+Batch edit ("all or nothing, one event per config"): every target is loaded, checked (exists,
+"write" on its project) and decided (the pure ``decide`` validates the resulting config); any
+NotFound / Forbidden / Invalid aborts before a write. Then one ``ConfigEdited`` per config (same
+``batch_id``) goes into ONE ``EventStore.append_batch`` (``execute_many``): if another writer
+moved any target since it was loaded, nothing is written, the batch is planned again on fresh
+state (``retries`` times), and then ConcurrencyConflict (409) tells the client to retry. At most
+``MAX_BATCH_ITEMS`` configs per batch (DynamoDB's transaction limit, on every backend).
 """
 
 from __future__ import annotations
@@ -39,27 +27,17 @@ from domain.configs import aggregate as agg
 from domain.configs import paths, portable
 from domain.configs.arch import ArchEdit, apply_edit, structural_diff
 from domain.configs.blame import blame as blame_records
-from domain.configs.diff import FieldChange, diff_values, summarize
-from domain.configs.events import ConfigEdited, DerivedFrom
+from domain.configs.diff import diff_values, summarize
+from domain.configs.events import DerivedFrom
 from domain.configs.templates import get_template, list_templates, template_values
-from domain.errors import ConcurrencyConflict, Conflict, DomainError, Invalid, NotFound
+from domain.errors import DomainError, Invalid, NotFound
 from domain.events import new_id
-from domain.records import NewEvent, RecordedEvent
-from runtime.ports import EventStore
-from runtime.services.commands import Caller, execute, load
+from domain.records import RecordedEvent
+from runtime.ports import MAX_BATCH_ITEMS, EventStore
+from runtime.services.commands import Caller, Decision, execute, execute_many, load
 
 Authorize = Callable[[Caller, str, str], None]
 CONFIG = agg.CONFIG
-
-
-class BatchPartiallyApplied(Conflict):
-    """A batch hit a concurrent writer mid-way and could not be fully rolled back."""
-
-    code = "batch_partially_applied"
-
-    def __init__(self, message: str, applied: list[str]) -> None:
-        super().__init__(message, field="config_ids")
-        self.applied = applied
 
 
 def config_doc(state: agg.ConfigState) -> dict[str, Any]:
@@ -91,11 +69,6 @@ def history_item(r: RecordedEvent) -> dict[str, Any]:
         "reason": m.reason,
         "data": r.data,
     }
-
-
-def _inverse(changes: list[FieldChange]) -> list[FieldChange]:
-    flip = {"added": "removed", "removed": "added", "changed": "changed"}
-    return [FieldChange(path=c.path, kind=flip[c.kind], old=c.new, new=c.old) for c in changes]  # type: ignore[arg-type]
 
 
 class ConfigService:
@@ -325,17 +298,16 @@ class ConfigService:
         return {"config_id": config_id, "deleted": True, "version": out.version}
 
     # ------------------------------------------------------------------ batch edit
-    def _plan(
-        self, caller: Caller, ids: list[str], cmd_fields: dict[str, Any]
-    ) -> list[tuple[str, int, ConfigEdited | None]]:
-        plan: list[tuple[str, int, ConfigEdited | None]] = []
+    def _plan(self, caller: Caller, ids: list[str], cmd_fields: dict[str, Any]) -> list[Decision]:
+        plan: list[Decision] = []
         for i, cid in enumerate(ids):
             try:
                 state, version = load(self.store, CONFIG, cid)
                 if not state.exists or state.deleted:
                     raise NotFound(f"no config {cid!r}", field="config_id")
                 self.authorize(caller, state.project_id, "write")
-                events = CONFIG.decide(state, agg.EditConfig(config_id=cid, **cmd_fields))
+                cmd = agg.EditConfig(config_id=cid, **cmd_fields)
+                events = list(CONFIG.decide(state, cmd))
             except DomainError as e:
                 e.message = f"config_ids[{i}] ({cid}): {e.message}"
                 e.args = (e.message,)
@@ -343,7 +315,7 @@ class ConfigService:
                     e.field = f"config_ids[{i}]"
                 e.config_id = cid  # type: ignore[attr-defined]
                 raise
-            plan.append((cid, version, events[0] if events else None))  # type: ignore[arg-type]
+            plan.append(Decision(CONFIG, cid, cmd, state, version, events))
         return plan
 
     def batch_edit(
@@ -355,61 +327,24 @@ class ConfigService:
         unset: list[str] | None = None,
         batch_id: str | None = None,
     ) -> dict[str, Any]:
-        """Set / unset the same keys on several configs: all or nothing, one event per config
-        (see the module docstring for how, and for the concurrent-writer window)."""
+        """Set / unset the same keys on several configs: one atomic write, one event per config
+        that changes (see the module docstring)."""
         if not config_ids:
             raise Invalid("name at least one config", field="config_ids")
         if len(set_ids := dict.fromkeys(config_ids)) != len(config_ids):
             raise Invalid("a config is named twice", field="config_ids")
+        if len(config_ids) > MAX_BATCH_ITEMS:
+            raise Invalid(f"at most {MAX_BATCH_ITEMS} configs per batch edit", field="config_ids")
         if not set and not unset:
             raise Invalid("nothing to change: give set and/or unset", field="set")
         ids = list(set_ids)
         batch_id = batch_id or new_id()
         fields = {"set": set or {}, "unset": unset or [], "batch_id": batch_id}
-        for attempt in range(self.retries + 1):
-            plan = self._plan(caller, ids, fields)  # 1. everything checked, nothing written
-            moved = [cid for cid, v, _ in plan if self.store.version(CONFIG.stream_id(cid)) != v]  # 2.
-            if not moved:
-                break
-            if attempt == self.retries:
-                raise ConcurrencyConflict(
-                    CONFIG.stream_id(moved[0]), dict((c, v) for c, v, _ in plan)[moved[0]]
-                )
-        meta = caller.metadata()
-        written: list[tuple[str, int, ConfigEdited]] = []
-        for cid, version, evt in plan:  # 3. one append per config
-            if evt is None:
-                continue  # already has these values: nothing to record for it
-            try:
-                res = self.store.append(CONFIG.stream_id(cid), [NewEvent.of(evt, meta)], version)
-            except ConcurrencyConflict:
-                self._roll_back(caller, written, batch_id, cid)
-                raise
-            written.append((cid, res.last_version, evt))
+        outs = execute_many(self.store, lambda: self._plan(caller, ids, fields), caller, retries=self.retries)
         return {
             "batch_id": batch_id,
             "configs": [
-                {"config_id": cid, "version": v + (1 if evt is not None else 0), "changed": evt is not None}
-                for cid, v, evt in plan
+                {"config_id": cid, "version": o.version, "changed": bool(o.events)}
+                for cid, o in zip(ids, outs, strict=True)
             ],
         }
-
-    def _roll_back(
-        self, caller: Caller, written: list[tuple[str, int, ConfigEdited]], batch_id: str, at: str
-    ) -> None:
-        meta = Caller(
-            caller.user_id, caller.correlation_id, f"rollback of batch {batch_id}: conflict on {at}"
-        ).metadata()
-        kept: list[str] = []
-        for cid, version, evt in reversed(written):
-            undo = ConfigEdited(config_id=cid, changes=_inverse(list(evt.changes)), batch_id=batch_id)
-            try:
-                self.store.append(CONFIG.stream_id(cid), [NewEvent.of(undo, meta)], version)
-            except ConcurrencyConflict:
-                kept.append(cid)
-        if kept:
-            raise BatchPartiallyApplied(
-                f"batch {batch_id} conflicted on {at} and could not be rolled back on {kept} "
-                "(edited concurrently); their batch change stays",
-                applied=kept,
-            )
