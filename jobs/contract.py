@@ -11,8 +11,8 @@ Paths (all under a root, env ``TLM_JOB_ROOT``, default ``/opt/ml``; SageMaker's 
 - failure: ``<root>/output/failure`` holds the reason when a program fails (exit code 1).
 
 Metrics are log lines ``metric: <name>=<value> step=<n>``; :func:`metric_definitions` gives the
-regex per name for a SageMaker ``MetricDefinitions`` list. SIGTERM (stop, spot interruption) sets
-:data:`STOP` so the program can checkpoint and exit with code 143.
+regex per name for a SageMaker ``MetricDefinitions`` list. SIGTERM (stop, prune, spot interruption)
+sets :data:`STOP` (:func:`prune_requested`) so the program can checkpoint and exit with code 143.
 
 This module imports only the standard library.
 """
@@ -168,6 +168,16 @@ STOP = threading.Event()
 def _on_sigterm(signum: int, frame: Any) -> None:  # noqa: ARG001
     print("SIGTERM received: stopping at the next safe point", flush=True)
     STOP.set()
+
+
+def prune_requested() -> bool:
+    """True once the platform asked this job to end early. A pruned trial is stopped through
+    ``JobRunner.stop`` like any other stop: SIGTERM from the local runner, ``StopTrainingJob``
+    on SageMaker (which sends the container SIGTERM). So the same signal works on both backends,
+    where a file the runner wrote could not reach a SageMaker container. A program that sees it
+    saves a checkpoint and raises :class:`Stopped` (exit 143, state Stopped): its intermediate
+    results stay in ``output/`` for whoever pruned it."""
+    return STOP.is_set()
 
 
 def write_failure(reason: str) -> None:

@@ -179,11 +179,9 @@ class Trainer:
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         else:
             self.bad_evals += 1
-        from jobs.train import prune_requested
-
-        if prune_requested():
-            print(f"pruned at step {self.step}", flush=True)
-            return "pruned"
+        if contract.prune_requested():  # stopped (pruned) during the validation: JobRunner.stop
+            self.save_checkpoint()
+            raise Stopped(f"pruned at step {self.step}, after its validation; the checkpoint is saved")
         patience = int(self.t.get("early_stopping_patience") or 0)
         if patience and self.bad_evals >= patience:
             print(f"early stopping at step {self.step}: no val_loss improvement in {patience} evaluations", flush=True)

@@ -13,16 +13,14 @@ torch.compile on CUDA only), ``num_threads``.
 
 Writes the model dir (Hugging Face layout, model.safetensors, tokenizer, labels.json,
 tlm_config.json), ``metrics.json`` and ``intermediate.jsonl`` (one line per validation) in the
-output dir. With env ``TLM_PRUNE_FILE`` pointing at a file that contains ``stop`` (or JSON
-``{"stop": true}``), training stops after the next validation (a pruned trial).
+output dir. A pruned trial is stopped through ``JobRunner.stop`` (``contract.prune_requested``):
+SIGTERM -> checkpoint -> exit 143 (Stopped), on the local runner and on SageMaker alike.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 from jobs import checkpoint, contract
@@ -64,18 +62,6 @@ def training_settings(cfg: dict[str, Any], hp: dict[str, Any]) -> dict[str, Any]
     if t["lr_schedule"] not in ("linear", "cosine", "constant"):
         raise ValueError(f"training.lr_schedule: unknown schedule {t['lr_schedule']!r}")
     return t
-
-
-def prune_requested() -> bool:
-    p = os.environ.get("TLM_PRUNE_FILE")
-    if not p or not Path(p).exists():
-        return False
-    text = Path(p).read_text(encoding="utf-8").strip()
-    try:
-        doc = json.loads(text)
-        return bool(doc.get("stop")) if isinstance(doc, dict) else bool(doc)
-    except ValueError:
-        return text.lower() in ("stop", "prune", "true", "1")
 
 
 def main(hp: dict[str, Any]) -> None:
