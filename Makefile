@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q -e '.[cli,jobs,infra,dev]'
 	# the CDK CLI for `cdk synth` (offline) in tests/infra
-	npm install --prefix . --no-save --no-audit --no-fund --no-package-lock aws-cdk@2.1148.1
+	npm install --prefix . --no-save --no-audit --no-fund --no-package-lock aws-cdk@2.1148.1 asl-validator@4.0.0
 	touch $(STAMP)
 
 install: $(STAMP)

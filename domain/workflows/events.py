@@ -15,6 +15,7 @@ class RunStarted(DomainEvent):
     workflow: str
     input: dict[str, Any]
     backend: str = "local"  # "local" | "stepfunctions"
+    parent_run_id: str | None = None  # a child run: the run whose ChildWorkflow state started it
 
 
 @event("workflowrun.step_started")
@@ -92,3 +93,47 @@ class FailureRecorded(DomainEvent):
     workflow: str
     error: str
     cause: str = ""
+
+
+# ---------------------------------------------------------------- fan-out (Map items, Parallel branches)
+
+
+@event("workflowrun.iteration_job_launched")
+class IterationJobLaunched(DomainEvent):
+    """A job launched inside item / branch ``index`` of a Map or Parallel step (recorded before
+    the job starts, so that a restart can stop it if the iteration is run again)."""
+
+    step: str
+    attempt: int
+    index: int
+    job_name: str
+
+
+@event("workflowrun.iteration_succeeded")
+class IterationSucceeded(DomainEvent):
+    """Item / branch ``index`` of a Map or Parallel step finished; a restart does not run it again."""
+
+    step: str
+    attempt: int
+    index: int
+    output: Any
+
+
+@event("workflowrun.iteration_failed")
+class IterationFailed(DomainEvent):
+    step: str
+    attempt: int
+    index: int
+    error: str
+    cause: str = ""
+
+
+@event("workflowrun.child_started")
+class ChildRunStarted(DomainEvent):
+    """A ChildWorkflow step started run ``child_run_id`` (whose RunStarted names this run as its
+    parent); recorded before the child starts."""
+
+    step: str
+    attempt: int
+    workflow: str
+    child_run_id: str

@@ -7,8 +7,12 @@ definition renders to ASL (``runtime.workflows.asl``) and runs in the local runn
 - ``JobTask`` runs a job (a ``JobTemplate``: program, hyperparameters, channels, instance) and
   waits for it; ``StepTask`` calls a named step function; ``RecordTask`` appends an event to the
   run's stream. All three take ``retry`` and ``catch`` policies.
-- ``Choice``, ``Wait``, ``Pass``, ``Succeed``, ``Fail`` and ``MapState`` (a sub-workflow per item)
-  mirror their ASL namesakes.
+- ``Choice``, ``Wait``, ``Pass``, ``Succeed``, ``Fail``, ``MapState`` (a sub-workflow per item,
+  ``max_concurrency`` at once, ``tolerated_failure_percentage`` of failed items allowed) and
+  ``ParallelState`` (branches at once) mirror their ASL namesakes; ``ChildWorkflow`` runs another
+  workflow as a child run and waits for it (``states:startExecution.sync:2`` on AWS).
+
+What happens next (retry, catch, choice, next or end, fan-in) is ``domain.workflows.interpreter``.
 
 Data flow: every state reads the whole run document and writes its result at ``result_path``
 (``None`` = discard). Parameter values that are paths (``"$.a.b"``) are references.
@@ -33,6 +37,7 @@ TIMEOUT = "States.Timeout"
 JOB_FAILED = "TLM.JobFailed"
 JOB_STOPPED = "TLM.JobStopped"
 JOB_LOST = "TLM.JobLost"
+TOLERANCE_EXCEEDED = "States.ExceedToleratedFailureThreshold"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,79}$")
 _JOB_PREFIX = re.compile(r"^[a-z0-9](-?[a-z0-9])*$")
@@ -201,11 +206,30 @@ class MapState(_Task):
     type: Literal["map"] = "map"
     items_path: str
     iterator: Workflow
-    max_concurrency: int = Field(default=1, ge=0)
+    max_concurrency: int = Field(default=1, ge=0)  # 0: all items at once
+    tolerated_failure_percentage: float = Field(default=0, ge=0, le=100)
+
+
+class ParallelState(_Task):
+    """Run every branch on the whole document at once; the result is the list of their outputs
+    (in branch order). One failed branch fails the state."""
+
+    type: Literal["parallel"] = "parallel"
+    branches: tuple[Workflow, ...] = Field(min_length=1)
+
+
+class ChildWorkflow(_Task):
+    """Run workflow ``workflow`` as a child run (linked to this run) and wait for it; the result
+    is ``{"output": <the child's output>}``. A failed or cancelled child is ``States.TaskFailed``.
+    ``parameters`` None passes the whole document as the child's input."""
+
+    type: Literal["child"] = "child"
+    workflow: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    parameters: dict[str, Any] | None = None
 
 
 State = Annotated[
-    JobTask | StepTask | RecordTask | Choice | Wait | Pass | Succeed | Fail | MapState,
+    JobTask | StepTask | RecordTask | Choice | Wait | Pass | Succeed | Fail | MapState | ParallelState | ChildWorkflow,
     Field(discriminator="type"),
 ]
 
@@ -295,6 +319,7 @@ class Workflow(_Frozen):
 
 
 MapState.model_rebuild()
+ParallelState.model_rebuild()
 
 
 def references(template: Any) -> list[str]:

@@ -33,6 +33,12 @@ class RunState(BaseModel):
     cause: str | None = None
     failure: tuple[str, str] | None = None  # (error, cause) of a failed step not yet handled
     at_end: bool = False  # the last step had no next state: only the run's end is missing
+    parent_run_id: str | None = None
+    # the running Map / Parallel step: finished iterations (index -> {"output"} or
+    # {"error", "cause"}) and the jobs of unfinished ones; the running ChildWorkflow's child run
+    items: dict[int, dict[str, Any]] = {}
+    item_jobs: dict[int, str] = {}
+    child_run_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -43,12 +49,24 @@ def evolve(state: RunState, e: DomainEvent) -> RunState:
     def upd(**kw: Any) -> RunState:
         return state.model_copy(update=kw)
 
+    fresh: dict[str, Any] = {"items": {}, "item_jobs": {}, "child_run_id": None}
     if isinstance(e, ev.RunStarted):
-        return RunState(run_id=e.run_id, workflow=e.workflow, status="running", document=e.input)
+        return RunState(
+            run_id=e.run_id, workflow=e.workflow, status="running", document=e.input, parent_run_id=e.parent_run_id
+        )
     if isinstance(e, ev.StepStarted):
-        return upd(current_step=e.step, next_step=e.step, attempt=e.attempt, job_name=None, failure=None)
+        keep = {} if e.resumed else fresh  # a resumed Map keeps its finished items
+        return upd(current_step=e.step, next_step=e.step, attempt=e.attempt, job_name=None, failure=None, **keep)
     if isinstance(e, ev.JobLaunched):
         return upd(job_name=e.job_name)
+    if isinstance(e, ev.IterationJobLaunched):
+        return upd(item_jobs={**state.item_jobs, e.index: e.job_name})
+    if isinstance(e, ev.IterationSucceeded | ev.IterationFailed):
+        done = {"output": e.output} if isinstance(e, ev.IterationSucceeded) else {"error": e.error, "cause": e.cause}
+        jobs = {i: j for i, j in state.item_jobs.items() if i != e.index}
+        return upd(items={**state.items, e.index: done}, item_jobs=jobs)
+    if isinstance(e, ev.ChildRunStarted):
+        return upd(child_run_id=e.child_run_id)
     if isinstance(e, ev.StepSucceeded):
         return upd(
             document=e.document,
@@ -57,9 +75,10 @@ def evolve(state: RunState, e: DomainEvent) -> RunState:
             job_name=None,
             attempt=1,
             at_end=e.next is None,
+            **fresh,
         )
     if isinstance(e, ev.StepFailed):
-        return upd(current_step=None, job_name=None, failure=(e.error, e.cause))
+        return upd(current_step=None, job_name=None, failure=(e.error, e.cause), **fresh)
     if isinstance(e, ev.StepRetried):
         return upd(next_step=e.step, attempt=e.attempt, failure=None)
     if isinstance(e, ev.StepCaught):
@@ -80,6 +99,7 @@ class StartRun(Command):
     workflow: str
     input: dict[str, Any]
     backend: str = "local"
+    parent_run_id: str | None = None
 
 
 class Progress(Command):
@@ -103,7 +123,11 @@ def decide(state: RunState, command: Command) -> list[DomainEvent]:
             raise Conflict(f"run {command.run_id!r} exists", field="run_id")
         return [
             ev.RunStarted(
-                run_id=command.run_id, workflow=command.workflow, input=command.input, backend=command.backend
+                run_id=command.run_id,
+                workflow=command.workflow,
+                input=command.input,
+                backend=command.backend,
+                parent_run_id=command.parent_run_id,
             )
         ]
     if state.status == "new":

@@ -8,6 +8,11 @@
   ``createTrainingJob.sync`` task instead (what a deployed state machine may prefer; Step Functions
   then waits and stops the job on abort); TLM's job errors map to ``States.TaskFailed`` there.
 - ``StepTask``: a Lambda task whose resource is ``${Step_<function>}``.
+- ``MapState``: an INLINE ``Map``; with ``tolerated_failure_percentage`` a DISTRIBUTED one (child
+  executions, ``ToleratedFailurePercentage``: Step Functions allows tolerance in that mode only).
+- ``ParallelState``: a ``Parallel`` with one branch per sub-workflow.
+- ``ChildWorkflow``: ``states:startExecution.sync:2`` on the machine ``${StateMachine_<workflow>}``
+  (``-`` as ``_``), the child's output at ``$.output`` of the result, as the local runner gives it.
 - ``RecordTask``: appends an event item to the events table: a ``Pass`` builds data and metadata,
   a DynamoDB ``UpdateItem`` takes the next version from a per-stream sequence item
   (``seq#workflowrun-<execution>``, kind ``sequence``, which the projector's kind filter skips) and
@@ -55,6 +60,11 @@ _SYNC_ERRORS = {m.JOB_FAILED: m.TASK_FAILED, m.JOB_STOPPED: m.TASK_FAILED, m.JOB
 
 def step_placeholder(function: str) -> str:
     return "${Step_" + function + "}"
+
+
+def child_placeholder(workflow: str) -> str:
+    """The state machine ARN a ChildWorkflow state starts (infra substitutes it)."""
+    return "${StateMachine_" + workflow.replace("-", "_") + "}"
 
 
 def params(template: Mapping[str, Any]) -> dict[str, Any]:
@@ -376,17 +386,38 @@ def _state(s: Any, *, sync: bool, poll_seconds: int | None) -> dict[str, Any]:
         return {s.name: {"Type": "Fail", "Error": s.error, "Cause": s.cause}}
     if isinstance(s, m.MapState):
         inner = _machine(s.iterator, sync=sync, poll_seconds=poll_seconds)
+        config: dict[str, Any] = {"Mode": "INLINE"}
+        tolerance: dict[str, Any] = {}
+        if s.tolerated_failure_percentage:
+            config = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+            tolerance = {"ToleratedFailurePercentage": s.tolerated_failure_percentage}
         out = {
             "Type": "Map",
             "ItemsPath": s.items_path,
             "MaxConcurrency": s.max_concurrency,
-            "ItemProcessor": {
-                "ProcessorConfig": {"Mode": "INLINE"},
-                "StartAt": inner["StartAt"],
-                "States": inner["States"],
-            },
+            "ItemProcessor": {"ProcessorConfig": config, "StartAt": inner["StartAt"], "States": inner["States"]},
+            **tolerance,
             "ResultPath": s.result_path,
         }
+        return {s.name: {**out, **_policies(s), **_flow(s)}}
+    if isinstance(s, m.ParallelState):
+        out = {
+            "Type": "Parallel",
+            "Branches": [_machine(b, sync=sync, poll_seconds=poll_seconds) for b in s.branches],
+            "ResultPath": s.result_path,
+        }
+        return {s.name: {**out, **_policies(s), **_flow(s)}}
+    if isinstance(s, m.ChildWorkflow):
+        child_input = {"Input.$": "$"} if s.parameters is None else {"Input": params(s.parameters)}
+        out = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": child_placeholder(s.workflow), **child_input},
+            "ResultSelector": {"output.$": "$.Output"},
+            "ResultPath": s.result_path,
+        }
+        if s.timeout_s:
+            out["TimeoutSeconds"] = s.timeout_s
         return {s.name: {**out, **_policies(s), **_flow(s)}}
     raise Invalid(f"cannot render state {s!r}", field="states")
 
