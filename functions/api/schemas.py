@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The largest integer a client may send for a version, cursor or log index: every such value
+# fits SQLite's 64-bit INTEGER and a JavaScript number exactly (bigger ones were 500s).
+MAX_INT = 2**53 - 1
+MAX_UPLOAD_BYTES = 5 * 1024**4  # 5 TiB, S3's object limit
+MAX_PART_BYTES = 5 * 1024**3  # 5 GiB, S3's part limit
+
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, strict types (no "10" for an integer, no true for
+    a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CreateProject(Body):
@@ -38,16 +47,16 @@ class UpdateModel(Body):
 
 class StartUpload(Body):
     path: str = Field(min_length=1, max_length=512, description="file path inside the model, e.g. model.safetensors")
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=MAX_UPLOAD_BYTES)
     sha256: str = Field(min_length=64, max_length=64)
-    part_size: int | None = Field(default=None, ge=1)
+    part_size: int | None = Field(default=None, ge=1, le=MAX_PART_BYTES)
     part_crc32: list[str] | None = Field(
         default=None, max_length=10_000, description="base64 CRC32 (big-endian) of every part, in order"
     )
 
 
 class PartNumbers(Body):
-    parts: list[int] = Field(min_length=1, max_length=10_000)
+    parts: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(min_length=1, max_length=10_000)
 
 
 # ---------------------------------------------------------------- configs (issue 4)
@@ -69,7 +78,7 @@ class EditConfig(Body):
     values: dict[str, Any] | None = Field(default=None, description="replace all values")
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=4000)
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
 class BatchEdit(Body):
@@ -88,7 +97,7 @@ class DeriveConfig(Body):
     description: str = Field(default="", max_length=4000)
     edit: dict[str, Any] = Field(description="num_layers, keep_layers, hidden_size, num_heads, activation...")
     project_id: str | None = None
-    parent_version: int | None = Field(default=None, ge=1)
+    parent_version: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class ArchTest(Body):

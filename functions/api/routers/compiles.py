@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.api import schemas
 from functions.api.deps import caller, container
+from functions.api.schemas import MAX_INT
 
 router = APIGatewayRouter()
 
@@ -33,7 +34,7 @@ def get_compile(compile_id: str) -> dict[str, Any]:
     tags=["compiles"],
     summary="Log lines of its jobs from index start; next = where to continue",
 )
-def compile_logs(compile_id: str, start: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+def compile_logs(compile_id: str, start: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> dict[str, Any]:
     return container().compiles.logs(caller(router), compile_id, start=start)
 
 

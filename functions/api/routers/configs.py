@@ -10,6 +10,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from domain.errors import Invalid
 from functions.api import schemas
 from functions.api.deps import caller, container
+from functions.api.guard import check_depth
+from functions.api.schemas import MAX_INT
 
 router = APIGatewayRouter()
 MEDIA = {"json": "application/json", "yaml": "application/yaml"}
@@ -54,6 +56,7 @@ def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str
             overrides=body.overrides,
         )  # fmt: skip
     else:
+        check_depth(body.file or "", "file")  # YAML/JSON parsers recurse: refuse before they do
         if body.overrides:
             raise Invalid("overrides apply to templates; edit the file instead", field="overrides")
         doc = svc.create_from_file(
@@ -71,6 +74,7 @@ def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str
     "/projects/<project_id>/configs/import", tags=["configs"], summary="Import a portable config file"
 )
 def import_config(project_id: str, body: schemas.ImportConfig) -> tuple[dict[str, Any], int]:
+    check_depth(body.file, "file")
     return container().configs.import_(caller(router), project_id, body.file, name=body.name), 201
 
 
@@ -78,7 +82,7 @@ def import_config(project_id: str, body: schemas.ImportConfig) -> tuple[dict[str
 def get_config(
     config_id: str,
     as_of: Annotated[str | None, Query(description="ISO 8601 time")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     return container().configs.get(caller(router), config_id, as_of=_time(as_of, "as_of"), version=version)
 
@@ -95,7 +99,7 @@ def batch_edit(body: schemas.BatchEdit) -> dict[str, Any]:
 
 @router.delete("/configs/<config_id>", tags=["configs"])
 def delete_config(
-    config_id: str, expected_version: Annotated[int | None, Query(ge=0)] = None
+    config_id: str, expected_version: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None
 ) -> dict[str, Any]:
     return container().configs.delete(caller(router), config_id, expected_version=expected_version)
 
@@ -106,7 +110,7 @@ def delete_config(
 def export_config(
     config_id: str,
     format: Annotated[str, Query(description="json | yaml")] = "json",  # noqa: A002 - the API's word
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response[str]:
     if format not in MEDIA:
         raise Invalid(f"unknown export format {format!r}; expected json or yaml", field="format")
@@ -131,8 +135,8 @@ def history(config_id: str) -> dict[str, Any]:
 )
 def diff(
     config_id: str,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_INT)],
 ) -> dict[str, Any]:
     return container().configs.diff(caller(router), config_id, from_version, to_version)
 
@@ -143,7 +147,7 @@ def diff(
 def blame(
     config_id: str,
     path: Annotated[str | None, Query(description="a dotted field or subtree")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     return {"items": container().configs.blame(caller(router), config_id, version=version, path=path)}
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import Field
 
 from functions.api.deps import caller, container
-from functions.api.schemas import Body
+from functions.api.schemas import MAX_INT, Body
 from runtime.search.query import SearchQuery
 
 router = APIGatewayRouter()
@@ -62,7 +62,7 @@ def list_datasets(
     tags_mode: Annotated[str, Query(description="all | any")] = "all",
     sort: Annotated[str, Query(description="name | created | updated, '-' for descending")] = "-updated",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> dict[str, Any]:
     query = SearchQuery(q=q, tags=tuple(tag or ()), tags_mode=tags_mode)
     return container().library.list_models(

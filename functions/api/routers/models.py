@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from domain.errors import Invalid
 from functions.api import schemas
 from functions.api.deps import caller, container
+from functions.api.schemas import MAX_INT
 from runtime.search.query import SearchQuery
 
 router = APIGatewayRouter()
@@ -28,7 +29,7 @@ def list_models(
     tags_mode: Annotated[str, Query(description="all | any")] = "all",
     sort: Annotated[str, Query(description="name | created | updated, '-' for descending")] = "-updated",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     kind: Annotated[str, Query(description="model | dataset | all")] = "model",
 ) -> dict[str, Any]:
     query = SearchQuery(q=q, families=tuple(family or ()), tags=tuple(tag or ()), tags_mode=tags_mode)
