@@ -14,7 +14,9 @@ from functions.api.schemas import MAX_INT
 router = APIGatewayRouter()
 
 
-@router.post("/models/<model_id>/compiles", tags=["compiles"], summary="Compile a model with a named recipe")
+@router.post(
+    "/models/<model_id>/compiles", tags=["compiles"], summary="Compile a model with a named recipe", status_code=201
+)
 def start_compile(model_id: str, body: schemas.StartCompile) -> tuple[dict[str, Any], int]:
     return container().compiles.start(caller(router), model_id, body.target, body.params), 201
 

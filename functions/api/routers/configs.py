@@ -29,9 +29,7 @@ def _time(value: str | None, field: str) -> datetime | None:
     return when
 
 
-@router.get(
-    "/config-templates", tags=["configs"], summary="Built-in presets: five families x tiny/small/base"
-)
+@router.get("/config-templates", tags=["configs"], summary="Built-in presets: five families x tiny/small/base")
 def templates() -> dict[str, Any]:
     return {"items": container().configs.templates()}
 
@@ -42,7 +40,10 @@ def template(name: str) -> dict[str, Any]:
 
 
 @router.post(
-    "/projects/<project_id>/configs", tags=["configs"], summary="Create a config from a template or a file"
+    "/projects/<project_id>/configs",
+    tags=["configs"],
+    summary="Create a config from a template or a file",
+    status_code=201,
 )
 def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str, Any], int]:
     svc, who = container().configs, caller(router)
@@ -71,7 +72,10 @@ def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str
 
 
 @router.post(
-    "/projects/<project_id>/configs/import", tags=["configs"], summary="Import a portable config file"
+    "/projects/<project_id>/configs/import",
+    tags=["configs"],
+    summary="Import a portable config file",
+    status_code=201,
 )
 def import_config(project_id: str, body: schemas.ImportConfig) -> tuple[dict[str, Any], int]:
     check_depth(body.file, "file")
@@ -104,9 +108,7 @@ def delete_config(
     return container().configs.delete(caller(router), config_id, expected_version=expected_version)
 
 
-@router.get(
-    "/configs/<config_id>/export", tags=["configs"], summary="The portable file (round-trips exactly)"
-)
+@router.get("/configs/<config_id>/export", tags=["configs"], summary="The portable file (round-trips exactly)")
 def export_config(
     config_id: str,
     format: Annotated[str, Query(description="json | yaml")] = "json",  # noqa: A002 - the API's word
@@ -123,16 +125,12 @@ def export_config(
     )
 
 
-@router.get(
-    "/configs/<config_id>/history", tags=["configs"], summary="Every change: who, when, which command"
-)
+@router.get("/configs/<config_id>/history", tags=["configs"], summary="Every change: who, when, which command")
 def history(config_id: str) -> dict[str, Any]:
     return {"items": container().configs.history(caller(router), config_id)}
 
 
-@router.get(
-    "/configs/<config_id>/diff", tags=["configs"], summary="Leaf-level difference between two versions"
-)
+@router.get("/configs/<config_id>/diff", tags=["configs"], summary="Leaf-level difference between two versions")
 def diff(
     config_id: str,
     from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
@@ -141,9 +139,7 @@ def diff(
     return container().configs.diff(caller(router), config_id, from_version, to_version)
 
 
-@router.get(
-    "/configs/<config_id>/blame", tags=["configs"], summary="Who set each value, when, in which command"
-)
+@router.get("/configs/<config_id>/blame", tags=["configs"], summary="Who set each value, when, in which command")
 def blame(
     config_id: str,
     path: Annotated[str | None, Query(description="a dotted field or subtree")] = None,
@@ -153,7 +149,10 @@ def blame(
 
 
 @router.post(
-    "/configs/<config_id>/derive", tags=["arch"], summary="A child config: an architecture edit of this one"
+    "/configs/<config_id>/derive",
+    tags=["arch"],
+    summary="A child config: an architecture edit of this one",
+    status_code=201,
 )
 def derive(config_id: str, body: schemas.DeriveConfig) -> tuple[dict[str, Any], int]:
     return container().configs.derive(caller(router), config_id, **body.model_dump(exclude_none=True)), 201
@@ -163,6 +162,7 @@ def derive(config_id: str, body: schemas.DeriveConfig) -> tuple[dict[str, Any], 
     "/configs/<config_id>/arch-test",
     tags=["arch"],
     summary="Test a derived config against its parent (a job)",
+    status_code=202,
 )
 def arch_test(config_id: str, body: schemas.ArchTest) -> tuple[dict[str, Any], int]:
     return container().arch_tests.start(caller(router), config_id, **body.model_dump(exclude_none=True)), 202

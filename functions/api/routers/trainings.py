@@ -25,7 +25,9 @@ class CancelTraining(Body):
     reason: str = Field(default="", max_length=1000)
 
 
-@router.post("/projects/<project_id>/trainings", tags=["trainings"], summary="Start a training (checked first)")
+@router.post(
+    "/projects/<project_id>/trainings", tags=["trainings"], summary="Start a training (checked first)", status_code=201
+)
 def start(project_id: str, body: StartTraining) -> tuple[dict[str, Any], int]:
     return container().training.start(caller(router), project_id, **body.model_dump()), 201
 
