@@ -108,7 +108,20 @@ def delete_config(
     return container().configs.delete(caller(router), config_id, expected_version=expected_version)
 
 
-@router.get("/configs/<config_id>/export", tags=["configs"], summary="The portable file (round-trips exactly)")
+@router.get(
+    "/configs/<config_id>/export",
+    tags=["configs"],
+    summary="The portable file (round-trips exactly)",
+    responses={
+        200: {
+            "description": "The tlm.config document, as JSON or YAML text",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def export_config(
     config_id: str,
     format: Annotated[str, Query(description="json | yaml")] = "json",  # noqa: A002 - the API's word
