@@ -27,7 +27,9 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):  # where, not which: a field may be "path"
+        parts = parts[1:]
     return ".".join(parts) or "body"
 
 
