@@ -7,6 +7,7 @@ raises ``ConfigInvalid`` (an ``Invalid``) and emits nothing. Edits are stored as
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,6 +50,9 @@ def _name(value: str) -> str:
         raise Invalid("name must not be empty", field="name")
     if len(value) > NAME_MAX:
         raise Invalid(f"name longer than {NAME_MAX} characters", field="name")
+    # as project and model names: no control, format (bidi overrides, zero-width) or surrogate characters
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise Invalid("control characters (NUL, bidi overrides ...) are not allowed", field="name")
     return value
 
 

@@ -1,23 +1,62 @@
-"""The one API resolver: routers, OpenAPI + Swagger UI, error mapping. No I/O at import."""
+"""The one API resolver: routers, OpenAPI + Swagger UI, error mapping. No I/O at import.
+
+The OpenAPI document (``/openapi.json``, and ``/swagger?format=json`` behind the Swagger UI)
+declares a bearer security scheme - on AWS the Cognito ID token, locally the API token that
+``tlm serve`` writes - so Swagger's "Authorize" then "Try it out" works; every route's status
+codes and read models come from ``functions.api.openapi``.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from functions.api import errors
+from functions.api import errors, openapi
+from functions.api.read_models import RESPONSES
 from functions.api.routers import compiles, configs, datasets, health, jobs, models, projects, runs, trainings, uploads
+
+TITLE, VERSION = "TLM API", "0.1.0"
+DESCRIPTION = "TLM model lifecycle platform. Authorize with a bearer token (`tlm serve` prints where it is)."
+SECURITY_SCHEMES = {
+    "bearer": HTTPBearer(description="Cognito ID token on AWS; the local API token with `tlm serve`"),
+}
+SECURITY = [{"bearer": []}]
 
 app = APIGatewayRestResolver(enable_validation=True)
 for r in (
-    health.router, projects.router, models.router, uploads.router, configs.router, jobs.router, compiles.router,
+    health.router,
+    projects.router,
+    models.router,
+    uploads.router,
+    configs.router,
+    jobs.router,
+    compiles.router,
     runs.router,
 ):
     app.include_router(r)
 for r in (datasets.router, trainings.router):
     app.include_router(r)
 errors.install(app)
-app.enable_swagger(path="/swagger", title="TLM API", version="0.1.0", description="TLM model lifecycle platform")
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
+
+
+openapi.declare(app, RESPONSES)
+app.enable_swagger(
+    path="/swagger", title=TITLE, version=VERSION, description=DESCRIPTION,
+    security_schemes=SECURITY_SCHEMES, security=SECURITY, persist_authorization=True,
+)  # fmt: skip
+_document: str | None = None
 
 
 def openapi_json() -> str:
-    return app.get_openapi_json_schema(title="TLM API", version="0.1.0")
+    global _document
+    if _document is None:  # built once per process (the routes do not change)
+        _document = app.get_openapi_json_schema(
+            title=TITLE, version=VERSION, description=DESCRIPTION, security_schemes=SECURITY_SCHEMES,
+            security=SECURITY,
+        )  # fmt: skip
+    return _document

@@ -14,7 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from domain.errors import DomainError
 from functions.api.app import app
+from functions.api.guard import check_body
 from runtime.observability import logger, tracer
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -73,9 +75,13 @@ class _NotRemembered(Exception):  # noqa: N818 - a carrier, not an error
         self.response = response
 
 
-def _error(status: int, code: str, message: str) -> dict[str, Any]:
-    body = {"error": code, "message": message, "field": "Idempotency-Key"}
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+def _error(status: int, code: str, message: str, field: str | None = "Idempotency-Key") -> dict[str, Any]:
+    body = {"error": code, "message": message, "field": field}
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body, ensure_ascii=False),
+    }
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -83,6 +89,10 @@ def _error(status: int, code: str, message: str) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _context
     _context = context
+    try:
+        check_body(event)
+    except DomainError as err:
+        return _error(err.status, err.code, err.message, err.field)
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     key = headers.get("idempotency-key")
     if not key or event.get("httpMethod") not in _WRITES:

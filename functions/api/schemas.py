@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.compiles.recipes import RECIPES
+from domain.library.values import FAMILIES, ROLES
+
+# The largest integer a client may send for a version, cursor or log index: every such value
+# fits SQLite's 64-bit INTEGER and a JavaScript number exactly (bigger ones were 500s).
+MAX_INT = 2**53 - 1
+MAX_UPLOAD_BYTES = 5 * 1024**4  # 5 TiB, S3's object limit
+MAX_PART_BYTES = 5 * 1024**3  # 5 GiB, S3's part limit
+
+
+# closed sets, as enums in the OpenAPI document (the domain checks them again)
+Family = Literal[FAMILIES]  # type: ignore[valid-type]
+Role = Literal[ROLES]  # type: ignore[valid-type]
+CompileTarget = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
+RunStatus = Literal["new", "running", "cancelling", "succeeded", "failed", "cancelled"]
+Kind = Literal["model", "dataset", "all"]
+TagsMode = Literal["all", "any"]
+Sort = Literal["name", "-name", "created", "-created", "updated", "-updated"]
+Format = Literal["json", "yaml"]
+
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: unknown fields refused, strict types (no "10" for an integer, no true for
+    a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CreateProject(Body):
@@ -17,12 +40,12 @@ class CreateProject(Body):
 
 
 class SetMember(Body):
-    role: str = Field(description="viewer | editor | owner")
+    role: Role
 
 
 class RegisterModel(Body):
     name: str = Field(min_length=1, max_length=128, examples=["中文情感分类模型"])
-    family: str = Field(description="bert | roberta | albert | electra | xlnet | other")
+    family: Family
     description: str = Field(default="", max_length=4000)
     tags: list[str] = Field(default_factory=list)
     license: str = Field(default="", max_length=128)
@@ -38,16 +61,16 @@ class UpdateModel(Body):
 
 class StartUpload(Body):
     path: str = Field(min_length=1, max_length=512, description="file path inside the model, e.g. model.safetensors")
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=MAX_UPLOAD_BYTES)
     sha256: str = Field(min_length=64, max_length=64)
-    part_size: int | None = Field(default=None, ge=1)
+    part_size: int | None = Field(default=None, ge=1, le=MAX_PART_BYTES)
     part_crc32: list[str] | None = Field(
         default=None, max_length=10_000, description="base64 CRC32 (big-endian) of every part, in order"
     )
 
 
 class PartNumbers(Body):
-    parts: list[int] = Field(min_length=1, max_length=10_000)
+    parts: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(min_length=1, max_length=10_000)
 
 
 # ---------------------------------------------------------------- configs (issue 4)
@@ -69,7 +92,7 @@ class EditConfig(Body):
     values: dict[str, Any] | None = Field(default=None, description="replace all values")
     name: str | None = Field(default=None, min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=4000)
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: int | None = Field(default=None, ge=0, le=MAX_INT)
 
 
 class BatchEdit(Body):
@@ -88,7 +111,7 @@ class DeriveConfig(Body):
     description: str = Field(default="", max_length=4000)
     edit: dict[str, Any] = Field(description="num_layers, keep_layers, hidden_size, num_heads, activation...")
     project_id: str | None = None
-    parent_version: int | None = Field(default=None, ge=1)
+    parent_version: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class ArchTest(Body):
@@ -101,7 +124,7 @@ class ArchTest(Body):
 
 # ---------------------------------------------------------------- compiles (issue 5)
 class StartCompile(Body):
-    target: str = Field(description="a compile recipe: onnx | onnx-int8", examples=["onnx-int8"])
+    target: CompileTarget = Field(description="a compile recipe", examples=["onnx-int8"])
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="recipe fields (domain.compiles.recipes), e.g. {\"opset\": 18, \"sample_size\": 32}",

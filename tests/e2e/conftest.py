@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,38 +14,36 @@ import httpx
 import pytest
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Platform:
-    def __init__(self, data_dir: Path, port: int, env: dict[str, str]) -> None:
+    """``tlm serve --port 0 --port-file F``: the server binds any free port and writes it to F
+    once it listens, so no port is picked here and raced for."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = 0
+        self.url = ""
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / "server.log"
+        self.port_file = data_dir.parent / "server.port"
 
     def start(self) -> None:
+        self.port_file.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tlm.cli.main", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "tlm.cli.main", "serve", "--port", "0", "--port-file", str(self.port_file)],
             env=self.env,
             stdout=open(self.log, "ab"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 60
         while time.time() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self.port_file.exists():
+                self.port = int(self.port_file.read_text())
+                self.url = f"http://127.0.0.1:{self.port}"
+                return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise RuntimeError("server did not start")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -83,7 +80,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
         "TLM_JIEBA_CACHE_DIR": str(tmp_path / "jieba"),
         "PYTHONUNBUFFERED": "1",
     }
-    p = Platform(data, free_port(), env)
+    p = Platform(data, env)
     p.start()
     yield p
     p.stop()

@@ -45,12 +45,13 @@ def main(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
-    port: Annotated[int | None, typer.Option(help="port")] = None,
+    port: Annotated[int | None, typer.Option(help="port (0: any free port)")] = None,
+    port_file: Annotated[Path | None, typer.Option(help="write the bound port here once listening")] = None,
 ) -> None:
     """Run the whole platform locally (SQLite + files under ./.tlm)."""
     from tlm.server import serve as run
 
-    run(host, port)
+    run(host, port, port_file=port_file)
 
 
 @app.command("token")

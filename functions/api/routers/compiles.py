@@ -9,11 +9,14 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.api import schemas
 from functions.api.deps import caller, container
+from functions.api.schemas import MAX_INT
 
 router = APIGatewayRouter()
 
 
-@router.post("/models/<model_id>/compiles", tags=["compiles"], summary="Compile a model with a named recipe")
+@router.post(
+    "/models/<model_id>/compiles", tags=["compiles"], summary="Compile a model with a named recipe", status_code=201
+)
 def start_compile(model_id: str, body: schemas.StartCompile) -> tuple[dict[str, Any], int]:
     return container().compiles.start(caller(router), model_id, body.target, body.params), 201
 
@@ -33,7 +36,7 @@ def get_compile(compile_id: str) -> dict[str, Any]:
     tags=["compiles"],
     summary="Log lines of its jobs from index start; next = where to continue",
 )
-def compile_logs(compile_id: str, start: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+def compile_logs(compile_id: str, start: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> dict[str, Any]:
     return container().compiles.logs(caller(router), compile_id, start=start)
 
 

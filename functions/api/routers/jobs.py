@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.api.deps import caller, container
+from functions.api.schemas import MAX_INT
 
 router = APIGatewayRouter()
 
@@ -15,8 +16,6 @@ def get_job(name: str) -> dict[str, Any]:
     return container().arch_tests.status(caller(router), name)
 
 
-@router.get(
-    "/jobs/<name>/logs", tags=["jobs"], summary="Log lines from index start; next = where to continue"
-)
-def job_logs(name: str, start: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+@router.get("/jobs/<name>/logs", tags=["jobs"], summary="Log lines from index start; next = where to continue")
+def job_logs(name: str, start: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> dict[str, Any]:
     return container().arch_tests.logs(caller(router), name, start=start)

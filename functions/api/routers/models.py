@@ -9,12 +9,13 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from domain.errors import Invalid
 from functions.api import schemas
 from functions.api.deps import caller, container
+from functions.api.schemas import MAX_INT, Family, Kind, Sort, TagsMode
 from runtime.search.query import SearchQuery
 
 router = APIGatewayRouter()
 
 
-@router.post("/projects/<project_id>/models", tags=["models"], summary="Register a model in a project")
+@router.post("/projects/<project_id>/models", tags=["models"], summary="Register a model in a project", status_code=201)
 def register_model(project_id: str, body: schemas.RegisterModel) -> tuple[dict[str, Any], int]:
     return container().library.register_model(caller(router), project_id, **body.model_dump()), 201
 
@@ -23,13 +24,13 @@ def register_model(project_id: str, body: schemas.RegisterModel) -> tuple[dict[s
 def list_models(
     q: Annotated[str, Query(description="words (AND); OR between alternatives; pinyin and initials match")] = "",
     project_id: Annotated[str | None, Query()] = None,
-    family: Annotated[list[str] | None, Query()] = None,
+    family: Annotated[list[Family] | None, Query()] = None,
     tag: Annotated[list[str] | None, Query()] = None,
-    tags_mode: Annotated[str, Query(description="all | any")] = "all",
-    sort: Annotated[str, Query(description="name | created | updated, '-' for descending")] = "-updated",
+    tags_mode: Annotated[TagsMode, Query()] = "all",
+    sort: Annotated[Sort, Query(description="'-' for descending")] = "-updated",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[int, Query(ge=0)] = 0,
-    kind: Annotated[str, Query(description="model | dataset | all")] = "model",
+    cursor: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    kind: Annotated[Kind, Query()] = "model",
 ) -> dict[str, Any]:
     query = SearchQuery(q=q, families=tuple(family or ()), tags=tuple(tag or ()), tags_mode=tags_mode)
     return container().library.list_models(

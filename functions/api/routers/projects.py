@@ -10,7 +10,7 @@ from functions.api.deps import caller, container
 router = APIGatewayRouter()
 
 
-@router.post("/projects", tags=["projects"], summary="Create a project (you become its owner)")
+@router.post("/projects", tags=["projects"], summary="Create a project (you become its owner)", status_code=201)
 def create_project(body: schemas.CreateProject) -> tuple[dict[str, Any], int]:
     return container().library.create_project(caller(router), body.name, body.description), 201
 

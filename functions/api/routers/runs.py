@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from functions.api import schemas
 from functions.api.deps import caller, container
+from functions.api.schemas import RunStatus
 
 router = APIGatewayRouter()
 
@@ -17,7 +18,7 @@ router = APIGatewayRouter()
 def list_runs(
     project_id: Annotated[str | None, Query()] = None,
     workflow: Annotated[str | None, Query()] = None,
-    status: Annotated[str | None, Query(description="running | cancelling | succeeded | failed | cancelled")] = None,
+    status: Annotated[RunStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     items = container().project_runs.list(

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import Field
 
 from functions.api.deps import caller, container
-from functions.api.schemas import Body
+from functions.api.schemas import MAX_INT, Body
 
 router = APIGatewayRouter()
 
@@ -25,7 +25,9 @@ class CancelTraining(Body):
     reason: str = Field(default="", max_length=1000)
 
 
-@router.post("/projects/<project_id>/trainings", tags=["trainings"], summary="Start a training (checked first)")
+@router.post(
+    "/projects/<project_id>/trainings", tags=["trainings"], summary="Start a training (checked first)", status_code=201
+)
 def start(project_id: str, body: StartTraining) -> tuple[dict[str, Any], int]:
     return container().training.start(caller(router), project_id, **body.model_dump()), 201
 
@@ -45,7 +47,7 @@ def get_training(training_id: str) -> dict[str, Any]:
 )
 def logs(
     training_id: str,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     job: Annotated[str | None, Query(description="a job name from 'jobs'")] = None,
 ) -> dict[str, Any]:
     return container().training.logs(caller(router), training_id, start=start, job=job)

@@ -10,7 +10,12 @@ from functions.api.deps import caller, container
 router = APIGatewayRouter()
 
 
-@router.post("/models/<model_id>/uploads", tags=["uploads"], summary="Start a multipart upload; returns part URLs")
+@router.post(
+    "/models/<model_id>/uploads",
+    tags=["uploads"],
+    summary="Start a multipart upload; returns part URLs",
+    status_code=201,
+)
 def start_upload(model_id: str, body: schemas.StartUpload) -> tuple[dict[str, Any], int]:
     lib = container().library
     return lib.start_upload(caller(router), model_id, **body.model_dump(exclude_none=True)), 201

@@ -21,6 +21,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8765
     public_url: str | None = None  # base URL that part/download URLs point at
+    # local HTTP server (tlm serve): timeouts in seconds and request-head limits
+    server_idle_timeout: float = Field(default=5.0, gt=0)  # no request in progress
+    server_header_timeout: float = Field(default=10.0, gt=0)  # the whole request head
+    server_read_timeout: float = Field(default=30.0, gt=0)  # longest silence within a body
+    server_graceful_timeout: float = Field(default=30.0, gt=0)  # in-flight requests at shutdown
+    server_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    server_max_headers: int = Field(default=100, ge=8)
 
     # aws backend (names come from the CDK stack outputs as env vars)
     region: str = "us-east-1"
