@@ -94,6 +94,7 @@ class LibraryService:
         min_part_bytes: int = 5 * 1024 * 1024,
         max_part_bytes: int = 64 * 1024 * 1024,
         on_assembled: Callable[[str], dict[str, Any] | None] | None = None,
+        check_upload: Callable[[str, int], None] | None = None,
     ) -> None:
         self.store = store
         self.views = views
@@ -104,6 +105,8 @@ class LibraryService:
         # Called with the upload id once the parts are joined. Locally it runs the S3-trigger
         # handler in-process (same code path as AWS, where S3 ObjectCreated invokes it).
         self.on_assembled = on_assembled
+        # (project id, size) -> None or TooLarge: storage quota and free disk (runtime.services.limits)
+        self.check_upload = check_upload
 
     # ------------------------------------------------------------------ projects
     def create_project(self, caller: Caller, name: str, description: str = "") -> dict[str, Any]:
@@ -274,11 +277,13 @@ class LibraryService:
         part_size: int | None = None,
         part_crc32: list[str] | None = None,
     ) -> dict[str, Any]:
-        self._model(caller, model_id, "editor")
+        state, _ = self._model(caller, model_id, "editor")
         path = clean_file_path(path)
         sha256 = clean_sha256(sha256)
         if size < 0:
             raise Invalid("size must be >= 0", field="size")
+        if self.check_upload is not None:
+            self.check_upload(state.project_id, size)
         ps = self._part_size(size, part_size)
         upload = self.blobs.create_upload(
             expected_size=size, expected_sha256=sha256, part_size=ps, part_crc32=part_crc32

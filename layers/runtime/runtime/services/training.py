@@ -113,6 +113,7 @@ class TrainingService:
         config = self._config(caller, project_id, config_id)
         ds = self._dataset(caller, project_id, dataset_id)
         self._fits(config, ds)
+        self.c.limits.check_model(project_id, config["values"])  # parameters / memory vs the project's limits
         self.c.catch_up()
         self._name_free(project_id, name)
         training_id = new_id()[:16]
@@ -262,7 +263,8 @@ class TrainingService:
         if limit is not None:
             hp["limit"] = limit
         spec = JobSpec(name=job_name, program=IMPORT_PROGRAM, hyperparameters=hp, instance_type="ml.m5.large",
-                       max_runtime_s=600)  # fmt: skip
+                       max_runtime_s=600, environment={"TLM_JOB_USER": caller.user_id,
+                                                       "TLM_JOB_PROJECT": project_id})  # fmt: skip
         self._import_runner().start(spec)
         if not wait:
             return {"job_name": job_name, "state": "InProgress", "dataset_id": None}
