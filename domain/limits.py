@@ -4,9 +4,9 @@
 transformers builds: embeddings, attention, feed-forward, layer norms, pooler; ALBERT's shared
 groups, ELECTRA's embedding projection (the classifier is the discriminator alone), XLNet's
 relative attention) and estimates the memory a training step needs: fp32 weights + gradients
-+ two Adam moments (16 bytes a parameter), plus the activations kept for the backward pass, ``batch * seq * layers * (34 h + 5 heads seq)``
-values per layer (Korthikanti et al., "Reducing Activation Recomputation in Large Transformer
-Models", 2022, table 2), at 4 bytes each.
++ two Adam moments (16 bytes a parameter), plus the activations kept for the backward pass,
+``batch * seq * layers * (34 h + 5 heads seq)`` values per layer (Korthikanti et al.,
+"Reducing Activation Recomputation in Large Transformer Models", 2022, table 2), 4 bytes each.
 
 ``ProjectLimits`` are the numbers a project may use; ``check_model`` raises ``TooLarge`` naming
 the limit (``field="limits.max_params"`` ...) when a config's estimate exceeds them. Defaults come
