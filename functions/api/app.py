@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from functions.api import errors
 from functions.api.routers import compiles, configs, datasets, health, jobs, models, projects, runs, trainings, uploads
+from functions.api.routers import limits as limits_router
 
 app = APIGatewayRestResolver(enable_validation=True)
 for r in (
@@ -15,6 +16,7 @@ for r in (
     app.include_router(r)
 for r in (datasets.router, trainings.router):
     app.include_router(r)
+app.include_router(limits_router.router)  # issue 11: per-project limits
 errors.install(app)
 app.enable_swagger(path="/swagger", title="TLM API", version="0.1.0", description="TLM model lifecycle platform")
 

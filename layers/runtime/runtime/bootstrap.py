@@ -51,6 +51,16 @@ class Container:
         return self._services["configs"]
 
     @property
+    def config_list(self) -> Any:
+        """A project's configs from the configs view (runtime.services.config_list)."""
+        if "config_list" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.config_list import ConfigListService
+
+            self._services["config_list"] = ConfigListService(self.views, Access(self.store).check, self.catch_up)
+        return self._services["config_list"]
+
+    @property
     def jobs(self) -> Any:
         """The JobRunner port: locally subprocesses under ``<data_dir>/jobs``. On AWS a
         SageMakerJobRunner from ``TLM_SAGEMAKER_ROLE_ARN`` and ``TLM_JOB_IMAGE_URI(S)`` (an
