@@ -310,6 +310,9 @@ def build_local(settings: Settings) -> Container:
         max_part_bytes=settings.max_part_bytes,
     )
     projector = LocalProjector(db, views, projections.all())
+    from runtime.adapters.fs.reclaim import reclaim_temp_files
+
+    reclaim_temp_files(settings.blobs_dir)  # left by an upload or join that crashed
     return Container(settings, store, views, blobs, SqliteIdempotencyLayer(db), db=db, projector=projector)
 
 
