@@ -469,8 +469,15 @@ class LibraryService:
             if is_data_file(path) and (v is None or v.sha256 != f.sha256):
                 self.validate_file(state.model_id, path)
 
+    def _dataset(self, caller: Caller, dataset_id: str, role: str) -> tuple[m.Model, int]:
+        """As ``_model``, but an unknown id is reported as a missing dataset (field dataset_id)."""
+        try:
+            return self._model(caller, dataset_id, role)
+        except NotFound:
+            raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id") from None
+
     def get_dataset(self, caller: Caller, dataset_id: str) -> dict[str, Any]:
-        state, version = self._model(caller, dataset_id, "viewer")
+        state, version = self._dataset(caller, dataset_id, "viewer")
         if state.kind != "dataset":
             raise NotFound(f"no dataset {dataset_id!r} ({dataset_id} is a model)", field="dataset_id")
         return model_doc(state, version)
@@ -478,7 +485,7 @@ class LibraryService:
     def revalidate_dataset(self, caller: Caller, dataset_id: str) -> dict[str, Any]:
         """Validate data files that have no record for their current bytes (e.g. files added
         by a path that skipped validation); returns the dataset."""
-        state, _ = self._model(caller, dataset_id, "editor")
+        state, _ = self._dataset(caller, dataset_id, "editor")
         if state.kind != "dataset":
             raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
         self._validate_pending(state)
