@@ -161,9 +161,11 @@ class TrainingService:
         run = self._run(state)
         jobs = self._jobs(run)
         live: dict[str, float] = {}
+        queued: int | None = None  # the running step's job waits for a slot (runtime.services.job_queue)
         if state.model_id is None and jobs and jobs[-1]["status"] == "running":
             try:
-                live = dict(self.c.jobs.describe(jobs[-1]["job"]).metrics)
+                job = self.c.jobs.describe(jobs[-1]["job"])
+                live, queued = dict(job.metrics), job.queue_position
             except NotFound:
                 live = {}
         return {
@@ -187,6 +189,7 @@ class TrainingService:
             ],
             "jobs": jobs,
             "live_metrics": live,
+            "queue_position": queued,
             "model_id": state.model_id,
             "metrics": state.metrics,
             "evaluation": state.evaluation,
