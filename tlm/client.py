@@ -28,6 +28,42 @@ class ApiError(Exception):
         self.field = body.get("field")
 
 
+class Unreachable(ApiError):
+    """No API answers at the endpoint (nothing listening, DNS, timeout): status 0."""
+
+    def __init__(self, endpoint: str, cause: Exception) -> None:
+        why = "connection refused" if isinstance(cause, httpx.ConnectError) else type(cause).__name__
+        super().__init__(
+            0,
+            {
+                "error": "unreachable",
+                "message": f"cannot reach the TLM API at {endpoint} ({why}); start it with `tlm serve` "
+                "(port TLM_PORT, default 8765) or set --endpoint / TLM_ENDPOINT",
+                "field": "endpoint",
+            },
+        )
+
+
+class _Transport(httpx.HTTPTransport):
+    """Turns "nothing answers there" into ``Unreachable`` (an ApiError the CLI reports in one line)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            raise Unreachable(f"{request.url.scheme}://{request.url.netloc.decode()}", e) from None
+
+
+def default_endpoint() -> str:
+    """``TLM_ENDPOINT``, else the local server where ``tlm serve`` listens (``TLM_HOST``/``TLM_PORT``)."""
+    if endpoint := os.environ.get("TLM_ENDPOINT"):
+        return endpoint
+    host = os.environ.get("TLM_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - bound on every interface: talk to it locally
+        host = "127.0.0.1"
+    return f"http://{host}:{os.environ.get('TLM_PORT') or 8765}"
+
+
 def default_token(data_dir: str | None = None) -> str | None:
     if tok := os.environ.get("TLM_TOKEN"):
         return tok
@@ -88,11 +124,12 @@ def hash_parts(path: Path, part_size: int, progress: Progress | None = None) -> 
 
 class Client:
     def __init__(self, endpoint: str | None = None, token: str | None = None, *, timeout: float = 120.0) -> None:
-        self.endpoint = (endpoint or os.environ.get("TLM_ENDPOINT") or "http://127.0.0.1:8765").rstrip("/")
+        self.endpoint = (endpoint or default_endpoint()).rstrip("/")
         self.token = token if token is not None else default_token()
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self.http = httpx.Client(base_url=self.endpoint, headers=headers, timeout=timeout)
-        self.raw = httpx.Client(timeout=timeout)  # part and blob URLs carry their own signature
+        self.http = httpx.Client(base_url=self.endpoint, headers=headers, timeout=timeout, transport=_Transport())
+        # part and blob URLs carry their own signature
+        self.raw = httpx.Client(timeout=timeout, transport=_Transport())
 
     def close(self) -> None:
         self.http.close()
@@ -120,6 +157,12 @@ class Client:
 
     def set_member(self, project_id: str, user_id: str, role: str) -> dict[str, Any]:
         return self.request("PUT", f"/projects/{project_id}/members/{user_id}", json={"role": role})
+
+    def limits(self, project_id: str) -> dict[str, Any]:
+        return self.request("GET", f"/projects/{project_id}/limits")
+
+    def set_limits(self, project_id: str, limits: dict[str, int]) -> dict[str, Any]:
+        return self.request("PUT", f"/projects/{project_id}/limits", json={"limits": limits})
 
     # ---------------------------------------------------------------- models
     def register_model(self, project_id: str, **fields: Any) -> dict[str, Any]:
@@ -243,6 +286,10 @@ class Client:
         return {**info, "dest": str(dest), "resumed": bool(headers)}
 
     # ---------------------------------------------------------------- configs (issue 4)
+    def configs(self, project_id: str, family: str | None = None) -> list[dict[str, Any]]:
+        params = {"family": family} if family else None
+        return self.request("GET", f"/projects/{project_id}/configs", params=params)["items"]
+
     def config_templates(self) -> list[dict[str, Any]]:
         return self.request("GET", "/config-templates")["items"]
 
@@ -329,6 +376,9 @@ class Client:
 
     def job_logs(self, name: str, start: int = 0) -> dict[str, Any]:
         return self.request("GET", f"/jobs/{name}/logs", params={"start": start})
+
+    def cancel_job(self, name: str) -> dict[str, Any]:
+        return self.request("POST", f"/jobs/{name}/cancel")
 
     # ---------------------------------------------------------------- compiles (issue 5)
     def start_compile(self, model_id: str, target: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

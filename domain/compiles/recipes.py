@@ -10,9 +10,11 @@ error before any job starts::
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_LATENCY_BATCH = 256
 
 
 class OnnxRecipe(BaseModel):
@@ -28,7 +30,9 @@ class OnnxRecipe(BaseModel):
     min_label_agreement: float = Field(0.99, ge=0, le=1)
     sample_size: int = Field(64, ge=1, le=10_000, description="verification examples")
     max_seq_length: int = Field(128, ge=8, le=4096)
-    latency_batch_sizes: list[int] = Field(default_factory=lambda: [1, 8])
+    latency_batch_sizes: list[Annotated[int, Field(ge=1, le=MAX_LATENCY_BATCH)]] = Field(
+        default_factory=lambda: [1, 8], min_length=1, max_length=8,
+        description="batch sizes timed, each checked (1..256), at most 8")
     latency_runs: int = Field(10, ge=1, le=1000)
     num_threads: int = Field(0, ge=0, le=256, description="0: library default")
 

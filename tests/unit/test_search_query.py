@@ -29,7 +29,8 @@ def names(q: SearchQuery) -> list[str]:
 
 @pytest.mark.parametrize(
     "q",
-    ["情感", "qinggan", "qg", "zwqg", "zhongwen qinggan", "情感分類", "分类模型", "SENTIMENT", "评论"],
+    ["情感", "qinggan", "qg", "zwqg", "zhongwen qinggan", "情感分類", "分类模型", "SENTIMENT", "评论",
+     "qgfl", "qingganfenlei", "flmx", "fenleimoxing", "qinggan fenlei"],  # fmt: skip
 )
 def test_finds_the_sentiment_model_by_word_pinyin_initials_and_traditional(q):
     assert names(SearchQuery(q=q))[0] == "中文情感分类模型"

@@ -1,6 +1,12 @@
 """What every ``tlm`` command shares: the root options (--endpoint, --token, --json), the API
 client, output (a rich view, or JSON for scripts) and error reporting (exit code 2, the field
-named). The root callback in ``tlm.cli.main`` fills ``ROOT``; sub-apps read it from here (this
+named).
+
+JSON shapes (``--json``): a list is always ``{"items": [...], ...}`` (``out_list``); an error is
+``{"error", "message", "field", "status"}`` on stdout with exit code 2 (``fail``, ``fail_with``),
+so a script reads one stream; an unreachable API is ``error: "unreachable"`` (status 0).
+
+The root callback in ``tlm.cli.main`` fills ``ROOT``; sub-apps read it from here (this
 module is imported once, also when ``tlm.cli.main`` runs as ``__main__``)."""
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from tlm.cli.tables import Grid
 from tlm.client import ApiError, Client
+
+__all__ = ["Grid"]
 
 ROOT: dict[str, Any] = {"endpoint": None, "token": None, "as_json": False}
 console = Console()
@@ -44,10 +53,38 @@ def out(data: Any, view: Any = None) -> None:
         console.print(view)
 
 
+def out_list(items: list[Any], view: Any = None, **extra: Any) -> None:
+    """A list: ``{"items": [...], **extra}`` with --json; else the view, or "No results"."""
+    if json_mode() or view is None:
+        out({"items": items, **extra})
+    elif not items:
+        console.print("No results")
+    else:
+        out(items, view)
+
+
+def fail_with(code: str, message: str, *, field: str | None = None, status: int = 0, exit_code: int = 2) -> NoReturn:
+    """Report an error found by the CLI itself (bad option, missing file) like an API error."""
+    if json_mode():
+        print(json.dumps({"error": code, "message": message, "field": field, "status": status}, ensure_ascii=False))
+    else:
+        err.print(
+            f"[red]error[/red] {escape(message)}" + (escape(f" [field: {field}]") if field else ""), soft_wrap=True
+        )
+    raise typer.Exit(exit_code)
+
+
 def fail(e: ApiError) -> NoReturn:
+    if json_mode():
+        body = {"error": e.body.get("error"), "message": e.body.get("message"), "field": e.field, "status": e.status}
+        print(json.dumps(body, ensure_ascii=False))
+        raise typer.Exit(2)
+    if e.status == 0 and e.body.get("error") == "unreachable":  # one line with the fix, no traceback
+        err.print(f"[red]error[/red] {escape(str(e.body.get('message')))}", soft_wrap=True)
+        raise typer.Exit(2)
     # escaped: "[field: x]" would otherwise be read as rich markup and vanish
     text = f"{e.status} {e.body.get('error')}: {e.body.get('message')}" + (f" [field: {e.field}]" if e.field else "")
-    err.print(f"[red]error[/red] {escape(text)}")
+    err.print(f"[red]error[/red] {escape(text)}", soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -80,8 +117,7 @@ def upload_files(
     results = []
     for f in files:
         if not f.is_file():
-            err.print(f"[red]error[/red] not a file: {escape(str(f))}")
-            raise typer.Exit(2)
+            fail_with("not_a_file", f"not a file: {f}", field="files")
         size = f.stat().st_size
         with progress_bar(escape(f.name)) as bar:
             hashing = bar.add_task("sha256", total=size)
@@ -102,4 +138,4 @@ def upload_files(
         if not json_mode():
             console.print(("resumed and " if res.get("resumed") else "") + report(f, res))
     if json_mode():
-        out(results)
+        out({"items": results})

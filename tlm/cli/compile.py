@@ -13,9 +13,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from tlm.cli.common import client, console, err, fail, out
+from tlm.cli.common import Grid, client, console, fail, fail_with, out, out_list
 from tlm.cli.configs import parse_value
 from tlm.client import ApiError
 
@@ -29,14 +28,13 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     for item in items or []:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
-            err.print(f"[red]error[/red] --param wants KEY=VALUE, got {item!r}")
-            raise typer.Exit(2)
+            fail_with("bad_option", f"--param wants KEY=VALUE, got {item!r}", field="param")
         params[key.strip()] = parse_value(value)
     return params
 
 
-def steps_table(steps: list[dict[str, Any]], title: str | None = None) -> Table:
-    t = Table("step", "attempt", "status", "started", "duration s", "job", "error", title=title)
+def steps_table(steps: list[dict[str, Any]], title: str | None = None) -> Grid:
+    t = Grid("step", "attempt", "status", "started", "duration s", "job", "error", title=title)
     for s in steps:
         err_text = (s.get("error") or {}).get("error", "") if isinstance(s.get("error"), dict) else ""
         dur = s.get("duration_s")
@@ -67,7 +65,7 @@ def _show(c: dict[str, Any]) -> None:
         if isinstance(b, dict):
             console.print(f"latency {k}: eager {b['eager_ms']:.2f} ms, onnx {b['onnx_ms']:.2f} ms, x{b['speedup']:.2f}")
     if c.get("artifacts"):
-        t = Table("artifact", "size", "sha256")
+        t = Grid("artifact", "size", "sha256")
         for path, a in sorted(c["artifacts"].items()):
             t.add_row(path, str(a["size"]), a["sha256"])
         console.print(t)
@@ -105,12 +103,12 @@ def list_(model: Annotated[str, typer.Option("--model", help="model id")]) -> No
         fail(e)
 
     def render() -> None:
-        t = Table("id", "target", "status", "run", "reason")
+        t = Grid("id", "target", "status", "run", "reason")
         for c in items:
             t.add_row(c["compile_id"], c["target"], c["status"], c["run_id"], (c.get("reason") or "")[:80])
         console.print(t)
 
-    out(items, render)
+    out_list(items, render)
 
 
 @compile_app.command("logs")

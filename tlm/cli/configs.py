@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
+from rich.markup import escape
 
-from tlm.cli.common import client, console, err, fail, out
+from tlm.cli.common import Grid, client, console, err, fail, fail_with, out, out_list
 from tlm.cli.common import json_mode as _json
 from tlm.client import ApiError
 
@@ -42,8 +42,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     for item in items or []:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
-            err.print(f"[red]error[/red] --set wants PATH=VALUE, got {item!r}")
-            raise typer.Exit(2)
+            fail_with("bad_option", f"--set wants PATH=VALUE, got {item!r}", field="set")
         sets[key.strip()] = parse_value(value)
     return sets
 
@@ -69,10 +68,29 @@ def templates() -> None:
         items = client().config_templates()
     except ApiError as e:
         fail(e)
-    t = Table("name", "family", "size", "source / note")
+    t = Grid("name", "family", "size", "source / note")
     for x in items:
         t.add_row(x["name"], x["family"], x["size"], x["note"])
-    out(items, t)
+    out_list(items, t)
+
+
+@configs_app.command("list")
+def list_(
+    project_id: str,
+    family: Annotated[str | None, typer.Option(help="bert | roberta | albert | electra | xlnet")] = None,
+) -> None:
+    """A project's configs, newest change first."""
+    try:
+        items = client().configs(project_id, family)
+    except ApiError as e:
+        fail(e)
+    t = Grid("id", "name", "family", "v", "origin", "derived from", "updated", "by")
+    for x in items:
+        t.add_row(
+            x["config_id"], escape(x["name"]), x.get("family") or "", str(x["version"]), x.get("origin") or "",
+            x.get("derived_from") or "", x["updated"]["at"][:19], escape(x["updated"]["by"]),
+        )  # fmt: skip
+    out_list(items, t)
 
 
 @configs_app.command("create")
@@ -117,7 +135,7 @@ def show(
         c = client().config(config_id, as_of=as_of, version=version)
     except ApiError as e:
         fail(e)
-    t = Table("field", "value", title=f"{c['name']} ({c['family']}) v{c['version']}")
+    t = Grid("field", "value", title=f"{c['name']} ({c['family']}) v{c['version']}")
     for path, value in _flat(c["values"]):
         t.add_row(path, json.dumps(value, ensure_ascii=False))
     out(c, t)
@@ -151,7 +169,7 @@ def batch_edit(
         res = client().batch_edit_configs(config_ids, set=parse_sets(set_), unset=unset)
     except ApiError as e:
         fail(e)
-    t = Table("config", "version", "changed", title=f"batch {res['batch_id']}")
+    t = Grid("config", "version", "changed", title=f"batch {res['batch_id']}")
     for c in res["configs"]:
         t.add_row(c["config_id"], str(c["version"]), "yes" if c["changed"] else "no")
     out(res, t)
@@ -191,10 +209,10 @@ def history(config_id: str) -> None:
         items = client().config_history(config_id)
     except ApiError as e:
         fail(e)
-    t = Table("v", "when", "who", "what", "reason")
+    t = Grid("v", "when", "who", "what", "reason")
     for h in items:
         t.add_row(str(h["version"]), h["occurred_at"][:19], h["actor"], h["type"], h.get("reason") or "")
-    out(items, t)
+    out_list(items, t)
 
 
 @configs_app.command("diff")
@@ -207,7 +225,7 @@ def diff(
         d = client().config_diff(config_id, from_version, to_version)
     except ApiError as e:
         fail(e)
-    t = Table(
+    t = Grid(
         "path",
         "change",
         f"v{from_version}",
@@ -239,10 +257,10 @@ def blame(
         for k in ("path", "value", "version", "actor", "occurred_at", "command_id", "batch_id")
         if items and k in items[0]
     ]
-    t = Table(*cols)
+    t = Grid(*cols)
     for b in items:
         t.add_row(*[json.dumps(b[k], ensure_ascii=False) if k == "value" else str(b[k] or "") for k in cols])
-    out(items, t)
+    out_list(items, t)
 
 
 @configs_app.command("delete")
@@ -290,7 +308,7 @@ def derive(
         out(c)
         return
     console.print(f"derived {_summary(c)} from {parent_id}")
-    t = Table("field", "parent", "child")
+    t = Grid("field", "parent", "child")
     for ch in c.get("arch", {}).get("changes", []):
         t.add_row(ch["path"], json.dumps(ch.get("old")), json.dumps(ch.get("new")))
     console.print(t)
@@ -302,11 +320,11 @@ def _fmt(n: Any) -> str:
     return f"{n:,}" if isinstance(n, int) else str(n)
 
 
-def report_table(report: dict[str, Any]) -> Table:
+def report_table(report: dict[str, Any]) -> Grid:
     p, c, r = report["parent"], report["child"], report.get("child_vs_parent", {})
     s = report.get("settings", {})
     title = f"architecture test ({report.get('family')}, batch {s.get('batch_size')} x seq {s.get('seq_len')})"
-    t = Table("", "parent", "child", "child / parent", title=title)
+    t = Grid("", "parent", "child", "child / parent", title=title)
     rows = [
         ("parameters", p["params"], c["params"], r.get("params")),
         ("non-embedding parameters", p["non_embedding_params"], c["non_embedding_params"], None),
@@ -323,6 +341,16 @@ def report_table(report: dict[str, Any]) -> Table:
     t.add_row("carried tensors", "", _fmt(carried.get("count", 0)), "")
     t.add_row("carried parameters", "", _fmt(carried.get("carried_params", 0)), "")
     return t
+
+
+@arch_app.command("cancel")
+def cancel(job_name: str) -> None:
+    """Cancel an architecture test (a queued one leaves the queue)."""
+    try:
+        job = client().cancel_job(job_name)
+    except ApiError as e:
+        fail(e)
+    out(job, lambda: console.print(f"job {job_name}: [bold]{job['state']}[/bold]"))
 
 
 @arch_app.command("test")
@@ -348,12 +376,12 @@ def test(
         with err.status(f"job {name}: starting", spinner="dots") as status:
             while True:
                 job = c.job(name)
-                status.update(f"job {name}: {job['state']}")
+                queued = f" (position {job['queue_position']} in the queue)" if job.get("queue_position") else ""
+                status.update(f"job {name}: {job['state']}{queued}")
                 if job["state"] not in ("Pending", "InProgress", "Stopping"):
                     break
                 if time.monotonic() > deadline:
-                    err.print(f"[red]error[/red] job {name} still {job['state']} after {timeout:.0f}s")
-                    raise typer.Exit(3)
+                    fail_with("timeout", f"job {name} still {job['state']} after {timeout:.0f}s", exit_code=3)
                 time.sleep(0.5)
     except ApiError as e:
         fail(e)
@@ -371,7 +399,7 @@ def test(
     console.print(report_table(report))
     carried = report["carried"]
     if weights:
-        w = Table("child tensor", "from parent", "shape", title="carried weights")
+        w = Grid("child tensor", "from parent", "shape", title="carried weights")
         for x in carried["tensors"]:
             w.add_row(x["name"], x["from"], "x".join(map(str, x["shape"])))
         console.print(w)

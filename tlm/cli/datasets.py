@@ -11,9 +11,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from tlm.cli.common import client, console, err, fail, out, upload_files
+from tlm.cli.common import Grid, client, console, err, fail, fail_with, out, out_list, upload_files
 from tlm.cli.common import json_mode as _json
 from tlm.client import ApiError
 
@@ -81,7 +80,7 @@ def show(dataset_id: str) -> None:
         f"[bold]{escape(d['name'])}[/bold] id={d['model_id']} project={d['project_id']} v{d['version']} — "
         f"{v['state']}, {v['rows']} rows, labels: {escape(', '.join(v['labels']))}"
     )
-    t = Table("path", "size", "state", "rows", "counts / reason")
+    t = Grid("path", "size", "state", "rows", "counts / reason")
     for f in d["files"]:
         fv = f.get("validation")
         detail = ""
@@ -107,14 +106,14 @@ def list_(
         res = client().datasets(q=query, project_id=project, tag=tag)
     except ApiError as e:
         fail(e)
-    t = Table("id", "name", "state", "rows", "labels", "files", "updated")
+    t = Grid("id", "name", "state", "rows", "labels", "files", "updated")
     for d in res["items"]:
         v = d.get("validation") or {}
         t.add_row(
             d["model_id"], escape(d["name"]), v.get("state", ""), str(v.get("rows", "")),
             escape(",".join(v.get("labels", []))), str(d["file_count"]), d["updated"]["at"][:19],
         )  # fmt: skip
-    out(res, t)
+    out_list(res["items"], t, total=res.get("total"), next_cursor=res.get("next_cursor"))
 
 
 @datasets_app.command("import-demo")
@@ -134,9 +133,13 @@ def import_demo(
     except ApiError as e:
         fail(e)
     if res.get("dataset_id") is None:
-        err.print(f"[red]error[/red] import job {res['job_name']} {res['state']}: {escape(str(res['failure_reason']))}")
-        raise typer.Exit(1)
+        fail_with("import_failed", f"import job {res['job_name']} {res['state']}: {res['failure_reason']}", exit_code=1)
+    available = res.get("available")
+    capped = limit is not None and isinstance(available, int) and limit > available
+    res = {**res, "limit": limit, "capped": capped}
     if _json():
         out(res)
         return
+    if capped:
+        console.print(f"--limit {limit} is more than the corpus holds: imported all {res.get('rows')} texts")
     console.print(f"imported dataset id={res['dataset_id']} (job {res['job_name']})")

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from tlm.cli.common import client, console, fail, json_mode, out, progress_bar, set_root, upload_files
+from tlm.cli.common import Grid, client, console, fail, json_mode, out, out_list, progress_bar, set_root, upload_files
 from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import arch_app, configs_app
@@ -79,10 +78,10 @@ def projects_list() -> None:
         items = client().projects()
     except ApiError as e:
         fail(e)
-    t = Table("id", "name", "role", "members")
+    t = Grid("id", "name", "role", "members")
     for p in items:
-        t.add_row(p["project_id"], p["name"], p["role"], str(len(p["members"])))
-    out(items, t)
+        t.add_row(p["project_id"], escape(p["name"]), p["role"], str(len(p["members"])))
+    out_list(items, t)
 
 
 @projects_app.command("member")
@@ -150,7 +149,7 @@ def models_list(
         res = client().models(project_id=project, sort=sort, limit=limit, cursor=cursor)
     except ApiError as e:
         fail(e)
-    out(res, _models_table(res["items"]))
+    out_list(res["items"], _models_table(res["items"]), total=res.get("total"), next_cursor=res.get("next_cursor"))
 
 
 @models_app.command("search")
@@ -167,11 +166,11 @@ def models_search(
         )
     except ApiError as e:
         fail(e)
-    out(res, _models_table(res["items"]))
+    out_list(res["items"], _models_table(res["items"]), total=res.get("total"), next_cursor=res.get("next_cursor"))
 
 
-def _models_table(items: list[dict[str, Any]]) -> Table:
-    t = Table("id", "name", "family", "tags", "files", "updated")
+def _models_table(items: list[dict[str, Any]]) -> Grid:
+    t = Grid("id", "name", "family", "tags", "files", "updated")
     for m in items:
         t.add_row(
             m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), m["updated"]["at"][:19]
@@ -185,7 +184,7 @@ def models_show(model_id: str, as_of: Annotated[str | None, typer.Option(help="I
         m = client().model(model_id, as_of)
     except ApiError as e:
         fail(e)
-    t = Table("path", "size", "sha256", title=f"{m['name']} ({m['family']}) v{m['version']}")
+    t = Grid("path", "size", "sha256", title=f"{m['name']} ({m['family']}) v{m['version']}")
     for f in m["files"]:
         t.add_row(f["path"], str(f["size"]), f["sha256"])
     out(m, t)
@@ -222,10 +221,10 @@ def models_history(model_id: str) -> None:
         items = client().history(model_id)
     except ApiError as e:
         fail(e)
-    t = Table("v", "when", "who", "what")
+    t = Grid("v", "when", "who", "what")
     for h in items:
         t.add_row(str(h["version"]), h["at"][:19], h["actor"], h["type"])
-    out(items, t)
+    out_list(items, t)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from tlm.cli.common import client, console, fail, out
+from tlm.cli.common import Grid, client, console, fail, out, out_list
 from tlm.cli.compile import steps_table
 from tlm.client import ApiError
 
@@ -29,7 +28,7 @@ def list_(
         fail(e)
 
     def render() -> None:
-        t = Table("run", "workflow", "status", "started", "duration s", "step", "error")
+        t = Grid("run", "workflow", "status", "started", "duration s", "step", "error")
         for r in items:
             dur = r.get("duration_s")
             t.add_row(
@@ -38,7 +37,7 @@ def list_(
             )  # fmt: skip
         console.print(t)
 
-    out(items, render)
+    out_list(items, render)
 
 
 @runs_app.command("show")

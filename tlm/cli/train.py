@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tlm.cli.common import client, console, err, fail
+from tlm.cli.common import Grid, client, console, err, fail, out_list
 from tlm.cli.common import json_mode as _json
 from tlm.client import ApiError
 
@@ -85,13 +85,18 @@ def logs(
                 err.print(f"[red]failed[/red] {escape(str(final.get('error')))}: {escape(str(final.get('cause')))}")
             return
         res = c.training_logs(training_id)
+        # every job of the run, in order (a finished run: the training job's log, then the evaluation's)
+        logs = [(j, c.training_logs(training_id, 0, j)["lines"]) for j in res["jobs"]] or [(res["job"], res["lines"])]
     except ApiError as e:
         fail(e)
     if _json():
-        print(json.dumps(res, ensure_ascii=False, indent=2))
+        out_list([{"job": j, "lines": lines} for j, lines in logs], training_id=training_id, state=res["state"])
         return
-    for line in res["lines"]:
-        print(line)
+    for job, lines in logs:
+        if len(logs) > 1:
+            print(f"==> {job} <==")
+        for line in lines:
+            print(line)
 
 
 @train_app.command("show")
@@ -111,7 +116,9 @@ def show(training_id: str) -> None:
     )
     if t.get("error"):
         err.print(f"[red]{escape(str(t['error']))}[/red] {escape(str(t.get('cause')))}")
-    steps = Table("step", "status", "job", "seconds")
+    if t.get("queue_position"):
+        console.print(f"waiting for a job slot: position {t['queue_position']} in the queue")
+    steps = Grid("step", "status", "job", "seconds")
     for s in t["steps"]:
         steps.add_row(
             s["step"], s["status"], s.get("job") or "", f"{s['duration_s']:.1f}" if s.get("duration_s") else ""
@@ -146,10 +153,10 @@ def list_(project_id: str) -> None:
         items = client().trainings(project_id)
     except ApiError as e:
         fail(e)
-    t = Table("id", "name", "state", "model", "started")
+    t = Grid("id", "name", "state", "model", "started")
     for i in items:
         t.add_row(i["training_id"], escape(i["name"]), i["state"], i.get("model_id") or "", str(i["started_at"])[:19])
-    print(json.dumps(items, ensure_ascii=False, indent=2)) if _json() else console.print(t)
+    out_list(items, t)
 
 
 @train_app.command("cancel")

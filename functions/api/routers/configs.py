@@ -179,3 +179,8 @@ def derive(config_id: str, body: schemas.DeriveConfig) -> tuple[dict[str, Any], 
 )
 def arch_test(config_id: str, body: schemas.ArchTest) -> tuple[dict[str, Any], int]:
     return container().arch_tests.start(caller(router), config_id, **body.model_dump(exclude_none=True)), 202
+
+
+@router.get("/projects/<project_id>/configs", tags=["configs"], summary="A project's configs, newest change first")
+def list_configs(project_id: str, family: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    return {"items": container().config_list.list(caller(router), project_id, family=family)}

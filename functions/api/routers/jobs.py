@@ -19,3 +19,8 @@ def get_job(name: str) -> dict[str, Any]:
 @router.get("/jobs/<name>/logs", tags=["jobs"], summary="Log lines from index start; next = where to continue")
 def job_logs(name: str, start: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> dict[str, Any]:
     return container().arch_tests.logs(caller(router), name, start=start)
+
+
+@router.post("/jobs/<name>/cancel", tags=["jobs"], summary="Stop a job (a queued one leaves the queue)")
+def cancel_job(name: str) -> dict[str, Any]:
+    return container().arch_tests.cancel(caller(router), name)

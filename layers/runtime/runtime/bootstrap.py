@@ -37,6 +37,7 @@ class Container:
                 max_part_bytes=self.settings.max_part_bytes,
                 # locally the S3 trigger's handler runs in-process once the parts are joined
                 on_assembled=(lambda upload_id: _local_trigger(self, upload_id)) if local else None,
+                check_upload=self.limits.check_upload,
             )
         return self._services["library"]
 
@@ -50,20 +51,56 @@ class Container:
         return self._services["configs"]
 
     @property
+    def config_list(self) -> Any:
+        """A project's configs from the configs view (runtime.services.config_list)."""
+        if "config_list" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.config_list import ConfigListService
+
+            self._services["config_list"] = ConfigListService(self.views, Access(self.store).check, self.catch_up)
+        return self._services["config_list"]
+
+    @property
     def jobs(self) -> Any:
         """The JobRunner port: locally subprocesses under ``<data_dir>/jobs``. On AWS a
         SageMakerJobRunner from ``TLM_SAGEMAKER_ROLE_ARN`` and ``TLM_JOB_IMAGE_URI(S)`` (an
         Unavailable 503 without them)."""
         if "jobs" not in self._services:
-            if self.settings.backend != "local":
-                self._services["jobs"] = _sagemaker_jobs(self)
-                return self._services["jobs"]
-            from runtime.adapters.local_jobs import LocalJobRunner
+            from runtime.services.job_queue import QueuedJobRunner
 
-            runner = LocalJobRunner(self.settings.data_dir / "jobs")
-            runner.attach_log_sink(self.job_logs.sink)  # every finished job's log into the blob store
-            self._services["jobs"] = runner
+            if self.settings.backend != "local":
+                inner = _sagemaker_jobs(self)
+            else:
+                from runtime.adapters.local_jobs import LocalJobRunner
+
+                inner = LocalJobRunner(self.settings.data_dir / "jobs")
+                inner.attach_log_sink(self.job_logs.sink)  # every finished job's log into the blob store
+            # per-user / per-project caps on running jobs; beyond them a job waits in a queue
+            self._services["jobs"] = QueuedJobRunner(inner, self.store, self.limits.caps)
         return self._services["jobs"]
+
+    @property
+    def limits(self) -> Any:
+        """Per-project limits: model size, storage quota, job slots (runtime.services.limits)."""
+        if "limits" not in self._services:
+            from domain.limits import ProjectLimits
+            from runtime.services.limits import LimitsService
+
+            s = self.settings
+            defaults = ProjectLimits(
+                max_params=s.limit_max_params,
+                max_train_memory_bytes=s.limit_max_train_memory_bytes,
+                storage_bytes=s.limit_storage_bytes,
+                max_jobs=s.limit_max_jobs,
+                max_jobs_per_user=s.limit_max_jobs_per_user,
+            )
+            free = None
+            if s.backend == "local":
+                import shutil
+
+                free = lambda: shutil.disk_usage(s.data_dir).free  # noqa: E731
+            self._services["limits"] = LimitsService(self.store, self.views, defaults, free_bytes=free)
+        return self._services["limits"]
 
     @property
     def job_logs(self) -> Any:
@@ -79,7 +116,9 @@ class Container:
             from runtime.services.access import Access
             from runtime.services.arch_tests import ArchTestService
 
-            self._services["arch_tests"] = ArchTestService(self.configs, self.jobs, Access(self.store).check)
+            self._services["arch_tests"] = ArchTestService(
+                self.configs, self.jobs, Access(self.store).check, check_model=self.limits.check_model
+            )
         return self._services["arch_tests"]
 
     @property
@@ -270,6 +309,9 @@ def build_local(settings: Settings) -> Container:
         max_part_bytes=settings.max_part_bytes,
     )
     projector = LocalProjector(db, views, projections.all())
+    from runtime.adapters.fs.reclaim import reclaim_temp_files
+
+    reclaim_temp_files(settings.blobs_dir)  # left by an upload or join that crashed
     return Container(settings, store, views, blobs, SqliteIdempotencyLayer(db), db=db, projector=projector)
 
 

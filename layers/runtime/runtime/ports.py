@@ -216,6 +216,7 @@ class JobStatus:
     ended_at: datetime | None = None
     metrics: dict[str, float] = field(default_factory=dict)  # final/latest value per metric
     model_artifacts: str | None = None  # output location of the model files
+    queue_position: int | None = None  # Pending in the job queue: 1-based place (runtime.services.job_queue)
 
 
 class JobRunner(Protocol):

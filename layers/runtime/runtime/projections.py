@@ -26,6 +26,7 @@ from domain.projection import Projection
 
 # Modules that register projections when imported. Entry points call load() to import them.
 MODULES: list[str] = ["runtime.views.library", "runtime.views.compiles"]
+MODULES.append("runtime.views.configs")  # the configs list (issue 11)
 
 _REGISTRY: dict[str, Projection] = {}
 _LOCK = threading.Lock()

