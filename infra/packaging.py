@@ -178,6 +178,33 @@ def _copy_functions(out: Path) -> dict[str, Path]:
     return dirs
 
 
+JOBS_IMAGE_FILES = ("pyproject.toml", "README.md", ".dockerignore")
+
+
+def stage_jobs_image(dest: Path) -> Path:
+    """The jobs image's Docker build context: ``pyproject.toml`` (the ``jobs`` extra's pins),
+    ``README.md`` (the project's readme), ``jobs/`` with ``jobs/Dockerfile`` - nothing else, so CDK
+    hashes and copies a few hundred kB, not the repository. Rewritten only when it changed."""
+    staging = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in JOBS_IMAGE_FILES:
+        shutil.copy2(REPO / name, staging / name)
+    shutil.copytree(REPO / "jobs", staging / "jobs", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    h_new, h_old = hashlib.sha256(), hashlib.sha256()
+    for h, root in ((h_new, staging), (h_old, dest)):
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes())
+    if h_new.digest() == h_old.digest():
+        shutil.rmtree(staging)
+    else:
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)
+    return dest
+
+
 def build(out: Path = DEFAULT_OUT, *, force: bool = False) -> LambdaAssets:
     """Build (or reuse) the layer and function bundles under ``out``; cheap when nothing changed."""
     out = Path(out)

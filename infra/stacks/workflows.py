@@ -4,7 +4,8 @@
 The ASL comes from ``runtime.workflows`` (rendered with ``sync_jobs=True``) as plain dicts. It may hold
 ``${Name}`` placeholders (see runtime/workflows/asl.py); this stack substitutes
 ``Step_<function>`` (a Lambda per step: ``functions.steps.handler.handler`` with ``TLM_STEP``), ``EventsTable``,
-``SageMakerRoleArn``, ``TrainingImage``, ``ArtifactsBucket``, ``BlobsBucket`` and ``<Kind>InstanceType``
+``SageMakerRoleArn``, ``TrainingImage`` (the jobs image: an ECR image asset built from
+``jobs/Dockerfile``, or the ``JobsImageUri`` parameter), ``ArtifactsBucket``, ``BlobsBucket`` and ``<Kind>InstanceType``
 (a CfnParameter each) and refuses any other, so a renamed placeholder fails at synth, not at run time."""
 
 from __future__ import annotations
@@ -13,12 +14,25 @@ import json
 import re
 from collections.abc import Mapping
 
-from aws_cdk import Acknowledgment, ArnFormat, Aws, CfnParameter, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    CfnCondition,
+    CfnParameter,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Token,
+    Validations,
+)
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra import packaging
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
 from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
@@ -70,16 +84,43 @@ class WorkflowsStack(Stack):
         self.instance_types = {
             name: self._instance_type_parameter(name) for name in sorted(used) if _INSTANCE_TYPE.match(name)
         }
-        self.jobs_repository = CfnParameter(
+        # --- the jobs image: built from jobs/Dockerfile and pushed by CDK (an ECR image asset), or a
+        # prebuilt image named by the JobsImageUri parameter
+        base_image = self.node.try_get_context("tlm:jobs-base-image")
+        self.jobs_image = ecr_assets.DockerImageAsset(
             self,
-            "JobsImageRepository",
-            type="String",
-            default="tlm-jobs",
-            description="ECR repository (this account/region) of the jobs/ container image",
+            "JobsImage",
+            directory=str(packaging.stage_jobs_image(assets.root / "jobs-image")),
+            file="jobs/Dockerfile",
+            platform=ecr_assets.Platform.LINUX_AMD64,
+            # `cdk deploy -c tlm:jobs-base-image=<a PyTorch GPU image>` (default: the Dockerfile's)
+            build_args={"BASE_IMAGE": base_image} if base_image else None,
         )
-        self.jobs_image_tag = CfnParameter(self, "JobsImageTag", type="String", default="latest")
-        repo_arn = self.format_arn(
-            service="ecr", resource="repository", resource_name=self.jobs_repository.value_as_string
+        self.prebuilt_image = CfnParameter(
+            self,
+            "JobsImageUri",
+            type="String",
+            default="",
+            allowed_pattern=r"^$|^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[a-f0-9]{64})$",
+            description="A prebuilt jobs image (ECR URI <repository>:<tag>); empty: the image CDK builds from "
+            "jobs/Dockerfile",
+        )
+        prebuilt = CfnCondition(
+            self,
+            "UsePrebuiltJobsImage",
+            expression=Fn.condition_not(Fn.condition_equals(self.prebuilt_image.value_as_string, "")),
+        )
+        image_uri = Token.as_string(
+            Fn.condition_if(prebuilt.logical_id, self.prebuilt_image.value_as_string, self.jobs_image.image_uri)
+        )
+        # <account>.dkr.ecr.<region>.<suffix>/<repository>:<tag> -> the repository's ARN
+        prebuilt_repo = Fn.select(0, Fn.split(":", Fn.select(1, Fn.split("/", self.prebuilt_image.value_as_string))))
+        repo_arn = Token.as_string(
+            Fn.condition_if(
+                prebuilt.logical_id,
+                self.format_arn(service="ecr", resource="repository", resource_name=prebuilt_repo),
+                self.jobs_image.repository.repository_arn,
+            )
         )
 
         # --- the role SageMaker jobs run as: their buckets, their logs, their image; nothing else
@@ -162,8 +203,7 @@ class WorkflowsStack(Stack):
             "ArtifactsBucket": artifacts.bucket_name,
             "BlobsBucket": blobs.bucket_name,
             "EventsTable": storage.events_table.table_name,
-            "TrainingImage": f"{Aws.ACCOUNT_ID}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
-            f"{self.jobs_repository.value_as_string}:{self.jobs_image_tag.value_as_string}",
+            "TrainingImage": image_uri,
             **{name: p.value_as_string for name, p in self.instance_types.items()},
             **{_STEP + name: f.function.function_arn for name, f in self.steps.items()},
         }

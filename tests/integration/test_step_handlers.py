@@ -42,3 +42,19 @@ def test_the_lambda_handler_dispatches_on_tlm_step(container, monkeypatch):
     )
     assert step_handler.handler({"compile_id": "c1"}, None) == {"ok": True}
     assert calls == [{"compile_id": "c1"}]
+
+
+def test_a_step_error_reaches_step_functions_under_its_tlm_name(container, monkeypatch):
+    # Lambda's runtime reports type(exception).__name__ as errorType: what Retry/Catch match on
+    from domain.workflows.model import StepError
+
+    def fails(doc):
+        raise StepError("TLM.InvalidModel", "model m1 cannot be compiled: no config.json")
+
+    monkeypatch.setenv("TLM_STEP", "validate_compile_request")
+    monkeypatch.setattr("runtime.workflows.steps.registry", lambda c: {"validate_compile_request": fails})
+    with pytest.raises(Exception) as info:
+        step_handler.handler({"compile_id": "c1"}, None)
+    assert type(info.value).__name__ == "TLM.InvalidModel"
+    assert str(info.value) == "model m1 cannot be compiled: no config.json"
+    assert isinstance(info.value.__cause__, StepError)

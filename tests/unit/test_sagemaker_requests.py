@@ -153,15 +153,13 @@ def test_processing_request_is_valid_and_keeps_the_container_layout():
     env = req["Environment"]
     assert env["TLM_JOB_ROOT"] == "/opt/ml/processing" and env["SM_HPS"] == '{"target": "onnx-int8"}'
     assert env["SM_CHANNEL_MODEL"] == req["ProcessingInputs"][0]["S3Input"]["LocalPath"]
-    assert req["AppSpecification"]["ContainerEntrypoint"] == ["python", "-m", "jobs.compile"]
-    long = JobSpec(
-        name="compile-02", program="compile", hyperparameters={"x": "y" * 300}, output_uri="s3://b/jobs"
-    )
+    # the image's one entry point; TLM_JOB_PROGRAM picks the program (jobs/entry.py)
+    assert req["AppSpecification"]["ContainerEntrypoint"] == ["train"]
+    assert env["TLM_JOB_PROGRAM"] == "compile"
+    long = JobSpec(name="compile-02", program="compile", hyperparameters={"x": "y" * 300}, output_uri="s3://b/jobs")
     with pytest.raises(Invalid):
         processing_job_request(long, role_arn=ROLE, image_uri=IMAGE)
-    req = processing_job_request(
-        long, role_arn=ROLE, image_uri=IMAGE, hyperparameters_uri="s3://b/cfg/compile-02"
-    )
+    req = processing_job_request(long, role_arn=ROLE, image_uri=IMAGE, hyperparameters_uri="s3://b/cfg/compile-02")
     assert_valid("CreateProcessingJob", req)
     assert req["ProcessingInputs"][-1]["S3Input"]["LocalPath"] == "/opt/ml/processing/input/config"
 
@@ -210,9 +208,7 @@ def test_describe_responses_map_to_job_status():
         {
             "ProcessingJobName": "p1",
             "ProcessingJobStatus": "Completed",
-            "ProcessingOutputConfig": {
-                "Outputs": [{"OutputName": "model", "S3Output": {"S3Uri": "s3://b/p1/model"}}]
-            },
+            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "model", "S3Output": {"S3Uri": "s3://b/p1/model"}}]},
         }
     )
     assert (p.state, p.model_artifacts) == ("Completed", "s3://b/p1/model")
@@ -263,3 +259,31 @@ def test_moto_accepts_the_requests_and_logs_are_read_with_tokens():
     assert (first, nxt) == (["line 0", "line 1", "line 2"], 3)
     assert (rest, end) == (["line 3"], 4)
     assert runner.logs("train-bert-tiny-01", start=1)[0] == ["line 1", "line 2", "line 3"]
+
+
+def test_every_job_request_carries_the_metric_definitions_of_the_jobs_log_lines():
+    from jobs.contract import METRIC_NAMES, Metrics  # noqa: F401 - the names the programs log
+    from runtime.adapters.sagemaker.requests import JOB_METRIC_NAMES, job_metric_definitions
+    from runtime.workflows import asl
+    from runtime.workflows.definitions import all_workflows
+
+    assert JOB_METRIC_NAMES == METRIC_NAMES
+    line = "metric: val_accuracy=0.8125 step=40"  # what jobs.contract.Metrics.log prints
+    defs = {d["Name"]: d["Regex"] for d in job_metric_definitions()}
+    assert re.search(defs["val_accuracy"], line).group(1) == "0.8125"
+    for wf in all_workflows().values():
+        for state in asl.render(wf, sync_jobs=True)["States"].values():
+            if "createTrainingJob" in str(state.get("Resource", "")):
+                assert state["Parameters"]["AlgorithmSpecification"]["MetricDefinitions"] == job_metric_definitions()
+                assert "TLM_JOB_PROGRAM" in state["Parameters"]["Environment"]
+
+
+def test_a_job_without_channels_sends_no_input_data_config_and_names_its_program():
+    from runtime.adapters.sagemaker.requests import JOB_METRIC_NAMES
+
+    spec = JobSpec(name="archtest-1", program="arch_test", hyperparameters={"a": 1}, instance_type="ml.m5.xlarge")
+    req = training_job_request(spec, role_arn=ROLE, image_uri=IMAGE, output_uri="s3://b/o")
+    assert "InputDataConfig" not in req  # botocore refuses an empty list
+    assert_valid("CreateTrainingJob", req)
+    assert req["Environment"]["TLM_JOB_PROGRAM"] == "arch_test"
+    assert len(req["AlgorithmSpecification"]["MetricDefinitions"]) == len(JOB_METRIC_NAMES)

@@ -37,6 +37,7 @@ from domain.workflows import events as _events  # noqa: F401  (registers the eve
 from domain.workflows import model as m
 from domain.workflows.paths import is_reference
 from runtime.adapters.dynamodb import keys
+from runtime.adapters.sagemaker.requests import job_metric_definitions
 
 SEQUENCE_PREFIX = "seq#"  # per-stream version counter items in the events table
 KIND_SEQUENCE = "sequence"
@@ -107,8 +108,8 @@ def _string_map(values: Mapping[str, Any]) -> dict[str, Any]:
 def training_job_request(job: m.JobTemplate) -> dict[str, Any]:
     """CreateTrainingJob parameters (without the job name)."""
     algorithm: dict[str, Any] = {"TrainingImage": TRAINING_IMAGE, "TrainingInputMode": "File"}
-    if job.metric_definitions:
-        algorithm["MetricDefinitions"] = [dict(d) for d in job.metric_definitions]
+    # every TLM job logs the same metric lines: SageMaker records them for the job (FinalMetricDataList)
+    algorithm["MetricDefinitions"] = [dict(d) for d in (job.metric_definitions or job_metric_definitions())]
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": job.max_runtime_s}
     if job.use_spot and job.max_wait_s is not None:
         stopping["MaxWaitTimeInSeconds"] = job.max_wait_s

@@ -44,6 +44,9 @@ DEFAULT_PROGRAMS = {
     "package": "jobs.package",
     "arch_test": "jobs.arch_test",
 }
+# jobs.* programs start as the jobs image starts them: `train` = python -m jobs.entry train,
+# the program named by TLM_JOB_PROGRAM (jobs/entry.py)
+JOBS_PACKAGE, ENTRY_MODULE, PROGRAM_ENV = "jobs.", "jobs.entry", "TLM_JOB_PROGRAM"
 SUPERVISOR = Path(__file__).with_name("_supervise.py")
 ACTIVE = frozenset({"Pending", "InProgress", "Stopping"})
 GONE = "runner restarted; process gone"
@@ -196,9 +199,13 @@ class LocalJobRunner:
     def _spawn(
         self, job_dir: Path, spec: JobSpec, target: str, env: dict[str, str]
     ) -> subprocess.Popen[bytes]:
-        program = (
-            [self.python, target] if target.endswith(".py") or "/" in target else [self.python, "-m", target]
-        )
+        if target.endswith(".py") or "/" in target:  # a script (tests' fake jobs)
+            program = [self.python, target]
+        elif target.startswith(JOBS_PACKAGE):  # through the image's entry point, as SageMaker runs it
+            program = [self.python, "-m", ENTRY_MODULE, "train"]
+            env = {**env, PROGRAM_ENV: target}
+        else:
+            program = [self.python, "-m", target]
         cfg = {
             "max_runtime_s": spec.max_runtime_s,
             "grace_s": self.grace_s,

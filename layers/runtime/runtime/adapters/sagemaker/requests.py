@@ -58,9 +58,34 @@ def encode_hyperparameters(hps: Mapping[str, Any]) -> dict[str, str]:
 def metric_definitions_for(*names: str) -> list[dict[str, str]]:
     """Metric definitions matching the jobs' ``metric: name=value step=N`` log lines."""
     return [
-        {"Name": n, "Regex": rf"metric: {re.escape(n)}=([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))"}
-        for n in names
+        {"Name": n, "Regex": rf"metric: {re.escape(n)}=([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))"} for n in names
     ]
+
+
+# the metric names jobs/ programs log (jobs.contract.METRIC_NAMES; a unit test keeps them equal):
+# every TLM job request carries their definitions, so SageMaker records them (FinalMetricDataList)
+JOB_METRIC_NAMES = (
+    "train_loss",
+    "learning_rate",
+    "tokens_per_s",
+    "steps_per_s",
+    "epoch",
+    "val_loss",
+    "val_accuracy",
+    "test_accuracy",
+    "test_macro_f1",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "max_abs_diff",
+    "label_agreement",
+    "speedup",
+)
+PROGRAM_ENV = "TLM_JOB_PROGRAM"  # which jobs/ program the image's `train` entry point runs
+ENTRYPOINT = ["train"]  # the jobs image's entry point (jobs/bin/train -> jobs.entry)
+
+
+def job_metric_definitions() -> list[dict[str, str]]:
+    return metric_definitions_for(*JOB_METRIC_NAMES)
 
 
 def channel_env_name(channel: str) -> str:
@@ -118,9 +143,12 @@ def training_job_request(
         "AlgorithmSpecification": {
             "TrainingImage": image_uri,
             "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": d["Name"], "Regex": d["Regex"]} for d in spec.metric_definitions],
+            "MetricDefinitions": [
+                {"Name": d["Name"], "Regex": d["Regex"]} for d in (spec.metric_definitions or job_metric_definitions())
+            ],
         },
         "HyperParameters": encode_hyperparameters(spec.hyperparameters),
+        # botocore refuses an empty list (min 1): a job without channels sends none
         "InputDataConfig": [
             {
                 "ChannelName": name,
@@ -134,7 +162,8 @@ def training_job_request(
                 "InputMode": "File",
             }
             for name, uri in sorted(_s3_channels(spec).items())
-        ],
+        ]
+        or None,
         "OutputDataConfig": {"S3OutputPath": out},
         "ResourceConfig": {
             "InstanceType": spec.instance_type,
@@ -146,6 +175,7 @@ def training_job_request(
             {
                 "TLM_JOB_ROOT": TRAINING_ROOT,
                 "TLM_JOB_NAME": spec.name,
+                PROGRAM_ENV: spec.program,
                 "HF_HUB_OFFLINE": "1",
                 **spec.environment,
             },
@@ -153,6 +183,8 @@ def training_job_request(
         ),
         "Tags": _tags(tags),
     }
+    if req["InputDataConfig"] is None:
+        del req["InputDataConfig"]
     ckpt = spec.checkpoint_uri or (_join(checkpoint_uri, spec.name) if checkpoint_uri else None)
     if spec.use_spot:
         max_wait = spec.max_wait_s if spec.max_wait_s is not None else 2 * spec.max_runtime_s
@@ -184,8 +216,8 @@ def processing_job_request(
 ) -> dict[str, Any]:
     """CreateProcessingJob parameters for ``spec`` (evaluate / compile / package).
 
-    ``entrypoint`` defaults to ``python -m jobs.<program>``. Hyperparameters go in ``SM_HPS``
-    when they fit; otherwise pass ``hyperparameters_uri`` (an S3 prefix holding
+    ``entrypoint`` defaults to the image's ``train`` (``TLM_JOB_PROGRAM`` names the program).
+    Hyperparameters go in ``SM_HPS`` when they fit; otherwise pass ``hyperparameters_uri`` (an S3 prefix holding
     hyperparameters.json) and they arrive as ``/opt/ml/processing/input/config``."""
     validate_job_name(spec.name)
     out = spec.output_uri or output_uri
@@ -195,6 +227,7 @@ def processing_job_request(
     env: dict[str, str] = {
         "TLM_JOB_ROOT": root,
         "TLM_JOB_NAME": spec.name,
+        PROGRAM_ENV: spec.program,
         "HF_HUB_OFFLINE": "1",
         "SM_MODEL_DIR": f"{root}/model",
         "SM_OUTPUT_DATA_DIR": f"{root}/output/data",
@@ -224,7 +257,7 @@ def processing_job_request(
         "RoleArn": role_arn,
         "AppSpecification": {
             "ImageUri": image_uri,
-            "ContainerEntrypoint": entrypoint or ["python", "-m", f"jobs.{spec.program}"],
+            "ContainerEntrypoint": entrypoint or list(ENTRYPOINT),
         },
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": {

@@ -16,8 +16,6 @@ Every step is safe to run twice (a restarted run repeats the step it was in).
 from __future__ import annotations
 
 import json
-import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,10 +24,11 @@ from domain.compiles.compile import COMPILES, RecordVerification, StartCompile, 
 from domain.errors import DomainError
 from domain.workflows.model import StepError
 from runtime.services.commands import Caller, execute, load
+from runtime.workflows.steps import outputs
 
 INVALID_MODEL = "TLM.InvalidModel"
 VERIFICATION_FAILED = "TLM.VerificationFailed"
-MISSING_OUTPUT = "TLM.MissingJobOutput"
+MISSING_OUTPUT = outputs.MISSING_OUTPUT
 FAMILIES = ("bert", "roberta", "albert", "electra", "xlnet")
 PICKLED = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -70,25 +69,7 @@ def check_model_files(files: dict[str, Any], read_config: Any) -> list[str]:
 def _local_job_file(container: Any, job: dict[str, Any], name: str, tmp: Path) -> Path:
     """A file a job wrote into its model dir: from the local artifacts dir, or out of the
     model.tar.gz SageMaker made (downloaded and read as a stream)."""
-    uri = str(job.get("model_artifacts") or "")
-    if not uri:
-        raise StepError(MISSING_OUTPUT, f"job {job.get('name')} reported no model artifacts")
-    if not uri.startswith("s3://"):
-        path = Path(uri)
-        source = path / name if path.is_dir() else None
-        if source is not None and source.is_file():
-            return source
-        raise StepError(MISSING_OUTPUT, f"job {job.get('name')} wrote no {name} ({uri})")
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    body = container.blobs.s3.get_object(Bucket=bucket, Key=key)["Body"]
-    with tarfile.open(fileobj=body, mode="r|gz") as tar:
-        for member in tar:
-            if member.isfile() and member.name.lstrip("./") == name:
-                out = tmp / name.replace("/", "_")
-                with tar.extractfile(member) as src, open(out, "wb") as dst:  # type: ignore[union-attr]
-                    shutil.copyfileobj(src, dst)
-                return out
-    raise StepError(MISSING_OUTPUT, f"job {job.get('name')} wrote no {name} ({uri})")
+    return outputs.model_file(container, job, name, tmp)
 
 
 def _package_tarball(container: Any, job: dict[str, Any], tmp: Path) -> Path | str:

@@ -4,9 +4,10 @@
 - prepare: lays the dataset's files out as channels (``Artifacts.materialize``) and returns the
   ``train`` / ``validation`` / ``test`` file locations. The training service validated the
   dataset before the run started; a dataset that lost a split since fails ``TLM.InvalidDataset``.
-- register: ingests the trained model dir, with the evaluation report (``evaluation.json``) and
-  the training metrics (``metrics.json``: latest values and the per-step history) added, as a new
-  library model (kind model, ``source`` = the training run), then records the model id, metrics
+- register: ingests the trained model dir (unpacked from SageMaker's ``model.tar.gz``), with the
+  evaluation report (``evaluation.json``, from the evaluate job's model dir) and the training
+  metrics (``metrics.json`` of the job's output data: latest values and the per-step history)
+  added, as a new library model (kind model, ``source`` = the training run), then records the model id, metrics
   and evaluation on the training (``training.registered``).
 
 Both are safe to run twice (a restarted run repeats the step it was in): prepare lays the files
@@ -27,9 +28,10 @@ from domain.library.datasets import SPLITS, is_data_file, split_of
 from domain.trainings import TRAININGS, RecordRegistration
 from domain.workflows.model import StepError
 from runtime.services.commands import Caller, execute, load
+from runtime.workflows.steps import outputs
 
 INVALID_DATASET = "TLM.InvalidDataset"
-MISSING_OUTPUT = "TLM.MissingJobOutput"
+MISSING_OUTPUT = outputs.MISSING_OUTPUT
 CURVE_POINTS = 200
 
 
@@ -58,11 +60,6 @@ def prepare_training_data(container: Any, doc: dict[str, Any]) -> dict[str, Any]
     root = container.artifacts.materialize(dataset_id, f"{training_id}/dataset")
     join = (lambda p: root + p) if root.startswith("s3://") else (lambda p: str(Path(root) / p))
     return {f"{s}_uri": join(splits[s]) for s in SPLITS} | {"dataset_uri": root}
-
-
-def _job_dir(container: Any, name: str) -> Path | None:
-    root = getattr(container.jobs, "root", None)
-    return None if root is None or not name else Path(root) / name
 
 
 def curve(history: list[dict[str, Any]], name: str = "train_loss", points: int = CURVE_POINTS) -> list[list[float]]:
@@ -99,15 +96,7 @@ def register_artifacts(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
     if state.model_id is not None:
         return {"model_id": state.model_id}
     train, evaluation = doc.get("model") or {}, doc.get("evaluation") or {}
-    model_uri = str(train.get("model_artifacts") or "")
-    if not model_uri:
-        raise StepError(MISSING_OUTPUT, f"training job {train.get('name')} reported no model artifacts")
-    job_dir = _job_dir(container, str(train.get("name") or ""))
-    metrics_doc = _read_json(job_dir / "output" / "data" / "metrics.json") if job_dir else None
-    if metrics_doc is None:  # SageMaker: the final metrics of the job description
-        metrics_doc = {"metrics": dict(container.jobs.describe(train["name"]).metrics), "history": []}
-    eval_uri = str(evaluation.get("model_artifacts") or "")
-    report = _read_json(Path(eval_uri) / "evaluation.json") if eval_uri and "://" not in eval_uri else None
+    outputs.model_uri(train)  # a job that reported no model fails here, before any download
     caller = _requester(container, training_id)
     fields = {
         "family": state.family,
@@ -119,20 +108,27 @@ def register_artifacts(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
         "source": f"training-run:{state.run_id}",
         "kind": "model",
     }
-    with tempfile.TemporaryDirectory(prefix=f"tlm-register-{training_id}-") as tmp:
-        src: str = model_uri
-        if "://" not in model_uri:
-            bundle = Path(tmp) / "model"
-            _link_tree(Path(model_uri), bundle)
-            (bundle / "metrics.json").write_text(json.dumps(metrics_doc, indent=1), encoding="utf-8")
-            if report is not None:
-                (bundle / "evaluation.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
-            src = str(bundle)
+    with tempfile.TemporaryDirectory(prefix=f"tlm-register-{training_id}-") as tmp_name:
+        tmp = Path(tmp_name)
+        # metrics.json (latest values + history) from the job's output data; SageMaker ships it in
+        # output.tar.gz next to model.tar.gz
+        metrics_file = outputs.output_file(container, train, "metrics.json", tmp)
+        metrics_doc = (_read_json(metrics_file) if metrics_file else None) or {"metrics": {}, "history": []}
+        report = None
+        if evaluation.get("model_artifacts"):
+            report = _read_json(outputs.model_file(container, evaluation, "evaluation.json", tmp))
+        # the model dir as local files (model.tar.gz unpacked), with the metrics and evaluation added
+        model = outputs.model_dir(container, train, tmp / "unpacked")
+        bundle = tmp / "model"
+        _link_tree(model, bundle)
+        (bundle / "metrics.json").write_text(json.dumps(metrics_doc, indent=1), encoding="utf-8")
+        if report is not None:
+            (bundle / "evaluation.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8")
         try:
-            model_id = container.artifacts.ingest_dir(caller, state.project_id, src, name=state.name, **fields)
+            model_id = container.artifacts.ingest_dir(caller, state.project_id, str(bundle), name=state.name, **fields)
         except Conflict:  # the name was taken while it trained: keep the model under a suffixed name
             name = f"{state.name} ({training_id[:8]})"
-            model_id = container.artifacts.ingest_dir(caller, state.project_id, src, name=name, **fields)
+            model_id = container.artifacts.ingest_dir(caller, state.project_id, str(bundle), name=name, **fields)
     summary = {
         "final": dict(metrics_doc.get("metrics") or {}),
         "curves": {n: curve(metrics_doc.get("history") or [], n) for n in ("train_loss", "val_loss")},
