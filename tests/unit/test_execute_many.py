@@ -1,5 +1,6 @@
 """``execute_many``: several aggregates decided and appended in one all-or-nothing write, on a
-real SQLite store (conflict re-decide, idempotency key, parts that decide nothing)."""
+real SQLite store (conflict re-decide, idempotency key, parts that decide nothing); and the SQLite
+store's schema step for databases made before ``append_batch``."""
 
 from __future__ import annotations
 
@@ -77,3 +78,33 @@ def test_a_part_that_decides_nothing_is_not_written(store):
         ALICE,
     )
     assert [(o.result is None, o.version) for o in outs] == [(True, 1), (False, 1)]
+
+
+def test_a_database_from_before_append_batch_gets_the_batch_column(tmp_path):
+    # Given a database whose idempotency table predates batches, with a key already used
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE idempotency (key TEXT PRIMARY KEY, stream_id TEXT NOT NULL, first_version INTEGER NOT NULL,"
+        " last_version INTEGER NOT NULL, recorded_at TEXT NOT NULL);"
+        "INSERT INTO idempotency VALUES ('old-key', 's-1', 1, 2, '2026-01-01T00:00:00+00:00');"
+    )
+    old.close()
+    # When the store opens it (twice, as two processes would)
+    db = Database(path)
+    store, _again = SqliteEventStore(db), SqliteEventStore(db)
+    # Then old keys still answer and batches can use keys
+    assert store.idempotent_result("old-key").last_version == 2
+    from runtime.ports import StreamAppend
+
+    meta = EventMetadata(actor="t")
+    results = store.append_batch(
+        [StreamAppend("a", [NewEvent(type="t.x", data={}, metadata=meta)], 0),
+         StreamAppend("b", [NewEvent(type="t.x", data={}, metadata=meta)], 0)],
+        idempotency_key="new-key",
+    )  # fmt: skip
+    assert [r.stream_id for r in results] == ["a", "b"]
+    assert store.idempotent_result("new-key").stream_id == "a"
+    db.close()
