@@ -180,17 +180,18 @@ def run(sync: str, workload: str, events: list[NewEvent], tmp: Path) -> dict[str
     finally:
         for _, close in opened.values():
             close()
-    out = {}
-    for n, ls in lat.items():
-        ls.sort()
-        total = sum(ls)
-        out[n] = {
-            "appends_per_s": count / total,
-            "events_per_s": count * size / total,
-            "p50_ms": ls[len(ls) // 2] * 1000,
-            "p99_ms": ls[min(len(ls) - 1, int(len(ls) * 0.99))] * 1000,
-        }
-    return out
+    return {n: figures(ls, count, size) for n, ls in lat.items()}
+
+
+def figures(latencies: list[float], count: int, events_per_append: int) -> dict[str, float]:
+    ls = sorted(latencies)
+    total = sum(ls)
+    return {
+        "appends_per_s": count / total,
+        "events_per_s": count * events_per_append / total,
+        "p50_ms": ls[len(ls) // 2] * 1000,
+        "p99_ms": ls[min(len(ls) - 1, int(len(ls) * 0.99))] * 1000,
+    }
 
 
 def run_pairs(sync: str, events: list[NewEvent], tmp: Path) -> dict[str, dict[str, float]]:
@@ -223,17 +224,7 @@ def run_pairs(sync: str, events: list[NewEvent], tmp: Path) -> dict[str, dict[st
     finally:
         for db, _ in stores.values():
             db.close()
-    out = {}
-    for n, ls in lat.items():
-        ls.sort()
-        total = sum(ls)
-        out[n] = {
-            "appends_per_s": PAIRS / total,  # here: two-stream writes per second
-            "events_per_s": 2 * PAIRS / total,
-            "p50_ms": ls[len(ls) // 2] * 1000,
-            "p99_ms": ls[min(len(ls) - 1, int(len(ls) * 0.99))] * 1000,
-        }
-    return out
+    return {n: figures(ls, PAIRS, 2) for n, ls in lat.items()}  # appends_per_s: two-stream writes/s
 
 
 def main(argv: list[str]) -> dict[str, Any]:

@@ -19,6 +19,15 @@ THREADS = 8
 APPENDS_PER_THREAD = 200
 
 
+def race(writer) -> None:
+    """Run ``writer(t)`` on THREADS threads at once and wait for all."""
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(THREADS)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
 def ev(n: int, **data: object) -> NewEvent:
     return NewEvent(type="test.happened", data={"n": n, **data}, metadata=EventMetadata(actor="tester"))
 
@@ -124,12 +133,8 @@ def test_racing_writers_lose_nothing_and_every_loser_is_told(event_store):
             with lock:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(t,)) for t in range(THREADS)]
     # When they race
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    race(writer)
 
     # Then no thread saw anything but success or ConcurrencyConflict
     assert errors == []
@@ -431,12 +436,8 @@ def test_racing_batches_over_two_streams_lose_nothing_and_split_nothing(event_st
             with lock:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(t,)) for t in range(THREADS)]
     # When they race
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    race(writer)
     assert errors == []
     left, right = event_store.read("left"), event_store.read("right")
     # Then both streams are gapless and hold every batch exactly once

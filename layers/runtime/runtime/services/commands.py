@@ -122,23 +122,25 @@ def execute_many(
     retries: int = 0,
 ) -> list[Outcome[Any]]:
     """Several aggregates changed by one command, appended together or not at all (what
-    eventsourcing's ``save(*aggregates)`` does). ``changes``: the (aggregate, id, command)
-    parts, or a function that loads and decides them itself (e.g. to authorize each target;
-    it is called again on every retry, so it must only read; no idempotency key then). On ConcurrencyConflict every part
-    is decided again on fresh state, up to ``retries`` times. With an idempotency key the whole
-    command runs once: a retry is answered, before decide runs, with the states as they are, the
-    first result (on the first part) and no events."""
+    eventsourcing's ``save(*aggregates)`` does).
 
-    def plan() -> Sequence[Decision]:
-        if callable(changes):
-            return changes()
-        return [decide(store, c.aggregate, c.entity_id, c.command) for c in changes]
-
-    if callable(changes) and idempotency_key is not None:
+    ``changes``: the (aggregate, id, command) parts, or a function that loads and decides them
+    itself (e.g. to authorize each target; it runs again on every retry, so it must only read,
+    and it takes no idempotency key). On ConcurrencyConflict every part is decided again on
+    fresh state, up to ``retries`` times. With an idempotency key the whole command runs once:
+    a retry is answered, before decide runs, with the states as they are now, no events, and
+    the first write's result (of its first stream) on the first part."""
+    parts = None if callable(changes) else list(changes)
+    if parts is None and idempotency_key is not None:
         raise ValueError("an idempotency key needs the parts as Change values (a retry loads them, never decides)")
 
+    def plan() -> Sequence[Decision]:
+        if parts is None:
+            return changes()  # type: ignore[operator]
+        return [decide(store, c.aggregate, c.entity_id, c.command) for c in parts]
+
     def answered(first: AppendResult | None) -> list[Outcome[Any]]:
-        loaded = [load(store, c.aggregate, c.entity_id) for c in changes]  # type: ignore[union-attr]
+        loaded = [load(store, c.aggregate, c.entity_id) for c in parts or []]
         return [Outcome(st, [], first if i == 0 else None, v) for i, (st, v) in enumerate(loaded)]
 
     attempt = 0
