@@ -196,9 +196,11 @@ class Effects:
                 self._progress(run, launched, durable=True)
             self.jobs.start(spec)
         while True:
-            if run.cancel.is_set() or scope.aborted():
-                self._stop_job(name)
+            try:
                 self._check(run, scope)
+            except (_Cancelled, _Aborted):
+                self._stop_job(name)
+                raise
             status = self.jobs.describe(name)
             if status.state == "Completed":
                 return {"name": name, "status": status.state, "model_artifacts": status.model_artifacts}
@@ -206,7 +208,8 @@ class Effects:
                 raise m.StepError(m.JOB_FAILED, status.failure_reason or "the job failed")
             if status.state == "Stopped":
                 raise m.StepError(m.JOB_STOPPED, status.failure_reason or "the job was stopped")
-            self._sleep(self.poll_interval_s, run, scope)
+            with contextlib.suppress(_Cancelled, _Aborted):  # checked (and the job stopped) above
+                self._sleep(self.poll_interval_s, run, scope)
 
     def _spec(self, job: m.JobTemplate, doc: Any, context: dict[str, Any]) -> JobSpec:
         t = substitute(job.model_dump(), self.substitutions)
