@@ -47,7 +47,7 @@ from domain.workflows import interpreter as interp
 from domain.workflows import model as m
 from domain.workflows.run import Finish, Progress, RequestCancel, RunState, StartRun, WorkflowRun, decide
 from runtime.adapters.local_workflows.effects import Effects, _Cancelled, _Scope
-from runtime.ports import EventStore, JobRunner
+from runtime.ports import EventStore, JobRunner, RunInfo
 from runtime.services.commands import Caller, load
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,17 @@ class LocalWorkflowRunner(Effects):
 
     def state(self, run_id: str) -> RunState:
         return self._load(run_id).state
+
+    def list_runs(self, workflow: str) -> list[RunInfo]:
+        """The runs of ``workflow`` in start order (a scan of the log: the runs view replaces it)."""
+        if workflow not in self.workflows:
+            raise NotFound(f"no workflow {workflow!r}", field="workflow")
+        out = []
+        for run_id in self._run_ids():
+            st = self._load(run_id).state
+            if st.workflow == workflow:
+                out.append(RunInfo(run_id=run_id, workflow=workflow, status=st.status))
+        return out
 
     # ------------------------------------------------------------------ the journal
 
