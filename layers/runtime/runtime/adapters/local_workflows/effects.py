@@ -29,6 +29,7 @@ from runtime.ports import JobSpec
 from runtime.workflows.asl import substitute
 
 log = logging.getLogger(__name__)
+MAX_INLINE_CONCURRENCY = 40  # max_concurrency 0 ("no limit"): an inline Map on AWS runs 40 at most
 
 
 class _Cancelled(Exception):
@@ -239,7 +240,7 @@ class Effects:
                 (s.iterator, item, {**ctx, "Map": {"Item": {"Index": i, "Value": item}}})
                 for i, item in enumerate(items)
             ]
-            width = s.max_concurrency or len(work)
+            width = s.max_concurrency or MAX_INLINE_CONCURRENCY
         else:
             work = [(branch, doc, ctx) for branch in s.branches]
             width = len(work)

@@ -272,7 +272,10 @@ class LocalWorkflowRunner(Effects):
                 event = ev.RunFailed(error=RUNNER_ERROR, cause=cause, step=run.state.current_step)
                 self._record(run, Finish(event=event))
         finally:
-            self._flush(run)
+            try:
+                self._flush(run)
+            except Exception:  # the store is gone or someone else ended the run: nothing to add
+                log.warning("run %s: could not commit its last events", run.run_id, exc_info=True)
             run.done.set()
 
     def _loop(self, run: _Run) -> None:
