@@ -60,7 +60,7 @@ class _Scope:
 
 
 class Effects:
-    # provided by LocalWorkflowRunner
+    # provided by LocalWorkflowRunner (which overrides the methods below)
     jobs: Any
     steps: dict[str, Any]
     substitutions: dict[str, str]
@@ -69,13 +69,22 @@ class Effects:
     _lock: threading.Lock
     _runs: dict[str, Any]
 
-    def _record(self, run: Any, command: Any, *, durable: bool = False) -> None: ...
-    def _progress(self, run: Any, event: Any, *, durable: bool = False) -> None: ...
-    def _flush(self, run: Any) -> None: ...
-    def start(self, workflow: str, input: dict[str, Any], *, run_id: str | None = None,
-              parent_run_id: str | None = None) -> str: ...  # fmt: skip
-    def cancel(self, run_id: str, *, reason: str = "") -> Any: ...
-    def state(self, run_id: str) -> Any: ...
+    def _progress(self, run: Any, event: Any, *, durable: bool = False) -> None:
+        raise NotImplementedError
+
+    def _flush(self, run: Any) -> None:
+        raise NotImplementedError
+
+    def start(
+        self, workflow: str, input: dict[str, Any], *, run_id: str | None = None, parent_run_id: str | None = None
+    ) -> str:
+        raise NotImplementedError
+
+    def cancel(self, run_id: str, *, reason: str = "") -> Any:
+        raise NotImplementedError
+
+    def state(self, run_id: str) -> Any:
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ waiting and stopping
 

@@ -176,7 +176,8 @@ class LocalWorkflowRunner(Effects):
     # ------------------------------------------------------------------ the journal
 
     def _run_ids(self) -> list[str]:
-        ids, position = [], 0
+        ids: list[str] = []
+        position = 0
         while True:
             batch = self.store.read_all(after_position=position, limit=1000)
             if not batch:
