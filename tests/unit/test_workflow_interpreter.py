@@ -135,3 +135,27 @@ def test_a_whole_run_driven_with_fake_effects() -> None:
     assert action == i.Finish("succeeded", output={"x": 1, "out": {"n": 5}, "kind": "big"})
     assert calls == [1, 2]
     assert seen == ["Execute:Work", "Retry:Work", "Execute:Work", "Advance:Check", "Advance:Big"]
+
+
+def test_the_run_keeps_finished_items_across_a_resume_and_drops_them_after_the_step() -> None:
+    from domain.workflows import events as ev
+    from domain.workflows.run import WorkflowRun
+
+    st = WorkflowRun.fold(
+        [
+            ev.RunStarted(run_id="r", workflow="w", input={}, parent_run_id="p"),
+            ev.StepStarted(step="Each", attempt=1),
+            ev.IterationJobLaunched(step="Each", attempt=1, index=0, job_name="j0"),
+            ev.IterationJobLaunched(step="Each", attempt=1, index=1, job_name="j1"),
+            ev.IterationSucceeded(step="Each", attempt=1, index=0, output={"ok": 1}),
+            ev.IterationFailed(step="Each", attempt=1, index=2, error="E", cause="c"),
+        ]
+    )
+    assert st.parent_run_id == "p" and st.item_jobs == {1: "j1"}
+    assert st.items == {0: {"output": {"ok": 1}}, 2: {"error": "E", "cause": "c"}}
+    resumed = WorkflowRun.fold([ev.StepStarted(step="Each", attempt=1, resumed=True)], st)
+    assert resumed.items == st.items and resumed.item_jobs == {1: "j1"}
+    again = WorkflowRun.fold([ev.StepStarted(step="Each", attempt=2)], st)  # a retry runs every item
+    assert again.items == {} and again.item_jobs == {}
+    done = WorkflowRun.fold([ev.StepSucceeded(step="Each", attempt=1, document={}, next=None)], st)
+    assert done.items == {} and done.at_end
