@@ -214,6 +214,8 @@ class Effects:
             status = self.jobs.describe(name)
             if status.state == "Completed":
                 return {"name": name, "status": status.state, "model_artifacts": status.model_artifacts}
+            if status.state in ("Failed", "Stopped"):
+                self._check(run, scope)  # stopped by our own cancel / abort: that, not a job failure
             if status.state == "Failed":
                 raise m.StepError(m.JOB_FAILED, status.failure_reason or "the job failed")
             if status.state == "Stopped":
