@@ -14,7 +14,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.errors import NotFound
 from domain.workflows import model as m
+from runtime.ports import JobSpec, JobStatus
 
 FAILURE = "scripted failure"
 
@@ -36,6 +38,63 @@ class Outcomes:
             self.launched.append(decoded)
         outcomes = decoded.get("outcomes") or ["Completed"]
         return str(outcomes[min(k, len(outcomes) - 1)])
+
+
+class ScriptedJobs:
+    """A JobRunner whose jobs end at once with their scripted outcome (``InProgress``: until stopped)."""
+
+    def __init__(self, outcomes: Outcomes | None = None) -> None:
+        self.outcomes = outcomes or Outcomes()
+        self.states: dict[str, str] = {}
+        self.specs: dict[str, JobSpec] = {}
+        self.stopped: list[str] = []
+
+    def start(self, spec: JobSpec) -> str:
+        self.specs[spec.name] = spec
+        self.states[spec.name] = self.outcomes.outcome_for(spec.hyperparameters)
+        return spec.name
+
+    def running(self) -> list[str]:
+        return [n for n, s in list(self.states.items()) if s == "InProgress"]
+
+    def finish(self, name: str, state: str = "Completed") -> None:
+        self.states[name] = state
+
+    def describe(self, name: str) -> JobStatus:
+        if name not in self.states:
+            raise NotFound(f"no job {name}", field="name")
+        state = self.states[name]
+        return JobStatus(name, state, FAILURE if state == "Failed" else None, model_artifacts=f"/a/{name}")
+
+    def stop(self, name: str) -> None:
+        self.stopped.append(name)
+        if self.states.get(name) == "InProgress":
+            self.states[name] = "Stopped"
+
+    def logs(self, name: str, *, start: int = 0) -> tuple[list[str], int]:
+        return [], start
+
+
+def script_sagemaker(monkeypatch: Any) -> Outcomes:
+    """moto's SageMaker completes every job at once: ``describe_training_job`` answers the
+    job's scripted outcome instead (fixed at its first describe)."""
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    outcomes = Outcomes()
+    assigned: dict[str, str] = {}
+    original = SageMakerModelBackend.describe_training_job
+
+    def describe(backend: Any, training_job_name: str) -> dict[str, Any]:
+        resp = dict(original(backend, training_job_name))
+        if training_job_name not in assigned:
+            assigned[training_job_name] = outcomes.outcome_for(resp.get("HyperParameters") or {})
+        resp["TrainingJobStatus"] = assigned[training_job_name]
+        if assigned[training_job_name] == "Failed":
+            resp["FailureReason"] = FAILURE
+        return resp
+
+    monkeypatch.setattr(SageMakerModelBackend, "describe_training_job", describe)
+    return outcomes
 
 
 def _decode(value: Any) -> Any:

@@ -141,9 +141,7 @@ def test_compile_happy_path_records_steps_and_timing(tmp_path: Path) -> None:
     compile_spec = jobs.started[0]
     assert compile_spec.program == "compile" and compile_spec.hyperparameters["target"] == "onnx-int8"
     assert compile_spec.channels == {"model": "/m/mv1"} and compile_spec.instance_type == "ml.c6i.2xlarge"
-    assert jobs.started[1].channels == {
-        "model": compile_spec.name and f"/artifacts/{compile_spec.name}/model.tar.gz"
-    }
+    assert jobs.started[1].channels == {"model": compile_spec.name and f"/artifacts/{compile_spec.name}/model.tar.gz"}
     shown = WorkflowService(store, runner).show_run(run_id)
     assert [s["step"] for s in shown["steps"]] == ["Validate", "Compile", "Verify", "Package", "Record"]
     assert all(s["status"] == "succeeded" and s["duration_s"] >= 0 for s in shown["steps"])
@@ -205,7 +203,7 @@ def _crash_mid_job(tmp_path: Path) -> tuple[str, FileJobs, str]:
     db, jobs_dir, run_id = tmp_path / "t.db", tmp_path / "jobs", "crashy"
     proc = subprocess.Popen(
         [sys.executable, str(CHILD), str(db), str(jobs_dir), run_id],
-        env={**os.environ, "PYTHONPATH": str(CHILD.parents[2])},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(CHILD.parents[2]), os.environ.get("PYTHONPATH", "")])},
     )
     try:
         store = SqliteEventStore(Database(db))

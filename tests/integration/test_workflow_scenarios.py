@@ -24,13 +24,21 @@ import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from domain.errors import NotFound
 from runtime.adapters.local_workflows import LocalWorkflowRunner
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
-from runtime.ports import JobSpec, JobStatus
 from runtime.workflows import asl
-from tests.workflow_scenarios import CHILD, FAILURE, MAP_TOLERATED, PARENT, SCENARIOS, Outcomes, Scenario, normalize
+from tests.workflow_scenarios import (
+    CHILD,
+    MAP_TOLERATED,
+    PARENT,
+    SCENARIOS,
+    Outcomes,
+    Scenario,
+    ScriptedJobs,
+    normalize,
+    script_sagemaker,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -42,31 +50,6 @@ SUBS = {
     "ArtifactsUri": "s3://tlm-artifacts/jobs",
 }
 SFN_STATUS = {"SUCCEEDED": "succeeded", "FAILED": "failed", "ABORTED": "cancelled", "TIMED_OUT": "failed"}
-
-
-class ScriptedJobs:
-    """A JobRunner whose jobs end at once with their scripted outcome (``InProgress``: until stopped)."""
-
-    def __init__(self, outcomes: Outcomes) -> None:
-        self.outcomes = outcomes
-        self.states: dict[str, str] = {}
-
-    def start(self, spec: JobSpec) -> str:
-        self.states[spec.name] = self.outcomes.outcome_for(spec.hyperparameters)
-        return spec.name
-
-    def describe(self, name: str) -> JobStatus:
-        if name not in self.states:
-            raise NotFound(f"no job {name}", field="name")
-        state = self.states[name]
-        return JobStatus(name, state, FAILURE if state == "Failed" else None, model_artifacts=f"/a/{name}")
-
-    def stop(self, name: str) -> None:
-        if self.states.get(name) == "InProgress":
-            self.states[name] = "Stopped"
-
-    def logs(self, name: str, *, start: int = 0) -> tuple[list[str], int]:
-        return [], start
 
 
 def _until(check: Any, what: str, timeout: float = 30) -> None:
@@ -93,22 +76,7 @@ def run_local(sc: Scenario, tmp: Path) -> tuple[dict[str, Any], SqliteEventStore
 
 @pytest.fixture
 def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    from moto.sagemaker.models import SageMakerModelBackend
-
-    outcomes = Outcomes()
-    assigned: dict[str, str] = {}
-    original = SageMakerModelBackend.describe_training_job
-
-    def describe(backend: Any, training_job_name: str) -> dict[str, Any]:
-        resp = dict(original(backend, training_job_name))
-        if training_job_name not in assigned:
-            assigned[training_job_name] = outcomes.outcome_for(resp.get("HyperParameters") or {})
-        resp["TrainingJobStatus"] = assigned[training_job_name]
-        if assigned[training_job_name] == "Failed":
-            resp["FailureReason"] = FAILURE
-        return resp
-
-    monkeypatch.setattr(SageMakerModelBackend, "describe_training_job", describe)
+    outcomes = script_sagemaker(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         yield {"client": boto3.client("stepfunctions", region_name=REGION), "outcomes": outcomes}
 

@@ -26,11 +26,7 @@ def wf(*states: object, start: str = "A") -> m.Workflow:
         ((m.Pass(name="A"),), "states.A.next"),
         ((m.Pass(name="A", end=True), m.Pass(name="A", end=True)), "states.A"),
         (
-            (
-                m.Choice(
-                    name="A", choices=(m.ChoiceRule(variable="$.x", op="is_present", value=True, next="Q"),)
-                ),
-            ),
+            (m.Choice(name="A", choices=(m.ChoiceRule(variable="$.x", op="is_present", value=True, next="Q"),)),),
             "states.A.choices[0].next",
         ),
         (
@@ -61,9 +57,7 @@ def test_choice_rules_and_error_matching() -> None:
     rule = m.ChoiceRule(variable="$.n", op="numeric_greater_than", value=3, next="B")
     assert m.choice_matches(rule, True, 4) and not m.choice_matches(rule, True, True)
     assert not m.choice_matches(rule, False, None)
-    assert m.error_matches((m.TASK_FAILED,), m.JOB_FAILED) and not m.error_matches(
-        (m.TASK_FAILED,), m.TIMEOUT
-    )
+    assert m.error_matches((m.TASK_FAILED,), m.JOB_FAILED) and not m.error_matches((m.TASK_FAILED,), m.TIMEOUT)
     assert m.Retry(interval_s=2, backoff=3).delay_s(3) == 18
 
 
@@ -113,7 +107,26 @@ def test_poll_loop_helper_builds_a_valid_cycle() -> None:
         next="Done",
         wait_seconds=5,
     )
-    w = m.Workflow(
-        name="release", start_at="Endpoint", states=(*states, m.Succeed(name="Done"), *d.failure_tail("r"))
-    )
+    w = m.Workflow(name="release", start_at="Endpoint", states=(*states, m.Succeed(name="Done"), *d.failure_tail("r")))
     assert asl.render(w)["States"]["Endpoint wait"] == {"Type": "Wait", "Seconds": 5, "Next": "Endpoint"}
+
+
+def test_fan_out_and_child_building_blocks_render_with_their_catch() -> None:
+    trial = d.linear("trial", [d.step("Score", "score_trial", result_path="$.score")])
+    w = d.linear(
+        "study",
+        [
+            d.map_step("Trials", trial, items_path="$.trials", result_path="$.scores", tolerated_failure_percentage=25),
+            d.child_step("Release", "release", parameters={"model": "$.best"}, result_path="$.release"),
+        ],
+    )
+    body = asl.render(w)
+    trials, release = body["States"]["Trials"], body["States"]["Release"]
+    assert trials["Type"] == "Map" and trials["ToleratedFailurePercentage"] == 25 and trials["MaxConcurrency"] == 4
+    assert trials["Catch"][0]["Next"] == "RecordFailure" and trials["Next"] == "Release"
+    assert release["Resource"].endswith("states:startExecution.sync:2") and release["Next"] == "Done"
+    assert release["Parameters"]["StateMachineArn"] == "${StateMachine_release}"
+    with pytest.raises(ValueError):  # pydantic's bounds
+        m.MapState(name="M", items_path="$.x", iterator=trial, tolerated_failure_percentage=101, end=True)
+    with pytest.raises(ValueError):
+        m.ParallelState(name="P", branches=(), end=True)

@@ -233,3 +233,41 @@ class JobRunner(Protocol):
     def logs(self, name: str, *, start: int = 0) -> tuple[list[str], int]:
         """Log lines from index ``start``; returns (lines, next start)."""
         ...
+
+
+# ---------------------------------------------------------------- workflows
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    workflow: str
+    status: str  # running | cancelling | succeeded | failed | cancelled
+
+
+class WorkflowEngine(Protocol):
+    """What drives workflow runs: the local runner (``runtime.adapters.local_workflows``) or
+    Step Functions (``runtime.adapters.stepfunctions.runner``). A run's id names it on both (the
+    execution name on AWS). Contract suite: tests/contract/test_workflow_engine_contract.py."""
+
+    def start(self, workflow: str, input: dict[str, Any], *, run_id: str | None = None) -> str:
+        """Start a run of ``workflow``; returns its id. NotFound for an unknown workflow. A
+        run id already used never starts a second run (Conflict, or the same id back)."""
+        ...
+
+    def state(self, run_id: str) -> Any:
+        """The run as ``domain.workflows.run.RunState`` (status, output, error, current step);
+        NotFound for an unknown run."""
+        ...
+
+    def cancel(self, run_id: str, *, reason: str = "") -> Any:
+        """Stop the run and its jobs; Conflict if it has ended already."""
+        ...
+
+    def list_runs(self, workflow: str) -> list[RunInfo]:
+        """The runs of one workflow."""
+        ...
+
+    def resume_incomplete(self) -> list[str]:
+        """Drive on every run whose driver died (locally, after a restart); ids resumed."""
+        ...

@@ -122,6 +122,55 @@ def poll_loop(
     ]
 
 
+def map_step(
+    name: str,
+    iterator: m.Workflow,
+    *,
+    items_path: str,
+    result_path: str | None,
+    next: str | None = None,
+    max_concurrency: int = 4,
+    tolerated_failure_percentage: float = 0,
+    catch_to: str | None = "RecordFailure",
+) -> m.MapState:
+    """Run ``iterator`` per item (e.g. one training job per trial), ``max_concurrency`` at once;
+    up to ``tolerated_failure_percentage`` of the items may fail (each then an ``{"Error",
+    "Cause"}`` entry of the result); past that the step fails into the failure tail."""
+    return m.MapState(
+        name=name,
+        items_path=items_path,
+        iterator=iterator,
+        max_concurrency=max_concurrency,
+        tolerated_failure_percentage=tolerated_failure_percentage,
+        result_path=result_path,
+        next=next,
+        end=next is None,
+        catch=(m.Catch(next=catch_to),) if catch_to else (),
+    )
+
+
+def child_step(
+    name: str,
+    workflow: str,
+    *,
+    parameters: dict[str, Any] | None,
+    result_path: str | None,
+    next: str | None = None,
+    catch_to: str | None = "RecordFailure",
+) -> m.ChildWorkflow:
+    """Run workflow ``workflow`` as a child run and wait for it (its output at
+    ``<result_path>.output``); a failed child is caught into the failure tail."""
+    return m.ChildWorkflow(
+        name=name,
+        workflow=workflow,
+        parameters=parameters,
+        result_path=result_path,
+        next=next,
+        end=next is None,
+        catch=(m.Catch(next=catch_to),) if catch_to else (),
+    )
+
+
 def failure_tail(workflow: str) -> list[Any]:
     """``RecordFailure`` (the caught error as a failure event) then ``Failed``."""
     return [

@@ -29,6 +29,7 @@ from runtime.ports import JobSpec
 from runtime.workflows.asl import substitute
 
 log = logging.getLogger(__name__)
+MAX_INLINE_CONCURRENCY = 40  # max_concurrency 0 ("no limit"): an inline Map on AWS runs 40 at most
 
 
 class _Cancelled(Exception):
@@ -59,7 +60,7 @@ class _Scope:
 
 
 class Effects:
-    # provided by LocalWorkflowRunner
+    # provided by LocalWorkflowRunner (which overrides the methods below)
     jobs: Any
     steps: dict[str, Any]
     substitutions: dict[str, str]
@@ -68,13 +69,22 @@ class Effects:
     _lock: threading.Lock
     _runs: dict[str, Any]
 
-    def _record(self, run: Any, command: Any, *, durable: bool = False) -> None: ...
-    def _progress(self, run: Any, event: Any, *, durable: bool = False) -> None: ...
-    def _flush(self, run: Any) -> None: ...
-    def start(self, workflow: str, input: dict[str, Any], *, run_id: str | None = None,
-              parent_run_id: str | None = None) -> str: ...  # fmt: skip
-    def cancel(self, run_id: str, *, reason: str = "") -> Any: ...
-    def state(self, run_id: str) -> Any: ...
+    def _progress(self, run: Any, event: Any, *, durable: bool = False) -> None:
+        raise NotImplementedError
+
+    def _flush(self, run: Any) -> None:
+        raise NotImplementedError
+
+    def start(
+        self, workflow: str, input: dict[str, Any], *, run_id: str | None = None, parent_run_id: str | None = None
+    ) -> str:
+        raise NotImplementedError
+
+    def cancel(self, run_id: str, *, reason: str = "") -> Any:
+        raise NotImplementedError
+
+    def state(self, run_id: str) -> Any:
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ waiting and stopping
 
@@ -196,17 +206,22 @@ class Effects:
                 self._progress(run, launched, durable=True)
             self.jobs.start(spec)
         while True:
-            if run.cancel.is_set() or scope.aborted():
-                self._stop_job(name)
+            try:
                 self._check(run, scope)
+            except (_Cancelled, _Aborted):
+                self._stop_job(name)
+                raise
             status = self.jobs.describe(name)
             if status.state == "Completed":
                 return {"name": name, "status": status.state, "model_artifacts": status.model_artifacts}
+            if status.state in ("Failed", "Stopped"):
+                self._check(run, scope)  # stopped by our own cancel / abort: that, not a job failure
             if status.state == "Failed":
                 raise m.StepError(m.JOB_FAILED, status.failure_reason or "the job failed")
             if status.state == "Stopped":
                 raise m.StepError(m.JOB_STOPPED, status.failure_reason or "the job was stopped")
-            self._sleep(self.poll_interval_s, run, scope)
+            with contextlib.suppress(_Cancelled, _Aborted):  # checked (and the job stopped) above
+                self._sleep(self.poll_interval_s, run, scope)
 
     def _spec(self, job: m.JobTemplate, doc: Any, context: dict[str, Any]) -> JobSpec:
         t = substitute(job.model_dump(), self.substitutions)
@@ -236,7 +251,7 @@ class Effects:
                 (s.iterator, item, {**ctx, "Map": {"Item": {"Index": i, "Value": item}}})
                 for i, item in enumerate(items)
             ]
-            width = s.max_concurrency or len(work)
+            width = s.max_concurrency or MAX_INLINE_CONCURRENCY
         else:
             work = [(branch, doc, ctx) for branch in s.branches]
             width = len(work)

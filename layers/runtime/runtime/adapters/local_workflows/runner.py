@@ -47,7 +47,7 @@ from domain.workflows import interpreter as interp
 from domain.workflows import model as m
 from domain.workflows.run import Finish, Progress, RequestCancel, RunState, StartRun, WorkflowRun, decide
 from runtime.adapters.local_workflows.effects import Effects, _Cancelled, _Scope
-from runtime.ports import EventStore, JobRunner
+from runtime.ports import EventStore, JobRunner, RunInfo
 from runtime.services.commands import Caller, load
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,22 @@ class LocalWorkflowRunner(Effects):
     def state(self, run_id: str) -> RunState:
         return self._load(run_id).state
 
+    def list_runs(self, workflow: str) -> list[RunInfo]:
+        """The runs of ``workflow`` in start order (a scan of the log: the runs view replaces it)."""
+        if workflow not in self.workflows:
+            raise NotFound(f"no workflow {workflow!r}", field="workflow")
+        out = []
+        for run_id in self._run_ids():
+            st = self._load(run_id).state
+            if st.workflow == workflow:
+                out.append(RunInfo(run_id=run_id, workflow=workflow, status=st.status))
+        return out
+
     # ------------------------------------------------------------------ the journal
 
     def _run_ids(self) -> list[str]:
-        ids, position = [], 0
+        ids: list[str] = []
+        position = 0
         while True:
             batch = self.store.read_all(after_position=position, limit=1000)
             if not batch:
@@ -261,7 +273,10 @@ class LocalWorkflowRunner(Effects):
                 event = ev.RunFailed(error=RUNNER_ERROR, cause=cause, step=run.state.current_step)
                 self._record(run, Finish(event=event))
         finally:
-            self._flush(run)
+            try:
+                self._flush(run)
+            except Exception:  # the store is gone or someone else ended the run: nothing to add
+                log.warning("run %s: could not commit its last events", run.run_id, exc_info=True)
             run.done.set()
 
     def _loop(self, run: _Run) -> None:

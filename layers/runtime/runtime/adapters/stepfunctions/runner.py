@@ -25,6 +25,7 @@ from domain.workflows import model as m
 from domain.workflows.run import RunState
 from runtime.adapters.stepfunctions import history as h
 from runtime.adapters.stepfunctions.names import EXECUTION_NAME, check_run_id, execution_arn
+from runtime.ports import RunInfo
 
 CANCELLED_ERROR = "TLM.Cancelled"
 _MISSING = ("ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn", "ResourceNotFound")
@@ -86,6 +87,15 @@ class StepFunctionsWorkflowRunner:
 
     def resume_incomplete(self) -> list[str]:
         return []  # Step Functions keeps running its executions on its own
+
+    def list_runs(self, workflow: str) -> list[RunInfo]:
+        """ListExecutions of the workflow's machine (NotFound for a workflow not configured)."""
+        if workflow not in self.machines:
+            raise NotFound(f"no workflow {workflow!r}", field="workflow")
+        return [
+            RunInfo(run_id=e["name"], workflow=workflow, status=h.STATUS.get(e["status"], "running"))
+            for e in self.executions(workflow, None)
+        ]
 
     def state(self, run_id: str) -> RunState:
         run = self.summary(run_id)
