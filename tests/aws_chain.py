@@ -95,6 +95,9 @@ class Chain:
         self.rec = Recorder(principal=TEST, ignored={TEST})
         self.session = self.rec.install(boto3.session.Session(region_name=REGION))
         boto3.DEFAULT_SESSION = self.session  # clients made with boto3.client() are recorded too
+        self.jobs: list[dict[str, Any]] = []  # every CreateTrainingJob request, as sent (by anyone)
+        # (before any client exists: a client copies the session's hooks when it is made)
+        self.session.events.register("before-parameter-build.sagemaker.CreateTrainingJob", self._created)
         self.ddb = self.session.client("dynamodb")
         self.s3 = self.session.client("s3")
         self.sm = self.session.client("sagemaker")
@@ -114,10 +117,8 @@ class Chain:
             if "sagemaker.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
         )
         self.iterators: dict[str, str] = {}
-        self.jobs: list[dict[str, Any]] = []  # every CreateTrainingJob request, as sent (by anyone)
         self.played: set[str] = set()
         self.done: set[str] = set()
-        self.session.events.register("before-parameter-build.sagemaker.CreateTrainingJob", self._created)
 
     # ------------------------------------------------------------------ setup
     def _create_storage(self) -> None:
