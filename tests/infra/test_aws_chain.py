@@ -237,7 +237,9 @@ def unused_by_role(chain) -> dict[str, list[tuple[str, str]]]:
             for st in statements
             if not all(a in PLATFORM for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))
         ]
-        unused = [(a, r) for a, r in unused_grants(kept, chain.rec.calls[principal]) if not _rare(a, r)]
+        unused = [
+            (a, r) for a, r in unused_grants(kept, chain.rec.calls[principal]) if a not in PLATFORM and not _rare(a, r)
+        ]
         if unused:
             found[principal] = unused
     return found
