@@ -221,17 +221,21 @@ def allowed(statements: list[dict[str, Any]], req: Request) -> bool:
 
 
 def unused_grants(statements: list[dict[str, Any]], requests: Iterable[Request]) -> list[tuple[str, str]]:
-    """(action pattern, resource pattern) pairs of Allow statements that no request needed."""
+    """What Allow statements grant that no request needed: ``(action pattern, "*any resource of the
+    statement*")`` for an action no request used on any of the statement's resources, and
+    ``("*any action of the statement*", resource pattern)`` for a resource no request used with
+    any of the statement's actions (conditions apply in both)."""
     reqs = list(requests)
-    out = []
+    out: list[tuple[str, str]] = []
     for st in statements:
         if st["Effect"] != "Allow":
             continue
         for action in _listify(st["Action"]):
-            for resource in _listify(st["Resource"]):
-                one = {**st, "Action": action, "Resource": resource}
-                if not any(statement_matches(one, r) for r in reqs):
-                    out.append((action, str(resource)))
+            if not any(statement_matches({**st, "Action": action}, r) for r in reqs):
+                out.append((action, "<any resource of its statement>"))
+        for resource in _listify(st["Resource"]):
+            if not any(statement_matches({**st, "Resource": resource}, r) for r in reqs):
+                out.append(("<any action of its statement>", str(resource)))
     return out
 
 
@@ -281,7 +285,12 @@ def requests_for(service: str, op: str, params: dict[str, Any]) -> list[Request]
             return [one("s3:ListBucket", _s3(b))]
     if service == "dynamodb":
         if op in ("TransactWriteItems",):
-            verbs = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+            verbs = {
+                "Put": "PutItem",
+                "Update": "UpdateItem",
+                "Delete": "DeleteItem",
+                "ConditionCheck": "ConditionCheckItem",
+            }
             return [
                 one(f"dynamodb:{verbs[kind]}", _ddb_table(body["TableName"]))
                 for item in params["TransactItems"]

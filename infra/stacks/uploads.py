@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as notifications
@@ -11,9 +12,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
-from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import STAGING_PREFIX, StorageStack
+from runtime.adapters.dynamodb import keys
 
 
 class UploadTriggerStack(Stack):
@@ -34,8 +35,17 @@ class UploadTriggerStack(Stack):
             timeout=Duration.minutes(5),  # hashing a large object
         )
         fn = self.trigger.function
-        storage.events_table.grant_read_write_data(fn)
-        storage.views_table.grant_read_data(fn)  # upload id -> model id (the "uploads" view)
+        # exactly what verification does (held both ways by tests/infra/test_aws_chain.py): read the
+        # model's stream and append to it, look the upload up in the "uploads" view
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"],
+                resources=[storage.events_table.table_arn],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[storage.views_table.table_arn])
+        )
         # S3 invokes asynchronously: two retries, then the event lands here for replay (e.g. when
         # the projector lagged behind the upload), and an alarm fires (observability stack).
         self.failed = sqs.Queue(
@@ -56,8 +66,27 @@ class UploadTriggerStack(Stack):
         # The notification lives in this stack (on a by-name view of the bucket) so that the storage
         # stack does not depend on this one (a native cross-stack notification is a dependency cycle).
         blobs = storage.bucket(self, "blobs")
-        blobs.grant_read_write(fn)  # read staging/, write sha256/<hex>, delete the staged copy
-        acknowledge_bucket_grants(self.trigger.role, [storage.nag_objects("blobs")])
+        # read the staged upload and its manifest, write the verified blob (sha256/<hex>), delete the
+        # staged copy; payloads/: offloaded event payloads (> ~350 KB) of the model's stream
+        objects = {
+            "s3:GetObject": (STAGING_PREFIX + "*", "upload-manifests/*", "sha256/*", keys.PAYLOAD_PREFIX + "*"),
+            "s3:PutObject": ("sha256/*", "upload-manifests/*"),
+            "s3:DeleteObject": (STAGING_PREFIX + "*",),
+        }
+        for action, patterns in objects.items():
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=[action], resources=[blobs.arn_for_objects(p) for p in patterns])
+            )
+        Validations.of(self.trigger.role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{storage.nag_objects('blobs', p)}]",
+                    reason="Staged uploads, manifests and blobs are named per upload or content hash; one "
+                    "action per prefix of the blobs bucket.",
+                )
+                for p in sorted({p for patterns in objects.values() for p in patterns})
+            )
+        )
         blobs.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             notifications.LambdaDestination(fn),

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from aws_cdk import (
     Acknowledgment,
     ArnFormat,
+    Aws,
     CfnCondition,
+    CfnOutput,
     CfnParameter,
     Duration,
     Fn,
@@ -34,9 +36,9 @@ from constructs import Construct
 
 from infra import packaging
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
-from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
-from infra.stacks.storage import StorageStack
+from infra.stacks.storage import StorageStack, bucket_name
+from runtime.adapters.dynamodb import keys
 from runtime.adapters.stepfunctions.names import state_machine_name
 
 GPU_INSTANCE_TYPES = [
@@ -61,6 +63,55 @@ _SYNC_RULES = (
     "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
     "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
 )
+
+
+# What each step Lambda and the SageMaker role may touch, held both ways by the IAM audit test
+# (tests/infra/test_aws_chain.py: every call allowed, every grant used). Blobs-bucket prefixes:
+# sha256/ (verified blobs), channels/ (job inputs laid out by the steps), trainings/ and
+# artifacts/compiles/ (job outputs), uploads/ + upload-manifests/ (ingesting files through the
+# verified upload path), keys.PAYLOAD_PREFIX (event payloads over ~350 KB, read when a stream
+# holds one).
+EVENTS_READ = ("dynamodb:Query", "dynamodb:GetItem")
+EVENTS_WRITE = (*EVENTS_READ, "dynamodb:PutItem")
+_OUTPUTS = ("trainings/*", "artifacts/compiles/*")
+_PAYLOADS = keys.PAYLOAD_PREFIX + "*"
+_INGEST_GET = ("uploads/*", "upload-manifests/*")
+_INGEST = {
+    "put": {"blobs": ("uploads/*", "upload-manifests/*", "sha256/*")},
+    "delete": {"blobs": ("uploads/*",)},
+    "parts": {"blobs": ("uploads/*",)},
+    "abort": {"blobs": ("uploads/*",)},  # a failed part upload is aborted (Artifacts._send)
+}
+STEP_ACCESS: dict[str, dict[str, object]] = {
+    "prepare_training_data": {
+        "events": ("dynamodb:Query",),  # reads the dataset's stream, writes nothing
+        "get": {"blobs": ("sha256/*", _PAYLOADS)},
+        "put": {"blobs": ("channels/*",)},
+    },
+    "validate_compile_request": {
+        "events": EVENTS_WRITE,
+        "get": {"blobs": ("sha256/*", _PAYLOADS)},
+        "put": {"blobs": ("channels/*",)},
+    },
+    "verify_compile": {"events": EVENTS_WRITE, "get": {"blobs": ("artifacts/compiles/*", _PAYLOADS)}},
+    "record_compile": {
+        "events": EVENTS_WRITE,
+        "get": {"blobs": ("artifacts/compiles/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
+        **_INGEST,
+    },
+    "register_artifacts": {
+        "events": EVENTS_WRITE,
+        "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
+        **_INGEST,
+    },
+}
+# SageMaker downloads channels (list + get) and uploads model.tar.gz / output.tar.gz; jobs the API
+# starts directly (architecture tests, the demo import) use the artifacts bucket's jobs/ prefix.
+SAGEMAKER_ACCESS: dict[str, object] = {
+    "get": {"blobs": ("channels/*", *_OUTPUTS), "artifacts": ("jobs/checkpoints/*",)},
+    "put": {"blobs": _OUTPUTS, "artifacts": ("jobs/output/*", "jobs/checkpoints/*")},
+    "list": {"blobs": ("channels/*", *_OUTPUTS), "artifacts": ("jobs/checkpoints/*",)},
+}
 
 
 class WorkflowsStack(Stack):
@@ -130,10 +181,9 @@ class WorkflowsStack(Stack):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="TLM jobs (training/processing) on SageMaker",
         )
-        artifacts, blobs = storage.bucket(self, "artifacts"), storage.bucket(self, "blobs")
-        artifacts.grant_read_write(self.sagemaker_role)
-        blobs.grant_read(self.sagemaker_role)  # datasets and uploaded weights
-        acknowledge_bucket_grants(self.sagemaker_role, [storage.nag_objects("artifacts"), storage.nag_objects("blobs")])
+        self.add_stack_dependency(storage)  # the buckets are addressed by name (storage.bucket_name)
+        self._storage = storage
+        self._grant_objects(self.sagemaker_role, SAGEMAKER_ACCESS)
         Validations.of(self.sagemaker_role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
@@ -191,7 +241,6 @@ class WorkflowsStack(Stack):
 
         # --- Lambda task handlers: functions.steps.handler with TLM_STEP, one Lambda per Step_<function>
         self.layer = RuntimeLayer(self, "Runtime", assets=assets)
-        self._storage, self._artifacts, self._blobs = storage, artifacts, blobs
         self._assets = assets
         self.steps: dict[str, TlmFunction] = {
             name[len(_STEP) :]: self._step_function(name[len(_STEP) :])
@@ -200,14 +249,18 @@ class WorkflowsStack(Stack):
         }
         self._values = {
             "SageMakerRoleArn": self.sagemaker_role.role_arn,
-            "ArtifactsBucket": artifacts.bucket_name,
-            "BlobsBucket": blobs.bucket_name,
+            "ArtifactsBucket": bucket_name(storage.prefix, "artifacts"),
+            "BlobsBucket": bucket_name(storage.prefix, "blobs"),
             "EventsTable": storage.events_table.table_name,
             "TrainingImage": image_uri,
             **{name: p.value_as_string for name, p in self.instance_types.items()},
             **{_STEP + name: f.function.function_arn for name, f in self.steps.items()},
         }
-        self.job_image_uri = self._values["TrainingImage"]
+        # for other stacks (the API runs jobs too): an explicit export, as a condition's Fn::If cannot
+        # travel in CDK's automatic cross-stack references
+        export = f"{self.stack_name}-JobsImageUri"
+        CfnOutput(self, "JobsImageUriOutput", value=image_uri, export_name=export)
+        self.job_image_uri = Fn.import_value(export)
         self.state_machines: dict[str, sfn.StateMachine] = {
             name: self._state_machine(name, asl) for name, asl in sorted(definitions.items())
         }
@@ -250,12 +303,52 @@ class WorkflowsStack(Stack):
             description=f"TLM workflow step {name}",
             timeout=Duration.minutes(5),
         )
-        self._storage.events_table.grant_read_write_data(fn.function)
-        self._storage.views_table.grant_read_data(fn.function)
-        self._artifacts.grant_read_write(fn.function)
-        self._blobs.grant_read(fn.function)
-        acknowledge_bucket_grants(fn.role, [self._storage.nag_objects("artifacts"), self._storage.nag_objects("blobs")])
+        access = STEP_ACCESS[name]
+        fn.function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(access["events"]), resources=[self._storage.events_table.table_arn])
+        )
+        self._grant_objects(fn.role, access)
         return fn
+
+    def _grant_objects(self, role: iam.IRole, access: Mapping[str, object]) -> None:
+        """S3 statements for ``access`` ({"get"|"put"|"delete"|"parts"|"abort"|"list": {bucket kind:
+        key patterns}}), each acknowledged for cdk-nag with the prefix it is limited to."""
+        actions = {
+            "get": "s3:GetObject",
+            "put": "s3:PutObject",
+            "delete": "s3:DeleteObject",
+            "parts": "s3:ListMultipartUploadParts",
+            "abort": "s3:AbortMultipartUpload",
+        }
+        patterns: list[str] = []
+        for verb, action in actions.items():
+            by_bucket = access.get(verb) or {}
+            resources = [
+                f"arn:{Aws.PARTITION}:s3:::{bucket_name(self._storage.prefix, kind)}/{key}"
+                for kind, keys_ in sorted(by_bucket.items())
+                for key in keys_
+            ]
+            if resources:
+                role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=resources))
+                patterns += [self._storage.nag_objects(kind, key) for kind, keys_ in by_bucket.items() for key in keys_]
+        for kind, prefixes in sorted((access.get("list") or {}).items()):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket_name(self._storage.prefix, kind)}"],
+                    conditions={"StringLike": {"s3:prefix": list(prefixes)}},
+                )
+            )
+        Validations.of(role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{pattern}]",
+                    reason="Objects under this prefix are named per run, job or content hash (unknown at deploy "
+                    "time); the grant is one action on one prefix of one TLM bucket.",
+                )
+                for pattern in sorted(set(patterns))
+            )
+        )
 
     def _state_machine(self, name: str, asl: dict) -> sfn.StateMachine:
         text = json.dumps(asl)
@@ -293,13 +386,9 @@ class WorkflowsStack(Stack):
         for step, fn in self.steps.items():
             if "${" + _STEP + step + "}" not in text:
                 continue
-            fn.function.grant_invoke(machine)
-            logical_id = self.get_logical_id(fn.function.node.default_child)
-            Validations.of(machine.role).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
-                    reason="grantInvoke covers the versions/aliases (ARN:*) of this one step function.",
-                )
+            # the unqualified ARN the definition names (no versions or aliases: CDK's grantInvoke adds ARN:*)
+            machine.add_to_role_policy(
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[fn.function.function_arn])
             )
         if "${EventsTable}" in text:  # RecordTask: sequence UpdateItem + conditional PutItem
             self._storage.events_table.grant(machine, "dynamodb:UpdateItem", "dynamodb:PutItem")
@@ -313,8 +402,7 @@ class WorkflowsStack(Stack):
                     actions=[
                         f"sagemaker:Create{title}Job",
                         f"sagemaker:Describe{title}Job",
-                        f"sagemaker:Stop{title}Job",
-                        "sagemaker:AddTags",
+                        f"sagemaker:Stop{title}Job",  # .sync: an aborted execution stops its job
                     ],
                     resources=[self.format_arn(service="sagemaker", resource=f"{kind}-job", resource_name="*")],
                 )

@@ -30,6 +30,8 @@ import json
 import math
 import os
 import shutil
+import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,7 +162,15 @@ class Artifacts:
         source: str = "",
         kind: str = "model",
     ) -> str:
-        """Register a library entry with every file under ``src``; returns its model id."""
+        """Register a library entry with every file under ``src`` (a directory, an ``s3://`` prefix,
+        or a SageMaker job's ``s3://.../model.tar.gz``, unpacked first); returns its model id."""
+        if str(src).startswith("s3://") and str(src).endswith(".tar.gz"):
+            with tempfile.TemporaryDirectory(prefix="tlm-ingest-") as tmp:
+                self._unpack_s3_tarball(str(src), Path(tmp))
+                return self.ingest_dir(
+                    caller, project_id, tmp, name=name, family=family, description=description, tags=tags,
+                    source=source, kind=kind,
+                )  # fmt: skip
         listing = self._listing(str(src))
         if not listing:
             raise Invalid(f"{src} holds no files", field="src")
@@ -184,6 +194,15 @@ class Artifacts:
         return str(model_id)
 
     # ------------------------------------------------------------------ plumbing
+    def _unpack_s3_tarball(self, uri: str, dest: Path) -> None:
+        bucket, key = _split_s3(uri)
+        try:
+            body = self.blobs.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        except self.blobs.s3.exceptions.NoSuchKey:
+            raise NotFound(f"{uri} does not exist", field="src") from None
+        with tarfile.open(fileobj=body, mode="r|gz") as tar:  # a stream: no seek, no copy of the archive
+            tar.extractall(dest, filter="data")
+
     def _part_size(self, size: int) -> int:
         lo, hi = self.blobs.min_part_bytes, self.blobs.max_part_bytes
         ps = max(lo, min(8 * 1024 * 1024, hi), math.ceil(size / 10_000))
