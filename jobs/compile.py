@@ -49,6 +49,9 @@ def _check_stop() -> None:
 
 
 def main(hp: dict[str, Any]) -> None:
+    from jobs.quiet import quiet_known_warnings
+
+    quiet_known_warnings()  # a compile log shows the model's story, not library chatter
     params = {k: v for k, v in hp.items() if k not in ("target", "recipe", *JOB_META)}
     if isinstance(hp.get("recipe"), dict):  # the workflow passes the validated recipe as one field
         params = {**hp["recipe"], **params}

@@ -186,7 +186,9 @@ def export(
         text = client().export_config(config_id, format, version)
     except ApiError as e:
         fail(e)
-    if output is None:
+    if _json():
+        out({"config_id": config_id, "format": format, "text": text})
+    elif output is None:
         print(text, end="")
     else:
         output.write_text(text, encoding="utf-8")
