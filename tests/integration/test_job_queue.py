@@ -126,3 +126,18 @@ def test_a_job_without_an_owner_runs_uncapped(parts):
     assert q.describe("free2").queue_position is None
     assert settle(q, "free2").state == "Completed"
     assert store.version("jobqueue-all") == 0
+
+
+def test_a_training_job_belongs_to_who_requested_the_training(parts):
+    from domain.trainings import TRAININGS, RequestTraining
+    from runtime.services.commands import Caller, execute
+    from runtime.services.job_queue import job_scope
+
+    _, store = parts
+    cmd = RequestTraining(training_id="t1", project_id="p9", name="n", config_id="c", config_version=1, family="bert",
+                          dataset_id="d", run_id="t1")  # fmt: skip
+    execute(store, TRAININGS, "t1", cmd, Caller("carol"))
+    scope = job_scope(store)
+    assert scope(JobSpec(name="tlm-train-x", program="train", hyperparameters={"training_id": "t1"})) == ("carol", "p9")
+    assert scope(JobSpec(name="tlm-train-y", program="train", hyperparameters={"training_id": "nope"})) is None
+    assert scope(spec("z", user="dave", project="p2")) == ("dave", "p2")
