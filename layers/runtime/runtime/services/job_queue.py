@@ -97,11 +97,12 @@ class QueuedJobRunner:
 
     # ---------------------------------------------------------------- admission
     def _release_ended(self) -> None:
-        for name in list(self._refresh().running):
+        for name, entry in list(self._refresh().running.items()):
             try:
                 st = self.inner.describe(name)
-            except NotFound:
-                continue  # admitted but not started (crash in between): _admit starts it
+            except NotFound:  # admitted but never started (a crash in between): start it now
+                self._launch(name, entry.spec)
+                continue
             if st.state in TERMINAL:
                 self._append(JobReleased(job=name, state=st.state, reason=st.failure_reason))
 
