@@ -61,6 +61,12 @@ def _show(c: dict[str, Any]) -> None:
             f"verification: passed={v.get('passed')} max_abs_diff={v.get('max_abs_diff'):.4g} "
             f"label_agreement={v.get('label_agreement'):.3f} on {v.get('sample')} {v.get('sample_source')} examples"
         )
+        split = v.get("test_split")
+        if split and split.get("examples"):
+            console.print(
+                f"test split ({split['file']}, {split['examples']} examples): accuracy eager "
+                f"{split['accuracy_eager']:.4f}, compiled {split['accuracy_compiled']:.4f}"
+            )
     lat = (c.get("report") or {}).get("latency") or {}
     for k, b in lat.items():
         if isinstance(b, dict):
