@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from tlm.cli.arch import arch_app
 from tlm.cli.common import (
     Grid,
     client,
@@ -24,7 +25,7 @@ from tlm.cli.common import (
 )
 from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
-from tlm.cli.configs import arch_app, configs_app
+from tlm.cli.configs import configs_app
 from tlm.cli.datasets import datasets_app
 from tlm.cli.runs import runs_app
 from tlm.cli.train import train_app
