@@ -49,6 +49,9 @@ def _check_stop() -> None:
 
 
 def main(hp: dict[str, Any]) -> None:
+    from jobs.quiet import quiet_known_warnings
+
+    quiet_known_warnings()  # a compile log shows the model's story, not library chatter
     params = {k: v for k, v in hp.items() if k not in ("target", "recipe", *JOB_META)}
     if isinstance(hp.get("recipe"), dict):  # the workflow passes the validated recipe as one field
         params = {**hp["recipe"], **params}
@@ -100,6 +103,23 @@ def main(hp: dict[str, Any]) -> None:
     verification["passed"] = (verification["max_abs_diff"] <= recipe.atol
                               and verification["label_agreement"] >= recipe.min_label_agreement)
     report["verification"] = verification
+
+    # ---- accuracy on the labelled test split (the data channel's, or the one the model was trained with)
+    from jobs.compile_accuracy import find_test_split, score_test_split
+
+    split = find_test_split(data, src)
+    if split is not None:
+
+        def predict(batch: list[str]) -> tuple[Any, Any]:
+            enc = tokenizer(batch, truncation=True, max_length=recipe.max_seq_length, padding=True, return_tensors="np")
+            with torch.inference_mode():
+                eager = model(input_ids=torch.from_numpy(enc["input_ids"]),
+                              attention_mask=torch.from_numpy(enc["attention_mask"])).logits.numpy()
+            return eager, ox.run_session(sess, enc["input_ids"], enc["attention_mask"])
+
+        verification["test_split"] = score_test_split(split, labels, predict, check_stop=_check_stop)
+        if verification["test_split"]:
+            print(f"test split accuracy: {json.dumps(verification['test_split'])}", flush=True)
 
     # ---- latency, eager vs compiled, same inputs
     lat: dict[str, Any] = {}

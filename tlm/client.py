@@ -17,51 +17,11 @@ from typing import Any
 
 import httpx
 
+from tlm.connection import ApiError, Transport, Unreachable, default_endpoint
+
+__all__ = ["ApiError", "Client", "Unreachable", "default_endpoint", "default_token"]
+
 Progress = Callable[[int], None]  # called with bytes just done
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(f"{status} {body.get('error')}: {body.get('message')} (field: {body.get('field')})")
-        self.status = status
-        self.body = body
-        self.field = body.get("field")
-
-
-class Unreachable(ApiError):
-    """No API answers at the endpoint (nothing listening, DNS, timeout): status 0."""
-
-    def __init__(self, endpoint: str, cause: Exception) -> None:
-        why = "connection refused" if isinstance(cause, httpx.ConnectError) else type(cause).__name__
-        super().__init__(
-            0,
-            {
-                "error": "unreachable",
-                "message": f"cannot reach the TLM API at {endpoint} ({why}); start it with `tlm serve` "
-                "(port TLM_PORT, default 8765) or set --endpoint / TLM_ENDPOINT",
-                "field": "endpoint",
-            },
-        )
-
-
-class _Transport(httpx.HTTPTransport):
-    """Turns "nothing answers there" into ``Unreachable`` (an ApiError the CLI reports in one line)."""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return super().handle_request(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-            raise Unreachable(f"{request.url.scheme}://{request.url.netloc.decode()}", e) from None
-
-
-def default_endpoint() -> str:
-    """``TLM_ENDPOINT``, else the local server where ``tlm serve`` listens (``TLM_HOST``/``TLM_PORT``)."""
-    if endpoint := os.environ.get("TLM_ENDPOINT"):
-        return endpoint
-    host = os.environ.get("TLM_HOST") or "127.0.0.1"
-    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 - bound on every interface: talk to it locally
-        host = "127.0.0.1"
-    return f"http://{host}:{os.environ.get('TLM_PORT') or 8765}"
 
 
 def default_token(data_dir: str | None = None) -> str | None:
@@ -127,9 +87,9 @@ class Client:
         self.endpoint = (endpoint or default_endpoint()).rstrip("/")
         self.token = token if token is not None else default_token()
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self.http = httpx.Client(base_url=self.endpoint, headers=headers, timeout=timeout, transport=_Transport())
+        self.http = httpx.Client(base_url=self.endpoint, headers=headers, timeout=timeout, transport=Transport())
         # part and blob URLs carry their own signature
-        self.raw = httpx.Client(timeout=timeout, transport=_Transport())
+        self.raw = httpx.Client(timeout=timeout, transport=Transport())
 
     def close(self) -> None:
         self.http.close()

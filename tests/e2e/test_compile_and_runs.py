@@ -109,7 +109,7 @@ def _scenario(platform: Platform, tmp_path: Path) -> None:
     assert all(s["duration_s"] >= 0 for s in run["steps"]) and run["steps"][1]["duration_s"] > 0.5
     text = platform.cli("runs", "show", run_id).stdout
     assert "Compile" in text and "Package" in text and "succeeded" in text
-    assert run_id in {r["run_id"] for r in cli_json(platform, "runs", "list")}
+    assert run_id in {r["run_id"] for r in cli_json(platform, "runs", "list")["items"]}
 
     # When a second compile is cancelled while its compile job runs
     slow = [a for p in SLOW for a in ("--param", p)]

@@ -32,7 +32,7 @@ def test_configs_from_template_to_architecture_test(platform: Platform, tmp_path
     # Given two projects and the built-in templates
     team = cli_json(platform, "projects", "create", "预训练组")["project_id"]
     other = cli_json(platform, "projects", "create", "下游任务组")["project_id"]
-    names = {t["name"] for t in cli_json(platform, "configs", "templates")}
+    names = {t["name"] for t in cli_json(platform, "configs", "templates")["items"]}
     assert {
         f"{f}-{s}"
         for f in ("bert", "roberta", "albert", "electra", "xlnet")
@@ -74,12 +74,12 @@ def test_configs_from_template_to_architecture_test(platform: Platform, tmp_path
     assert "training.epochs" in platform.cli("configs", "diff", cid, "--from", "1", "--to", "3").stdout
 
     # And blame says who set the learning rate, when, and in which (batch) command
-    (entry,) = cli_json(platform, "configs", "blame", cid, "--path", LR)
+    (entry,) = cli_json(platform, "configs", "blame", cid, "--path", LR)["items"]
     assert entry["value"] == 3e-5 and entry["version"] == 2 and entry["actor"] == "local"
     assert entry["batch_id"] == res["batch_id"]  # the batch is the command (its events carry no command_id)
-    (epochs,) = cli_json(platform, "configs", "blame", cid, "--path", "training.epochs")
+    (epochs,) = cli_json(platform, "configs", "blame", cid, "--path", "training.epochs")["items"]
     assert epochs["version"] == 3 and epochs["command_id"]
-    history = cli_json(platform, "configs", "history", cid)
+    history = cli_json(platform, "configs", "history", cid)["items"]
     assert [h["version"] for h in history] == [1, 2, 3]
 
     # Given a tiny BERT with 4 layers, when an architecture with 2 layers and relu is derived

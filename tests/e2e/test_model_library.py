@@ -109,7 +109,7 @@ def test_a_user_uploads_finds_downloads_and_deletes_a_chinese_model(platform: Pl
         assert http.head(url, headers={"Range": "bytes=9-1"}).status_code == 200  # unparseable: ignored
 
     # And the history tells who did what
-    history = json.loads(platform.cli("--json", "models", "history", mid).stdout)
+    history = json.loads(platform.cli("--json", "models", "history", mid).stdout)["items"]
     assert [h["type"] for h in history] == ["model.registered", "model.upload_started", "model.file_added"]
     assert {h["actor"] for h in history[:2]} == {"local"}
 
@@ -126,7 +126,7 @@ def test_a_user_uploads_finds_downloads_and_deletes_a_chinese_model(platform: Pl
     # When the server restarts, everything else is intact
     platform.stop()
     platform.start()
-    projects = json.loads(platform.cli("--json", "projects", "list").stdout)
+    projects = json.loads(platform.cli("--json", "projects", "list").stdout)["items"]
     assert [p["project_id"] for p in projects] == [project["project_id"]]
     listed = json.loads(platform.cli("--json", "models", "list").stdout)["items"]
     assert [m["model_id"] for m in listed] == [other["model_id"]]

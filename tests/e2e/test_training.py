@@ -162,6 +162,10 @@ def test_demo_dataset_train_follow_show_cancel_and_bad_input(platform: Platform,
     assert [m["name"] for m in http.get("/models", params={"project_id": pid}).json()["items"]] == ["情感-tiny"]
     listed = {t["training_id"]: t["state"] for t in http.get(f"/projects/{pid}/trainings").json()["items"]}
     assert listed == {tid: "succeeded", sid: "cancelled"}
+    # the step the cancel interrupted ends cancelled; after a run, `train logs` shows the training job's log too
+    assert {s["step"]: s["status"] for s in cancelled["steps"]}["Train"] == "cancelled"
+    after = platform.cli("train", "logs", tid).stdout
+    assert "==> tlm-train-" in after and "metric: train_loss=" in after and "==> tlm-evaluate-" in after
 
 
 def test_cli_help_lists_datasets_and_train() -> None:

@@ -4,12 +4,15 @@ instances (two processes) sharing one store."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 import pytest
 
-from domain.jobqueue import Caps
+from domain.events import EventMetadata
+from domain.jobqueue import STREAM, Caps, JobAdmitted, JobQueued
+from domain.records import NewEvent
 from runtime.adapters.local_jobs import LocalJobRunner
 from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
@@ -126,3 +129,32 @@ def test_a_job_without_an_owner_runs_uncapped(parts):
     assert q.describe("free2").queue_position is None
     assert settle(q, "free2").state == "Completed"
     assert store.version("jobqueue-all") == 0
+
+
+def test_a_training_job_belongs_to_who_requested_the_training(parts):
+    from domain.trainings import TRAININGS, RequestTraining
+    from runtime.services.commands import Caller, execute
+    from runtime.services.job_queue import job_scope
+
+    _, store = parts
+    cmd = RequestTraining(training_id="t1", project_id="p9", name="n", config_id="c", config_version=1, family="bert",
+                          dataset_id="d", run_id="t1")  # fmt: skip
+    execute(store, TRAININGS, "t1", cmd, Caller("carol"))
+    scope = job_scope(store)
+    assert scope(JobSpec(name="tlm-train-x", program="train", hyperparameters={"training_id": "t1"})) == ("carol", "p9")
+    assert scope(JobSpec(name="tlm-train-y", program="train", hyperparameters={"training_id": "nope"})) is None
+    assert scope(spec("z", user="dave", project="p2")) == ("dave", "p2")
+
+
+def test_a_job_admitted_but_never_started_is_started_by_the_next_round(parts):
+    # Given a process that recorded the admission and died before starting the job
+    runner, store = parts
+    lost = spec("lost", steps=1)
+    meta = EventMetadata(actor="t")
+    queued = JobQueued(job="lost", user_id="alice", project_id="p1", spec=dataclasses.asdict(lost))
+    store.append(STREAM, [NewEvent.of(queued, meta), NewEvent.of(JobAdmitted(job="lost"), meta)], 0)
+    # When another job is started, Then the lost one is started too and both run to the end
+    q = QueuedJobRunner(runner, store, lambda project: Caps(max_jobs=10, max_jobs_per_user=1))
+    q.start(spec("next", steps=1))
+    assert runner.describe("lost").state in ACTIVE + ("Completed",)
+    assert settle(q, "lost").state == "Completed" and settle(q, "next").state == "Completed"

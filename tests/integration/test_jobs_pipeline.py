@@ -107,8 +107,12 @@ def test_evaluate_compile_int8_and_package(work, trained):
                                                  "latency_runs": 3, "max_seq_length": 64},
                    {"model": root / "model", "data": work / "data" / "test.jsonl"})
     assert comp.returncode == 0, comp.stdout[-2000:] + comp.stderr[-3000:]
+    # the log is free of library chatter that says nothing about the model (jobs.quiet)
+    noise = ("Loading weights", "torchvision", "LeafSpec", "will not be used", "pre-processing before quantization")
+    assert [n for n in noise if n in comp.stdout + comp.stderr] == [], comp.stderr[-3000:]
     cr = json.loads((work / "compile" / "model" / "compile_report.json").read_text())
     assert cr["verification"]["passed"] and cr["verification"]["label_agreement"] >= 0.95
+    assert cr["verification"]["test_split"]["examples"] == 30  # accuracy on the labelled data channel too
     assert cr["export"]["exporter"] in ("dynamo", "torchscript") and cr["quantization"]["weight_type"] == "QInt8"
     assert cr["latency"]["batch_1"]["eager_ms"] > 0 and cr["latency"]["batch_8"]["onnx_ms"] > 0
 

@@ -7,6 +7,7 @@ context, so this module does not import ``tlm.cli.main``.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from tlm.cli.common import Grid, client, console, fail, fail_with, out, out_list
+from tlm.cli.common import Grid, client, console, fail, fail_with, json_mode, out, out_list
 from tlm.cli.configs import parse_value
 from tlm.client import ApiError
 
@@ -60,6 +61,12 @@ def _show(c: dict[str, Any]) -> None:
             f"verification: passed={v.get('passed')} max_abs_diff={v.get('max_abs_diff'):.4g} "
             f"label_agreement={v.get('label_agreement'):.3f} on {v.get('sample')} {v.get('sample_source')} examples"
         )
+        split = v.get("test_split")
+        if split and split.get("examples"):
+            console.print(
+                f"test split ({split['file']}, {split['examples']} examples): accuracy eager "
+                f"{split['accuracy_eager']:.4f}, compiled {split['accuracy_compiled']:.4f}"
+            )
     lat = (c.get("report") or {}).get("latency") or {}
     for k, b in lat.items():
         if isinstance(b, dict):
@@ -126,11 +133,14 @@ def logs(
             page = c.compile_logs(compile_id, start=position)
         except ApiError as e:
             fail(e)
-        for line in page["lines"]:
-            print(line, flush=True)
+        if json_mode():  # one JSON object per page (JSON lines when following)
+            print(json.dumps({**page, "compile_id": compile_id}, ensure_ascii=False), flush=True)
+        else:
+            for line in page["lines"]:
+                print(line, flush=True)
         position = page["next"]
         if not follow or page["terminal"]:
-            if follow:
+            if follow and not json_mode():
                 print(f"== compile {compile_id} {page['status']} ==", flush=True)
             return
         time.sleep(interval)

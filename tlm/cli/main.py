@@ -9,10 +9,23 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from tlm.cli.common import Grid, client, console, fail, json_mode, out, out_list, progress_bar, set_root, upload_files
+from tlm.cli.arch import arch_app
+from tlm.cli.common import (
+    Grid,
+    client,
+    console,
+    fail,
+    fail_with,
+    json_mode,
+    out,
+    out_list,
+    progress_bar,
+    set_root,
+    upload_files,
+)
 from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
-from tlm.cli.configs import arch_app, configs_app
+from tlm.cli.configs import configs_app
 from tlm.cli.datasets import datasets_app
 from tlm.cli.runs import runs_app
 from tlm.cli.train import train_app
@@ -59,7 +72,8 @@ def token_issue(user_id: str, data_dir: Annotated[Path, typer.Option(envvar="TLM
     from tlm.auth import TokenBook
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    print(TokenBook(data_dir).issue(user_id))
+    token = TokenBook(data_dir).issue(user_id)
+    out({"user_id": user_id, "token": token}) if json_mode() else print(token)
 
 
 # ------------------------------------------------------------------ projects
@@ -82,6 +96,29 @@ def projects_list() -> None:
     for p in items:
         t.add_row(p["project_id"], escape(p["name"]), p["role"], str(len(p["members"])))
     out_list(items, t)
+
+
+@projects_app.command("limits")
+def projects_limits(
+    project_id: str,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="NAME=INTEGER, e.g. max_jobs=2 (owner only)")] = None,
+) -> None:
+    """The project's limits (model size, training memory, storage quota, job slots) and its use."""
+    sets: dict[str, int] = {}
+    for item in set_ or []:
+        key, eq, value = item.partition("=")
+        if not eq or not value.strip().isdigit():
+            fail_with("bad_option", f"--set wants NAME=INTEGER, got {item!r}", field="set")
+        sets[key.strip()] = int(value)
+    try:
+        res = client().set_limits(project_id, sets) if sets else client().limits(project_id)
+    except ApiError as e:
+        fail(e)
+    t = Grid("limit", "value")
+    for k, v in res["limits"].items():
+        t.add_row(k, f"{v:,}")
+    t.add_row("storage used (bytes)", f"{res['storage_used']:,}")
+    out(res, t)
 
 
 @projects_app.command("member")

@@ -75,11 +75,17 @@ def logs(
         if follow:
             current = None
             for job, line in c.follow_training_logs(training_id):
+                if _json():  # JSON lines: one {"job", "line"} object per log line
+                    print(json.dumps({"job": job, "line": line}, ensure_ascii=False), flush=True)
+                    continue
                 if job != current:
                     current = job
                     print(f"==> {job} <==", flush=True)
                 print(line, flush=True)
             final = c.training(training_id)
+            if _json():
+                print(json.dumps({"training_id": training_id, "state": final["state"]}), flush=True)
+                return
             print(f"==> training {final['state']} <==", flush=True)
             if final["state"] == "failed":
                 err.print(f"[red]failed[/red] {escape(str(final.get('error')))}: {escape(str(final.get('cause')))}")

@@ -94,9 +94,12 @@ class Artifacts:
         rel = clean_file_path(str(dest).strip("/"), field="dest")
         return f"s3://{self.blobs.bucket}/{CHANNELS}/{rel}/"
 
-    def materialize(self, model_id: str, dest: str | os.PathLike[str]) -> str:
-        """Lay the entry's files out as a job channel; returns the local dir or the s3:// uri."""
+    def materialize(self, model_id: str, dest: str | os.PathLike[str], *, only: set[str] | None = None) -> str:
+        """Lay the entry's files (``only`` these paths, when given) out as a job channel; returns
+        the local dir or the s3:// uri."""
         files = self.files_of(model_id)
+        if only is not None:
+            files = {p: f for p, f in files.items() if p in only}
         if not files:
             raise Invalid(f"model {model_id!r} has no files", field="model_id")
         if self.local:

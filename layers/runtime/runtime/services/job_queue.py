@@ -27,10 +27,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from domain.compiles.compile import COMPILES
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
 from domain.events import DomainEvent, EventMetadata
 from domain.jobqueue import STREAM, Caps, JobAdmitted, JobQueued, JobReleased, QueueState, admissible, apply
 from domain.records import NewEvent
+from domain.trainings import TRAININGS
 from runtime.ports import EventStore, JobRunner, JobSpec, JobStatus
 
 log = logging.getLogger(__name__)
@@ -47,10 +49,10 @@ def job_scope(store: EventStore) -> Callable[[JobSpec], Scope | None]:
         env = spec.environment or {}
         if env.get(USER_ENV) and env.get(PROJECT_ENV):
             return env[USER_ENV], env[PROJECT_ENV]
-        for key, stream in (("training_id", "training-"), ("compile_id", "compile-")):
+        for key, aggregate in (("training_id", TRAININGS), ("compile_id", COMPILES)):
             entity = (spec.hyperparameters or {}).get(key)
             if isinstance(entity, str) and entity:
-                first = store.read(stream + entity, until_version=1)
+                first = store.read(aggregate.stream_id(entity), until_version=1)
                 if first and first[0].data.get("project_id"):
                     return first[0].metadata.actor, str(first[0].data["project_id"])
         return None
@@ -95,11 +97,12 @@ class QueuedJobRunner:
 
     # ---------------------------------------------------------------- admission
     def _release_ended(self) -> None:
-        for name in list(self._refresh().running):
+        for name, entry in list(self._refresh().running.items()):
             try:
                 st = self.inner.describe(name)
-            except NotFound:
-                continue  # admitted but not started (crash in between): _admit starts it
+            except NotFound:  # admitted but never started (a crash in between): start it now
+                self._launch(name, entry.spec)
+                continue
             if st.state in TERMINAL:
                 self._append(JobReleased(job=name, state=st.state, reason=st.failure_reason))
 

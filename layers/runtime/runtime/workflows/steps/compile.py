@@ -34,6 +34,25 @@ PICKLED = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
+def trained_test_split(container: Any, model_id: str) -> tuple[str, str] | None:
+    """(dataset id, test file path) of the dataset a trained model learned from, if it still has one."""
+    from domain.library.models import MODELS
+    from domain.trainings import TRAININGS
+
+    model, _ = load(container.store, MODELS, model_id)
+    source = (model.source or "") if model.exists else ""
+    if not source.startswith("training-run:"):
+        return None
+    training, _ = load(container.store, TRAININGS, source.removeprefix("training-run:"))
+    if not training.exists:
+        return None
+    dataset, _ = load(container.store, MODELS, training.dataset_id)
+    if not dataset.exists:
+        return None
+    tests = sorted(p for p in dataset.files if p.rsplit("/", 1)[-1].rsplit(".", 1)[0] == "test")
+    return (training.dataset_id, tests[0]) if tests else None
+
+
 def _caller(doc: dict[str, Any]) -> Caller:
     return Caller(user_id="workflow:compile", correlation_id=str(doc.get("run_id") or doc.get("compile_id")))
 
@@ -108,6 +127,9 @@ def steps(container: Any) -> dict[str, Any]:
         uri = artifacts.materialize(doc["model_id"], f"{doc['run_id']}/model")
         if uri != doc["model_uri"]:
             raise StepError(INVALID_MODEL, f"the model channel is at {uri}, the workflow expects {doc['model_uri']}")
+        trained_on = trained_test_split(container, state.model_id or doc["model_id"])
+        if trained_on is not None:  # the compile job also reports accuracy on it (jobs.compile_accuracy)
+            artifacts.materialize(trained_on[0], f"{doc['run_id']}/model/eval", only={trained_on[1]})
         execute(container.store, COMPILES, compile_id, StartCompile(files=sorted(files)), _caller(doc), retries=3)
         return {"model_uri": uri, "files": sorted(files)}
 
