@@ -87,7 +87,9 @@ class LocalPlatform:
             idle=s.server_idle_timeout, header=s.server_header_timeout, read=s.server_read_timeout,
             graceful=s.server_graceful_timeout,
         )  # fmt: skip
-        self.app = PlatformApp(container, self.tokens, max_headers=s.server_max_headers)
+        self.app = PlatformApp(
+            container, self.tokens, max_headers=s.server_max_headers, max_header_bytes=s.server_max_header_bytes
+        )
         config = uvicorn.Config(
             self.app,
             http=protocol_class(self.timeouts),
@@ -106,6 +108,8 @@ class LocalPlatform:
         self._gc_thread: threading.Thread | None = None
 
     def start_background(self) -> None:
+        import functions.api.handler  # noqa: F401 - imported now, not on the first request (~1 s)
+
         self.container.catch_up()
         self.container.projector.start()
         # after a crash: settle jobs whose process is gone, then drive unfinished workflow runs on
