@@ -1,6 +1,6 @@
 """The local platform server: what ``make run`` / ``tlm serve`` starts.
 
-uvicorn (h11) serves ``tlm.asgi.PlatformApp``; see docs/adr/0007-local-server-uvicorn.md for why.
+uvicorn (h11) serves ``tlm.asgi.PlatformApp``; see docs/adr/0011-local-server-uvicorn.md for why.
 
 - The socket is bound before anything else (port 0 = any free port) and the bound port is
   reported: the first stdout line names the URL, and ``port_file`` (``tlm serve --port-file``)
