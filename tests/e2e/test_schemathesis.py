@@ -88,7 +88,7 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_status(platform: Platform
         "--workers", "2", "--request-timeout", "30",
     ]  # fmt: skip
     # When Schemathesis runs every operation
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=540, env=platform.env)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=540, env=platform.env, cwd=tmp_path)
     output = res.stdout + res.stderr
     at = output.find("=== SUMMARY ===")
     summary = output[output.rfind("\n", 0, at) + 1 :] if at >= 0 else output[-4000:]
