@@ -1,6 +1,6 @@
 """The local platform server: what ``make run`` / ``tlm serve`` starts.
 
-uvicorn (h11) serves ``tlm.asgi.PlatformApp``; see docs/adr/0007-local-server-uvicorn.md for why.
+uvicorn (h11) serves ``tlm.asgi.PlatformApp``; see docs/adr/0011-local-server-uvicorn.md for why.
 
 - The socket is bound before anything else (port 0 = any free port) and the bound port is
   reported: the first stdout line names the URL, and ``port_file`` (``tlm serve --port-file``)
@@ -87,7 +87,9 @@ class LocalPlatform:
             idle=s.server_idle_timeout, header=s.server_header_timeout, read=s.server_read_timeout,
             graceful=s.server_graceful_timeout,
         )  # fmt: skip
-        self.app = PlatformApp(container, self.tokens, max_headers=s.server_max_headers)
+        self.app = PlatformApp(
+            container, self.tokens, max_headers=s.server_max_headers, max_header_bytes=s.server_max_header_bytes
+        )
         config = uvicorn.Config(
             self.app,
             http=protocol_class(self.timeouts),
@@ -106,6 +108,8 @@ class LocalPlatform:
         self._gc_thread: threading.Thread | None = None
 
     def start_background(self) -> None:
+        import functions.api.handler  # noqa: F401 - imported now, not on the first request (~1 s)
+
         self.container.catch_up()
         self.container.projector.start()
         # after a crash: settle jobs whose process is gone, then drive unfinished workflow runs on

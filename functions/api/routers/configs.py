@@ -31,11 +31,13 @@ def _time(value: str | None, field: str) -> datetime | None:
 
 @router.get("/config-templates", tags=["configs"], summary="Built-in presets: five families x tiny/small/base")
 def templates() -> dict[str, Any]:
+    caller(router)  # signed in, as every route but /health (on AWS the authorizer asks anyway)
     return {"items": container().configs.templates()}
 
 
 @router.get("/config-templates/<name>", tags=["configs"], summary="One preset with its values and source")
 def template(name: str) -> dict[str, Any]:
+    caller(router)
     return container().configs.template(name)
 
 
