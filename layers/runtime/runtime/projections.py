@@ -25,7 +25,7 @@ import threading
 from domain.projection import Projection
 
 # Modules that register projections when imported. Entry points call load() to import them.
-MODULES: list[str] = ["runtime.views.library", "runtime.views.compiles"]
+MODULES: list[str] = ["runtime.views.library", "runtime.views.compiles", "runtime.workflows.runs_view"]
 
 _REGISTRY: dict[str, Projection] = {}
 _LOCK = threading.Lock()
