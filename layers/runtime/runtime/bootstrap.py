@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the ports and services the container hands out (no import c
     from runtime.services.runs import RunsService
     from runtime.services.training import TrainingService
     from runtime.services.uploads import UploadVerification
+    from runtime.workflows.run_status import RunStatusRecorder
 
 
 @dataclass
@@ -251,6 +252,24 @@ class Container:
             )
             self._services["reactions"] = ReactionRegistry(runs.reactions())
         return self._services["reactions"]  # type: ignore[no-any-return]
+
+    @property
+    def run_status(self) -> RunStatusRecorder:
+        """AWS: Step Functions execution status changes -> the run's lifecycle events
+        (runtime.workflows.run_status; the ``functions/events`` Lambda). Locally the runner
+        writes its runs' events itself."""
+        if "run_status" not in self._services:
+            from domain.errors import Unavailable
+            from runtime.adapters.dynamodb.event_store import DynamoDbEventStore
+            from runtime.adapters.dynamodb.run_log import SequencedRunLog
+            from runtime.workflows.run_status import RunStatusRecorder
+
+            if not isinstance(self.store, DynamoDbEventStore):
+                raise Unavailable("execution status changes are recorded on the aws backend only", field="backend")
+            self._services["run_status"] = RunStatusRecorder(
+                SequencedRunLog(self.store), state_machine_prefix=self.settings.state_machine_prefix
+            )
+        return self._services["run_status"]  # type: ignore[no-any-return]
 
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log, then run the reactions the new
