@@ -74,9 +74,10 @@ def dependencies() -> Dependencies:
 
 
 def _from_settings() -> Dependencies:
-    from runtime.bootstrap import get_container
+    from runtime.bootstrap import build_aws
+    from runtime.settings import get_settings
 
-    container = get_container()
+    container = build_aws(get_settings())  # a stream consumer is AWS whatever TLM_BACKEND says
     store: Any = container.store  # DynamoDbEventStore: offloaded payloads, sha256-checked
     return Dependencies(container.views, registry.all(), store.load_payload)  # type: ignore[arg-type]
 
