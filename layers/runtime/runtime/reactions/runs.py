@@ -154,7 +154,7 @@ class RunReactions:
         state, _ = load(self.store, TRAININGS, training_id)
         if not state.exists or state.outcome is not None:
             return
-        cmd = RecordOutcome(status=status, error=error, cause=cause)  # type: ignore[arg-type]
+        cmd = RecordOutcome(status=status, error=error, cause=cause)
         with contextlib.suppress(Conflict):
             execute(self.store, TRAININGS, training_id, cmd, _caller(event), retries=3)
 

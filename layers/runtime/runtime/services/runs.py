@@ -14,7 +14,7 @@ run) is visible to nobody through the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -123,7 +123,7 @@ class RunsService:
                 break
         return out
 
-    def _readable(self, caller: Caller, rows: list[Row]) -> Iterator[Row]:
+    def _readable(self, caller: Caller, rows: Sequence[Row]) -> Iterator[Row]:
         allowed: dict[str, bool] = {}
         for row in rows:
             project = row.get("project_id")
