@@ -271,13 +271,15 @@ class TrainingService:
         if job is not None and job not in names:
             raise NotFound(f"job {job!r} is not part of training {training_id}", field="job")
         name = job or (names[-1] if names else None)
-        finished = bool(run and run["status"] in ("succeeded", "failed", "cancelled"))
+        # ended: its run says so, or the training's recorded outcome does (a run that never started)
+        finished = bool(run and run["status"] in ("succeeded", "failed", "cancelled")) or state.outcome is not None
+        now = run["status"] if run else (state.outcome or "starting")
         if name is None:
             return {"training_id": training_id, "job": None, "lines": [], "next": 0, "jobs": names,
-                    "state": run["status"] if run else "starting", "finished": finished}  # fmt: skip
+                    "state": now, "finished": finished}  # fmt: skip
         lines, nxt = self.c.jobs.logs(name, start=start)
         return {"training_id": training_id, "job": name, "lines": lines, "next": nxt, "jobs": names,
-                "state": run["status"] if run else "starting", "finished": finished}  # fmt: skip
+                "state": now, "finished": finished}  # fmt: skip
 
     def cancel(self, caller: Caller, training_id: str, reason: str = "") -> dict[str, Any]:
         state = self._training(caller, training_id)
