@@ -13,6 +13,8 @@ first, and each phase's append carries an idempotency key (``sfn-status:<executi
 ``:ended``) that a racing duplicate cannot pass. Times are the execution's own (``startDate``,
 ``stopDate``), so the ``runs`` view shows Step Functions' clock. A status of a state machine
 that is not TLM's (another prefix) or that TLM does not record (``PENDING_REDRIVE``) is ignored.
+A run has one life in the log: a redriven execution's later statuses are answered ``duplicate``
+(TLM starts a new run rather than redriving one).
 
 The appends go through a ``RunLog``: on DynamoDB the state machine's own failure tail takes the
 stream's versions from a sequence item, so this writer must too
