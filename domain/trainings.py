@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from domain.aggregate import Aggregate
 from domain.errors import Conflict, Invalid, NotFound
@@ -39,6 +39,15 @@ class TrainingRegistered(DomainEvent):
     evaluation: dict[str, Any] = {}
 
 
+@event("training.ended")
+class TrainingEnded(DomainEvent):
+    """The training's workflow run ended (recorded by the run-outcome reaction)."""
+
+    status: str  # "succeeded" | "failed" | "cancelled"
+    error: str = ""
+    cause: str = ""
+
+
 class RequestTraining(Command):
     training_id: str
     project_id: str
@@ -56,6 +65,12 @@ class RecordRegistration(Command):
     evaluation: dict[str, Any] = {}
 
 
+class RecordOutcome(Command):
+    status: Literal["succeeded", "failed", "cancelled"]
+    error: str = ""
+    cause: str = ""
+
+
 @dataclass(frozen=True)
 class Training:
     training_id: str = ""
@@ -69,6 +84,9 @@ class Training:
     model_id: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None  # how its run ended (training.ended); None while it runs
+    outcome_error: str = ""
+    outcome_cause: str = ""
 
     @property
     def exists(self) -> bool:
@@ -80,6 +98,8 @@ def evolve(state: Training, evt: DomainEvent) -> Training:
         return Training(**{k: getattr(evt, k) for k in TrainingRequested.model_fields})
     if isinstance(evt, TrainingRegistered):
         return replace(state, model_id=evt.model_id, metrics=dict(evt.metrics), evaluation=dict(evt.evaluation))
+    if isinstance(evt, TrainingEnded):
+        return replace(state, outcome=evt.status, outcome_error=evt.error, outcome_cause=evt.cause)
     return state
 
 
@@ -97,6 +117,12 @@ def decide(state: Training, cmd: Command) -> Sequence[DomainEvent]:
         if state.model_id is not None:
             raise Conflict(f"training already registered model {state.model_id}", field="model_id")
         return [TrainingRegistered(model_id=cmd.model_id, metrics=cmd.metrics, evaluation=cmd.evaluation)]
+    if isinstance(cmd, RecordOutcome):
+        if state.outcome == cmd.status:
+            return []  # a redelivered run end
+        if state.outcome is not None:
+            raise Conflict(f"training already {state.outcome}", field="status")
+        return [TrainingEnded(status=cmd.status, error=cmd.error, cause=cmd.cause)]
     raise Invalid(f"unknown command {type(cmd).__name__}")
 
 

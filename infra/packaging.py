@@ -45,7 +45,7 @@ DEFAULT_OUT = REPO / ".cache" / "lambda"
 LAMBDA_PYTHON = "3.12"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 LAYER_LIMIT_BYTES = 250 * 1024 * 1024  # Lambda: function + layers, unzipped
-FUNCTION_GROUPS = ("api", "projector", "triggers", "steps")
+FUNCTION_GROUPS = ("api", "projector", "triggers", "steps", "events")
 # distributions that must never reach a Lambda bundle (heavy ML stacks; DESIGN.md section 5)
 FORBIDDEN = ("torch", "transformers", "sagemaker", "onnx")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache")

@@ -11,12 +11,13 @@
   would land first and the retried older one would become a no-op (lost). Lambda retries from
   the lowest failed sequence number, and what was already applied is skipped by the guards.
 
-Clients are built on first use from ``runtime.settings`` (TLM_ env), never at import time.
+Dependencies are built on first use through ``runtime.bootstrap`` (TLM_ env), never at import
+time. ``functions.projector.reactions`` (the reactions Lambda) reads the same stream records
+through ``decode_record``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from domain.projection import Projection
+from domain.records import RecordedEvent
 from runtime import projections as registry
 from runtime.adapters.dynamodb import codec, keys
 from runtime.projector import ViewTarget, apply_event
@@ -72,46 +74,49 @@ def dependencies() -> Dependencies:
 
 
 def _from_settings() -> Dependencies:
-    import boto3
-
-    from runtime.adapters.dynamodb.views import DynamoDbViewStore
+    from runtime.bootstrap import build_aws
     from runtime.settings import get_settings
 
-    settings = get_settings()
-    s3 = boto3.client("s3", region_name=settings.region, endpoint_url=settings.endpoint_url)
-
-    def load_payload(key: str) -> bytes:
-        body: bytes = s3.get_object(Bucket=settings.blobs_bucket, Key=key)["Body"].read()
-        digest = key[len(keys.PAYLOAD_PREFIX) :] if key.startswith(keys.PAYLOAD_PREFIX) else None
-        if digest is not None and hashlib.sha256(body).hexdigest() != digest:
-            raise PoisonRecord(f"offloaded payload {key!r} does not match its sha256")
-        return body
-
-    return Dependencies(DynamoDbViewStore.from_settings(settings), registry.all(), load_payload)
+    container = build_aws(get_settings())  # a stream consumer is AWS whatever TLM_BACKEND says
+    store: Any = container.store  # DynamoDbEventStore: offloaded payloads, sha256-checked
+    return Dependencies(container.views, registry.all(), store.load_payload)  # type: ignore[arg-type]
 
 
-def project_record(record: DynamoDBRecord, deps: Dependencies, failed_streams: set[str]) -> int:
-    """Apply one stream record; returns view rows written (0: ignored or duplicate)."""
+def decode_record(
+    record: DynamoDBRecord, load_payload: Callable[[str], bytes], failed_streams: set[str]
+) -> RecordedEvent | None:
+    """The event an INSERT record carries (None for anything else: MODIFY/REMOVE, idempotency
+    and sequence items). Raises PoisonRecord for an event item that cannot be decoded, and
+    BlockedBehindFailure when an earlier record of its stream failed in this batch."""
     if record.event_name != DynamoDBRecordEventName.INSERT:
-        return 0
+        return None
     image: dict[str, Any] = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
     if not image:
         raise PoisonRecord("INSERT record without NewImage (stream view type must include NEW_IMAGE)")
     if image.get(keys.KIND, {}).get("S") != keys.KIND_EVENT:
-        return 0  # idempotency-key items and anything else that is not an event
+        return None  # idempotency-key items and anything else that is not an event
     stream_id = image.get(keys.EVENTS_PK, {}).get("S")
     if stream_id in failed_streams:
         raise BlockedBehindFailure(f"an earlier record of {stream_id} failed in this batch")
     try:
-        try:
-            event = codec.record_from_item(codec.from_attribute_values(image), deps.load_payload)
-            event.event()  # known type, valid data: else the record is poison
-        except Exception as exc:
-            raise PoisonRecord(f"cannot decode event item of {stream_id}: {exc}") from exc
-        return apply_event(deps.views, deps.projections, event)
-    except Exception:
+        event = codec.record_from_item(codec.from_attribute_values(image), load_payload)
+        event.event()  # known type, valid data: else the record is poison
+    except Exception as exc:
         if stream_id:
             failed_streams.add(stream_id)
+        raise PoisonRecord(f"cannot decode event item of {stream_id}: {exc}") from exc
+    return event
+
+
+def project_record(record: DynamoDBRecord, deps: Dependencies, failed_streams: set[str]) -> int:
+    """Apply one stream record; returns view rows written (0: ignored or duplicate)."""
+    event = decode_record(record, deps.load_payload, failed_streams)
+    if event is None:
+        return 0
+    try:
+        return apply_event(deps.views, deps.projections, event)
+    except Exception:
+        failed_streams.add(event.stream_id)
         raise
 
 

@@ -1,6 +1,7 @@
 """S3 ObjectCreated trigger on the blobs bucket's ``uploads/`` prefix: an upload's parts were
-joined; verify size + sha256, promote the blob to ``sha256/<hex>`` and append FileAdded (or
-UploadRejected). Locally the server calls this same handler in-process after completion.
+joined. The handler only parses the notification; the verification (size + sha256, promote the
+blob to ``sha256/<hex>``, append FileAdded or UploadRejected) is the runtime's
+``UploadVerification`` service, which the local platform calls in-process after completion.
 
 A record whose upload the views do not know yet (projector lag) raises, so Lambda retries it;
 a verification failure is an answer (recorded as an event), not an error.
@@ -31,25 +32,21 @@ def s3_event(bucket: str, key: str) -> dict[str, Any]:
     }
 
 
+def staged_keys(event: dict[str, Any]) -> list[str]:
+    """The object keys an S3 notification says were created (URL-decoded, as S3 encodes them)."""
+    return [
+        unquote_plus(record["s3"]["object"]["key"])
+        for record in event.get("Records", [])
+        if str(record.get("eventName", "")).startswith("ObjectCreated")
+    ]
+
+
 def process(event: dict[str, Any], container: Any = None) -> list[dict[str, Any]]:
-    """Verify every joined upload named by the event; ``container`` defaults to the process's
-    (the local platform passes its own)."""
-    from runtime.adapters.fs.blob_rules import upload_id_from_staging_key
+    """Verify every joined upload named by the event; ``container`` defaults to the process's."""
     from runtime.bootstrap import get_container
 
-    results = []
-    container = container if container is not None else get_container()
-    for record in event.get("Records", []):
-        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
-            continue
-        key = unquote_plus(record["s3"]["object"]["key"])
-        if not key.startswith("uploads/"):
-            continue
-        upload_id = upload_id_from_staging_key(key)
-        result = container.library.verify_upload(upload_id)
-        logger.info("upload verified", extra={"upload_id": upload_id, "state": result.get("state")})
-        results.append(result)
-    return results
+    uploads = (container if container is not None else get_container()).uploads
+    return [r for key in staged_keys(event) if (r := uploads.verify_object(key)) is not None]
 
 
 @logger.inject_lambda_context(clear_state=True)

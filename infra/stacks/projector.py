@@ -1,12 +1,22 @@
 """Projector: DynamoDB Streams (INSERTs of ``kind = event`` only) -> ``functions/projector/handler.py``
 (powertools BatchProcessor with partial batch failures) -> read views. Poison batches are bisected,
-retried a bounded number of times, then their stream coordinates go to an encrypted SQS queue."""
+retried a bounded number of times, then their stream coordinates go to an encrypted SQS queue.
+
+The same stream, with the same filter and failure handling, feeds the reactions Lambda
+(``functions/projector/reactions.py``: a request starts its run, a run's end is recorded on its
+owner); it may start only the state machines its reactions start. An EventBridge rule on TLM's
+state machines' execution status changes feeds ``functions/events/handler.py``, which appends a
+run's start and end to its stream (retried, then kept in the same queue)."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -15,6 +25,9 @@ from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack
 from runtime.adapters.dynamodb import keys
+from runtime.adapters.stepfunctions.names import state_machine_name
+from runtime.reactions.runs import STARTS
+from runtime.workflows.run_status import DETAIL_TYPE, SOURCE
 
 RETRY_ATTEMPTS = 5
 MAX_RECORD_AGE = Duration.days(1)
@@ -47,7 +60,8 @@ class ProjectorStack(Stack):
             Acknowledgment(
                 id="AwsSolutions-SQS3",
                 reason="This queue is itself the dead-letter (on-failure) destination of the stream "
-                "mapping; it holds stream coordinates for replay and has no consumer to fail.",
+                "mappings and of the run-status rule; it holds stream coordinates and undelivered "
+                "status events for replay and has no consumer to fail.",
             )
         )
         layer = RuntimeLayer(self, "Runtime", assets=assets)
@@ -65,20 +79,96 @@ class ProjectorStack(Stack):
         fn = self.projector.function
         storage.views_table.grant_read_write_data(fn)
         storage.events_table.grant_read_data(fn)  # a stream whose checkpoint lags re-reads its events
-        storage.bucket(self, "blobs").grant_read(fn, keys.PAYLOAD_PREFIX + "*")  # offloaded payloads
+        fn.add_event_source(self._stream_source(storage))
+        blobs = storage.bucket(self, "blobs")
+        blobs.grant_read(fn, keys.PAYLOAD_PREFIX + "*")  # offloaded payloads
         acknowledge_bucket_grants(self.projector.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")])
-        fn.add_event_source(
-            sources.DynamoEventSource(
-                storage.events_table,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=BATCH_SIZE,
-                max_batching_window=Duration.seconds(1),
-                bisect_batch_on_error=True,
-                retry_attempts=RETRY_ATTEMPTS,
-                max_record_age=MAX_RECORD_AGE,
-                report_batch_item_failures=True,
-                parallelization_factor=1,
-                on_failure=sources.SqsDlq(self.dlq),
-                filters=[insert_event_filter()],
+        workflows = {
+            "TLM_STATE_MACHINE_PREFIX": storage.prefix,
+            "TLM_ACCOUNT_ID": Aws.ACCOUNT_ID,
+            "TLM_AWS_PARTITION": Aws.PARTITION,
+        }
+        self.reactions = self._reactions(storage, assets, layer, blobs, workflows)
+        self.run_status = self._run_status(storage, assets, layer, blobs, workflows)
+
+    def _stream_source(self, storage: StorageStack) -> sources.DynamoEventSource:
+        return sources.DynamoEventSource(
+            storage.events_table,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=BATCH_SIZE,
+            max_batching_window=Duration.seconds(1),
+            bisect_batch_on_error=True,
+            retry_attempts=RETRY_ATTEMPTS,
+            max_record_age=MAX_RECORD_AGE,
+            report_batch_item_failures=True,
+            parallelization_factor=1,
+            on_failure=sources.SqsDlq(self.dlq),
+            filters=[insert_event_filter()],
+        )
+
+    def _reactions(
+        self, storage: StorageStack, assets: LambdaAssets, layer: RuntimeLayer, blobs: s3.IBucket, env: dict[str, str]
+    ) -> TlmFunction:
+        reactions = TlmFunction(
+            self,
+            "Reactions",
+            assets=assets,
+            layer=layer,
+            group="projector",
+            handler="functions.projector.reactions.handler",
+            environment={**storage.data_environment(), **env},
+            description="TLM reactions: events table stream -> start requested runs, record run outcomes",
+            timeout=Duration.minutes(2),
+        )
+        fn = reactions.function
+        storage.views_table.grant_read_write_data(fn)  # each reaction's per-stream position
+        storage.events_table.grant_read_write_data(fn)  # reads requests and runs, appends outcomes
+        blobs.grant_read(fn, keys.PAYLOAD_PREFIX + "*")
+        acknowledge_bucket_grants(reactions.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")])
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:"
+                    + state_machine_name(storage.prefix, w)
+                    for w in STARTS
+                ],
             )
         )
+        fn.add_event_source(self._stream_source(storage))
+        return reactions
+
+    def _run_status(
+        self, storage: StorageStack, assets: LambdaAssets, layer: RuntimeLayer, blobs: s3.IBucket, env: dict[str, str]
+    ) -> TlmFunction:
+        status = TlmFunction(
+            self,
+            "RunStatus",
+            assets=assets,
+            layer=layer,
+            group="events",
+            handler="functions.events.handler.handler",
+            environment={**storage.data_environment(), "TLM_STATE_MACHINE_PREFIX": env["TLM_STATE_MACHINE_PREFIX"]},
+            description="TLM run status: Step Functions execution status changes -> the run's stream",
+        )
+        fn = status.function
+        storage.events_table.grant_read_write_data(fn)  # the run stream, its sequence item, idempotency keys
+        blobs.grant_read(fn, keys.PAYLOAD_PREFIX + "*")
+        acknowledge_bucket_grants(status.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")])
+        machines = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{storage.prefix}-"
+        self.run_status_rule = events.Rule(
+            self,
+            "RunStatusChanges",
+            description="TLM state machines' execution status changes -> the run status function",
+            event_pattern=events.EventPattern(
+                source=[SOURCE],
+                detail_type=[DETAIL_TYPE],
+                detail={"stateMachineArn": events.Match.prefix(machines)},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    fn, dead_letter_queue=self.dlq, retry_attempts=RETRY_ATTEMPTS, max_event_age=Duration.hours(6)
+                )
+            ],
+        )
+        return status

@@ -49,9 +49,11 @@ def test_events_table_streams_new_images(templates):
     )
 
 
-def test_projector_event_source_mapping(templates):
+@pytest.mark.parametrize("consumer", ["Projector", "Reactions"])
+def test_projector_event_source_mapping(templates, consumer):
     t = templates["Projector"]
-    (esm,) = resources(t, "AWS::Lambda::EventSourceMapping").values()
+    (esm,) = [m for m in resources(t, "AWS::Lambda::EventSourceMapping").values()
+              if m["Properties"]["FunctionName"]["Ref"].startswith(consumer)]  # fmt: skip
     p = esm["Properties"]
     assert p["BisectBatchOnFunctionError"] is True
     assert 0 < p["MaximumRetryAttempts"] <= 10

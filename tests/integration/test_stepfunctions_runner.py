@@ -22,9 +22,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from domain.errors import Conflict, Forbidden, NotFound, Unavailable
 from runtime.adapters.stepfunctions.names import execution_arn, state_machine_name
 from runtime.adapters.stepfunctions.runner import StepFunctionsWorkflowRunner
-from runtime.adapters.stepfunctions.service import StepFunctionsRunsService, StepFunctionsWorkflowService
+from runtime.adapters.stepfunctions.service import StepFunctionsWorkflowService
 from runtime.bootstrap import Container, build_aws
+from runtime.projector import apply_event
 from runtime.services.commands import Caller
+from runtime.services.runs import RunsService
 from runtime.settings import Settings
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
@@ -110,7 +112,7 @@ def test_build_aws_wires_the_step_functions_runner_and_read_side(aws: dict[str, 
     )
     assert c.workflows.resume_incomplete() == []
     assert isinstance(c.runs, StepFunctionsWorkflowService)
-    assert isinstance(c.project_runs, StepFunctionsRunsService)
+    assert isinstance(c.project_runs, RunsService) and c.project_runs.details is c.runs
     # without the state machine settings: the clear 503, for workflows and for jobs
     bare = build_aws(Settings(backend="aws", region=REGION))
     with pytest.raises(Unavailable, match="TLM_STATE_MACHINE_PREFIX"):
@@ -230,6 +232,21 @@ def test_cancel_mid_poll_aborts_the_execution(aws: dict[str, Any]) -> None:
         c.workflows.cancel(run_id, reason="again")
 
 
+def record_status(c: Container, run_id: str) -> None:
+    """What EventBridge + the execution-status Lambda + the projector do on AWS: the execution's
+    status into its run stream, the stream into the ``runs`` view (tests/integration/test_runs_aws.py
+    covers that path with the real Lambdas and stream records)."""
+    from runtime.workflows.runs_view import RUNS
+
+    _, desc = c.workflows.describe(run_id)
+    ms = {k: int(desc[k].timestamp() * 1000) for k in ("startDate", "stopDate") if desc.get(k)}
+    detail = {**{k: desc.get(k) for k in ("executionArn", "stateMachineArn", "name", "status", "input")}, **ms}
+    c.run_status.record({"detail-type": "Step Functions Execution Status Change", "source": "aws.states",
+                         "detail": detail})  # fmt: skip
+    for event in c.store.read(f"workflowrun-{run_id}"):
+        apply_event(c.views, [RUNS], event)  # type: ignore[arg-type]
+
+
 def test_project_runs_authorize_by_the_project_in_the_run_input(aws: dict[str, Any]) -> None:
     create_machine(aws["sfn"], "compile")  # jobs complete at once; the step Lambdas echo
     c = container()
@@ -238,6 +255,7 @@ def test_project_runs_authorize_by_the_project_in_the_run_input(aws: dict[str, A
     system = c.workflows.start("compile", compile_input(None), run_id="run-system")
     for run_id in (mine, system):
         wait_for(lambda: c.workflows.state(run_id).finished)  # noqa: B023
+        record_status(c, run_id)
     shown = c.project_runs.show(ALICE, mine)
     assert shown["project_id"] == project and shown["run_id"] == mine and shown["steps"]
     listed = c.project_runs.list(ALICE)

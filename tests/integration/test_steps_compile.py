@@ -43,6 +43,14 @@ def c(tmp_path: Path):
     container.close()
 
 
+def run_to_end(c, run_id: str, timeout: float) -> None:
+    """What the server's subscription does: the start reaction starts the run; once it ended,
+    the outcome reaction records it on the compile."""
+    c.catch_up()
+    c.workflows.wait(run_id, timeout=timeout)
+    c.catch_up()
+
+
 def blob_bytes(c, key: str) -> bytes:
     return b"".join(c.blobs.open_range(key))
 
@@ -53,8 +61,8 @@ def test_compile_int8_records_verified_artifacts_and_per_step_timing(c, tiny: Pa
     mid = c.artifacts.ingest_dir(ALICE, pid, tiny, name="tiny", family="bert")
     # When it is compiled to ONNX int8
     started = c.compiles.start(ALICE, mid, "onnx-int8", FAST)
-    assert started["status"] in ("requested", "running") and started["params"]["per_channel"] is False
-    c.workflows.wait(started["run_id"], timeout=240)
+    assert started["status"] == "requested" and started["params"]["per_channel"] is False
+    run_to_end(c, started["run_id"], timeout=240)
     done = c.compiles.show(ALICE, started["compile_id"])
     # Then it succeeded, verified, with all three artifacts as content-addressed blobs
     assert done["status"] == "succeeded", done
@@ -118,7 +126,7 @@ def test_a_model_that_cannot_be_compiled_fails_in_the_validate_step(c, tmp_path:
     mid = c.artifacts.ingest_dir(ALICE, pid, src, name="bad", family="bert")
     # When it is compiled
     started = c.compiles.start(ALICE, mid, "onnx", {})
-    c.workflows.wait(started["run_id"], timeout=30)
+    run_to_end(c, started["run_id"], timeout=30)
     done = c.compiles.show(ALICE, started["compile_id"])
     # Then the validate step failed it with the reason, and no job ran
     assert done["status"] == "failed" and done["error"] == "TLM.InvalidModel" and done["failed_step"] == "Validate"

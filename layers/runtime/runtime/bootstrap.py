@@ -6,25 +6,46 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the ports and services the container hands out (no import cost at run time)
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+    from runtime.adapters.sqlite.db import Database
+    from runtime.ports import BlobStore, EventStore, JobRunner, ViewStore
+    from runtime.reactions.local import LocalSubscription
+    from runtime.reactions.registry import ReactionRegistry
+    from runtime.services.arch_tests import ArchTestService
+    from runtime.services.artifacts import Artifacts
+    from runtime.services.compiles import CompileService
+    from runtime.services.configs import ConfigService
+    from runtime.services.job_logs import JobLogArchive
+    from runtime.services.library import LibraryService
+    from runtime.services.runs import RunDetails, RunsService
+    from runtime.services.training import TrainingService
+    from runtime.services.uploads import UploadVerification
+    from runtime.workflows.run_status import RunStatusRecorder
 
 
 @dataclass
 class Container:
+    """What an entry point needs, typed by port. Services are built on first use and receive the
+    collaborators they use (never the container itself)."""
+
     settings: Settings
-    store: Any  # runtime.ports.EventStore
-    views: Any  # runtime.ports.ViewStore
-    blobs: Any  # runtime.ports.BlobStore
-    idempotency: Any  # powertools BasePersistenceLayer
-    db: Any = None  # local: runtime.adapters.sqlite.db.Database
-    projector: Any = None  # local: LocalProjector (AWS: the Streams Lambda)
+    store: EventStore
+    views: ViewStore
+    blobs: BlobStore
+    idempotency: BasePersistenceLayer
+    db: Database | None = None  # local only
+    projector: LocalSubscription | None = None  # local: projections + reactions tail (AWS: the Streams Lambdas)
     aws_session: Any = None  # aws: the boto3 session the adapters' clients come from
     _services: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def library(self) -> Any:
+    def library(self) -> LibraryService:
         if "library" not in self._services:
             from runtime.services.library import LibraryService
 
@@ -35,20 +56,30 @@ class Container:
                 self.blobs,
                 min_part_bytes=self.settings.min_part_bytes,
                 max_part_bytes=self.settings.max_part_bytes,
-                # locally the S3 trigger's handler runs in-process once the parts are joined
-                on_assembled=(lambda upload_id: _local_trigger(self, upload_id)) if local else None,
+                # locally the upload verification (the S3 trigger's work on AWS) runs in-process
+                # once the parts are joined
+                on_assembled=(lambda upload_id: self.uploads.verify_upload_id(upload_id)) if local else None,
                 check_upload=self.limits.check_upload,
             )
-        return self._services["library"]
+        return self._services["library"]  # type: ignore[no-any-return]
 
     @property
-    def configs(self) -> Any:
+    def uploads(self) -> UploadVerification:
+        """Verification of joined uploads (the S3 trigger's work; locally run in-process)."""
+        if "uploads" not in self._services:
+            from runtime.services.uploads import UploadVerification
+
+            self._services["uploads"] = UploadVerification(self.library)
+        return self._services["uploads"]  # type: ignore[no-any-return]
+
+    @property
+    def configs(self) -> ConfigService:
         if "configs" not in self._services:
             from runtime.services.access import Access
             from runtime.services.configs import ConfigService
 
             self._services["configs"] = ConfigService(self.store, authorize=Access(self.store).check)
-        return self._services["configs"]
+        return self._services["configs"]  # type: ignore[no-any-return]
 
     @property
     def config_list(self) -> Any:
@@ -61,7 +92,7 @@ class Container:
         return self._services["config_list"]
 
     @property
-    def jobs(self) -> Any:
+    def jobs(self) -> JobRunner:
         """The JobRunner port: locally subprocesses under ``<data_dir>/jobs``. On AWS a
         SageMakerJobRunner from ``TLM_SAGEMAKER_ROLE_ARN`` and ``TLM_JOB_IMAGE_URI(S)`` (an
         Unavailable 503 without them)."""
@@ -77,7 +108,7 @@ class Container:
                 inner.attach_log_sink(self.job_logs.sink)  # every finished job's log into the blob store
             # per-user / per-project caps on running jobs; beyond them a job waits in a queue
             self._services["jobs"] = QueuedJobRunner(inner, self.store, self.limits.caps)
-        return self._services["jobs"]
+        return self._services["jobs"]  # type: ignore[no-any-return]
 
     @property
     def limits(self) -> Any:
@@ -103,15 +134,15 @@ class Container:
         return self._services["limits"]
 
     @property
-    def job_logs(self) -> Any:
+    def job_logs(self) -> JobLogArchive:
         if "job_logs" not in self._services:
             from runtime.services.job_logs import JobLogArchive
 
             self._services["job_logs"] = JobLogArchive(self.store, self.artifacts)
-        return self._services["job_logs"]
+        return self._services["job_logs"]  # type: ignore[no-any-return]
 
     @property
-    def arch_tests(self) -> Any:
+    def arch_tests(self) -> ArchTestService:
         if "arch_tests" not in self._services:
             from runtime.services.access import Access
             from runtime.services.arch_tests import ArchTestService
@@ -119,16 +150,16 @@ class Container:
             self._services["arch_tests"] = ArchTestService(
                 self.configs, self.jobs, Access(self.store).check, check_model=self.limits.check_model
             )
-        return self._services["arch_tests"]
+        return self._services["arch_tests"]  # type: ignore[no-any-return]
 
     @property
-    def artifacts(self) -> Any:
+    def artifacts(self) -> Artifacts:
         """Library entries as job channels, job outputs as blobs (runtime.services.artifacts)."""
         if "artifacts" not in self._services:
             from runtime.services.artifacts import Artifacts
 
             self._services["artifacts"] = Artifacts(self.store, self.views, self.blobs, self.library, self.settings)
-        return self._services["artifacts"]
+        return self._services["artifacts"]  # type: ignore[no-any-return]
 
     @property
     def workflows(self) -> Any:
@@ -163,8 +194,9 @@ class Container:
         return self._services["workflows"]
 
     @property
-    def runs(self) -> Any:
-        """Workflow runs for the API/CLI (runtime.workflows.service.WorkflowService)."""
+    def runs(self) -> RunDetails:
+        """A run's details (``show_run``, ``cancel_run``): locally from the run stream
+        (runtime.workflows.service.WorkflowService), on AWS from the Step Functions history."""
         if "runs" not in self._services:
             from runtime.adapters.stepfunctions.runner import StepFunctionsWorkflowRunner
             from runtime.workflows.service import WorkflowService
@@ -173,10 +205,10 @@ class Container:
                 from runtime.adapters.stepfunctions.service import StepFunctionsWorkflowService
 
                 self._services["runs"] = StepFunctionsWorkflowService(self.workflows)
-                return self._services["runs"]
+                return self._services["runs"]  # type: ignore[no-any-return]
             runner = self.workflows if self.settings.backend == "local" else self._services.get("workflows")
-            self._services["runs"] = WorkflowService(self.store, runner)
-        return self._services["runs"]
+            self._services["runs"] = WorkflowService(self.store, runner, views=self.views)
+        return self._services["runs"]  # type: ignore[no-any-return]
 
     def _aws_workflows(self) -> Any:
         """The configured workflow runner on AWS, or None (reads then fall back to the store)."""
@@ -188,41 +220,99 @@ class Container:
             return self._services.get("workflows")
 
     @property
-    def project_runs(self) -> Any:
-        """Runs authorized by their project, for the API (runtime.services.runs)."""
+    def project_runs(self) -> RunsService:
+        """Runs authorized by their project, for the API (runtime.services.runs): one service for
+        both backends, listing from the ``runs`` view, details from ``runs``."""
         if "project_runs" not in self._services:
-            from runtime.adapters.stepfunctions.service import StepFunctionsRunsService, StepFunctionsWorkflowService
+            from runtime.services.access import Access
             from runtime.services.runs import RunsService
 
-            if isinstance(self.runs, StepFunctionsWorkflowService):
-                self._services["project_runs"] = StepFunctionsRunsService(self.store, self.runs)
-                return self._services["project_runs"]
-            self._services["project_runs"] = RunsService(self.store, self.runs)
-        return self._services["project_runs"]
+            self._services["project_runs"] = RunsService(self.views, self.runs, Access(self.store), self.catch_up)
+        return self._services["project_runs"]  # type: ignore[no-any-return]
 
     @property
-    def compiles(self) -> Any:
+    def compiles(self) -> CompileService:
         if "compiles" not in self._services:
+            from runtime.services.access import Access
             from runtime.services.compiles import CompileService
 
-            self._services["compiles"] = CompileService(self)
-        return self._services["compiles"]
+            self._services["compiles"] = CompileService(
+                store=self.store,
+                views=self.views,
+                blobs=self.blobs,
+                library=self.library,
+                jobs=lambda: self.jobs,
+                runs=lambda: self.runs,
+                workflows=lambda: self.workflows,
+                access=Access(self.store),
+            )
+        return self._services["compiles"]  # type: ignore[no-any-return]
 
     @property
-    def training(self) -> Any:
+    def training(self) -> TrainingService:
         """Training runs and the demo dataset importer (runtime.services.training)."""
         if "training" not in self._services:
-            from runtime.services.training import TrainingService
+            from runtime.services.training import TrainingDeps, TrainingService
 
-            if self.settings.backend == "local":
-                root = str(self.settings.data_dir.resolve() / "trainings")
-            else:
-                root = f"s3://{self.settings.blobs_bucket}/trainings"
-            self._services["training"] = TrainingService(self, output_root=root)
-        return self._services["training"]
+            deps = TrainingDeps(
+                store=self.store,
+                views=self.views,
+                configs=self.configs,
+                library=self.library,
+                artifacts=lambda: self.artifacts,
+                jobs=lambda: self.jobs,
+                runs=lambda: self.runs,
+                project_runs=lambda: self.project_runs,
+                catch_up=self.catch_up,
+            )
+            self._services["training"] = TrainingService(deps)
+        return self._services["training"]  # type: ignore[no-any-return]
+
+    def output_root(self, kind: str) -> str:
+        """Where a workflow's outputs go: ``<data_dir>/<kind>`` locally, the blobs bucket on AWS."""
+        if self.settings.backend == "local":
+            return str(self.settings.data_dir.resolve() / kind)
+        return f"s3://{self.settings.blobs_bucket}/{kind}"
+
+    @property
+    def reactions(self) -> ReactionRegistry:
+        """The process managers (runtime.reactions): request -> start its run, run ended ->
+        record the outcome. Driven by the local tail (``projector``) or the reactions Lambda."""
+        if "reactions" not in self._services:
+            from runtime.reactions.registry import ReactionRegistry
+            from runtime.reactions.runs import RunReactions
+
+            runs = RunReactions(
+                store=self.store,
+                workflows=lambda: self.workflows,
+                channel_uri=lambda dest: self.artifacts.channel_uri(dest),
+                training_root=self.output_root("trainings"),
+                compile_root=self.output_root("artifacts/compiles"),
+            )
+            self._services["reactions"] = ReactionRegistry(runs.reactions())
+        return self._services["reactions"]  # type: ignore[no-any-return]
+
+    @property
+    def run_status(self) -> RunStatusRecorder:
+        """AWS: Step Functions execution status changes -> the run's lifecycle events
+        (runtime.workflows.run_status; the ``functions/events`` Lambda). Locally the runner
+        writes its runs' events itself."""
+        if "run_status" not in self._services:
+            from domain.errors import Unavailable
+            from runtime.adapters.dynamodb.event_store import DynamoDbEventStore
+            from runtime.adapters.dynamodb.run_log import SequencedRunLog
+            from runtime.workflows.run_status import RunStatusRecorder
+
+            if not isinstance(self.store, DynamoDbEventStore):
+                raise Unavailable("execution status changes are recorded on the aws backend only", field="backend")
+            self._services["run_status"] = RunStatusRecorder(
+                SequencedRunLog(self.store), state_machine_prefix=self.settings.state_machine_prefix
+            )
+        return self._services["run_status"]  # type: ignore[no-any-return]
 
     def catch_up(self) -> None:
-        """Local read-your-writes: bring the views up to the log (no-op on AWS)."""
+        """Local read-your-writes: bring the views up to the log, then run the reactions the new
+        events call for (no-op on AWS)."""
         if self.projector is not None:
             self.projector.catch_up()
 
@@ -284,18 +374,14 @@ def _sagemaker_jobs(container: Container) -> Any:
     )
 
 
-def _local_trigger(container: Container, upload_id: str) -> dict[str, Any]:
-    """What the S3 trigger does for one joined upload (runtime never imports functions/)."""
-    return container.library.verify_upload(upload_id)  # type: ignore[no-any-return]
-
-
 def build_local(settings: Settings) -> Container:
     from runtime import projections
     from runtime.adapters.fs.blob_store import LocalBlobStore
     from runtime.adapters.sqlite.db import Database
     from runtime.adapters.sqlite.event_store import SqliteEventStore
     from runtime.adapters.sqlite.idempotency import SqliteIdempotencyLayer
-    from runtime.adapters.sqlite.views import LocalProjector, SqliteViewStore
+    from runtime.adapters.sqlite.views import SqliteViewStore
+    from runtime.reactions.local import LocalReactor, LocalSubscription
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
@@ -308,11 +394,16 @@ def build_local(settings: Settings) -> Container:
         min_part_bytes=settings.min_part_bytes,
         max_part_bytes=settings.max_part_bytes,
     )
-    projector = LocalProjector(db, views, projections.all())
     from runtime.adapters.fs.reclaim import reclaim_temp_files
 
     reclaim_temp_files(settings.blobs_dir)  # left by an upload or join that crashed
-    return Container(settings, store, views, blobs, SqliteIdempotencyLayer(db), db=db, projector=projector)
+    container = Container(settings, store, views, blobs, SqliteIdempotencyLayer(db), db=db)
+    # one local tail: the views first (read-your-writes), then the reactions, each with its own
+    # tracking row; the reactions are built on first use (they need the workflow runner)
+    container.projector = LocalSubscription(
+        db, views, projections.all(), LocalReactor(db, store, lambda: container.reactions)
+    )
+    return container
 
 
 def build_aws(settings: Settings, *, session: Any = None) -> Container:

@@ -25,7 +25,7 @@ import threading
 from domain.projection import Projection
 
 # Modules that register projections when imported. Entry points call load() to import them.
-MODULES: list[str] = ["runtime.views.library", "runtime.views.compiles"]
+MODULES: list[str] = ["runtime.views.library", "runtime.views.compiles", "runtime.workflows.runs_view"]
 MODULES.append("runtime.views.configs")  # the configs list (issue 11)
 
 _REGISTRY: dict[str, Projection] = {}

@@ -73,7 +73,7 @@ class Artifacts:
 
     @property
     def local(self) -> bool:
-        return self.settings.backend == "local"
+        return bool(self.settings.backend == "local")
 
     # ------------------------------------------------------------------ entries -> channels
     def files_of(self, model_id: str) -> dict[str, m.ModelFile]:
@@ -207,7 +207,7 @@ class Artifacts:
             tar.extractall(dest, filter="data")
 
     def _part_size(self, size: int) -> int:
-        lo, hi = self.blobs.min_part_bytes, self.blobs.max_part_bytes
+        lo, hi = int(self.blobs.min_part_bytes), int(self.blobs.max_part_bytes)
         ps = max(lo, min(8 * 1024 * 1024, hi), math.ceil(size / 10_000))
         if ps > hi:
             raise Invalid("file too large for the part limits", field="size")

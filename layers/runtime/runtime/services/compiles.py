@@ -4,15 +4,17 @@ it, read its logs, cancel it, download its artifacts.
 ``start`` checks everything it can before any job runs: the caller may write in the model's
 project, the model exists, is a model (not a dataset) and has files, and the recipe and its
 parameters are valid (``domain.compiles.recipes``: pydantic only, shipped in the Lambda layer). Then it records
-``compile.requested`` and starts the ``compile`` workflow (validate -> compile job -> verify ->
-package job -> record). Whether the files can actually be compiled is the validate step's call.
+``compile.requested`` and returns: one write. The start-compile-run reaction
+(``runtime.reactions.runs``) starts the ``compile`` workflow (validate -> compile job -> verify ->
+package job -> record) under the run id the request names. Whether the files can actually be
+compiled is the validate step's call.
 
 The workflow's steps write ``compile.started``, ``compile.verified`` and ``compile.succeeded``.
 A run that fails or is cancelled ends with the run's own events (``workflowrun.failed``, the
-failure-tail's ``workflowrun.failure_recorded``); :meth:`CompileService.sync` turns that into
-``compile.failed`` (with the recorded reason) or ``compile.cancelled``. It runs on every read and
-on cancel, so a compile never says "running" once its run has ended; after a crash the local
-server resumes the run first (see ``tlm.server``), then the next read settles the compile.
+failure-tail's ``workflowrun.failure_recorded``; on AWS the execution-status Lambda appends the
+end); the record-run-outcome reaction turns that into ``compile.failed`` (with the recorded
+reason) or ``compile.cancelled``. Reads never settle anything: what the log says is the answer.
+After a crash the local server resumes the run, and the reactions catch up from their positions.
 
 Logs: the compile's jobs (compile, then package) as one sequence of lines, each job's part
 introduced by a ``== <step> job <name> ==`` line; ``start`` indexes into it. Jobs keep their
@@ -22,19 +24,21 @@ logs after they end, so a cancelled compile's log can still be read.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from domain.compiles.compile import COMPILES, CancelCompile, Compile, FailCompile, RequestCompile
+from domain.compiles.compile import COMPILES, CancelCompile, Compile, RequestCompile
 from domain.errors import Conflict, Invalid, NotFound
 from domain.events import new_id
-from domain.workflows import events as wev
-from domain.workflows.run import WorkflowRun
+from runtime.ports import BlobStore, EventStore, JobRunner, ViewStore
 from runtime.services.access import Access
 from runtime.services.commands import Caller, execute, load
 
+if TYPE_CHECKING:
+    from runtime.services.library import LibraryService
+
 WORKFLOW = "compile"
 RUN_ENDED = ("succeeded", "failed", "cancelled")
-SYSTEM = Caller(user_id="system:compiles")
 
 
 def recipe_error(message: str) -> Invalid:
@@ -57,15 +61,58 @@ def validate_recipe(target: str, params: dict[str, Any] | None) -> dict[str, Any
         raise recipe_error(str(e)) from None
 
 
+def compile_run_input(
+    requested: dict[str, Any], *, model_uri: str, output_uri: str, requested_by: str
+) -> dict[str, Any]:
+    """The ``compile`` workflow's input for a ``compile.requested`` event's data (what the
+    start-compile-run reaction passes)."""
+    d = requested
+    return {
+        "compile_id": d["compile_id"],
+        "run_id": d["run_id"],
+        "project_id": d["project_id"],  # runs are authorized by their project
+        "model_id": d["model_id"],
+        "model_version_id": f"{d['model_id']}@{d['model_version']}",
+        "model_uri": model_uri,
+        "target": d["target"],
+        "recipe": {k: v for k, v in d["params"].items() if k != "target"},
+        "output_uri": output_uri,
+        "requested_by": requested_by,
+    }
+
+
 class CompileService:
-    def __init__(self, container: Any, *, cancel_wait_s: float = 15.0) -> None:
-        self.c = container
-        self.access = Access(container.store)
+    """``jobs``, ``runs`` and ``workflows`` are providers: on AWS each needs its own settings, and
+    a read (show, list) must not fail because, say, the job runner is not configured."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        views: ViewStore,
+        blobs: BlobStore,
+        library: LibraryService,
+        jobs: Callable[[], JobRunner],
+        runs: Callable[[], Any],
+        workflows: Callable[[], Any],
+        access: Access,
+        cancel_wait_s: float = 15.0,
+    ) -> None:
+        self.store = store
+        self.views = views
+        self.blobs = blobs
+        self.library = library
+        self.jobs = jobs
+        self.runs = runs
+        self.workflows = workflows
+        self.access = access
         self.cancel_wait_s = cancel_wait_s
 
     # ------------------------------------------------------------------ use cases
     def start(self, caller: Caller, model_id: str, target: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        model = self.c.library.get_model(caller, model_id)
+        """Record ``compile.requested`` and return: the start-compile-run reaction
+        (``runtime.reactions.runs``) starts its run, under the run id recorded here."""
+        model = self.library.get_model(caller, model_id)
         self.access.require(caller, model["project_id"], "editor")
         if model.get("kind", "model") != "model":
             raise Invalid(f"{model_id} is a {model.get('kind')}, not a model", field="model_id")
@@ -82,54 +129,37 @@ class CompileService:
             params=recipe,
             run_id=run_id,
         )
-        execute(self.c.store, COMPILES, compile_id, cmd, caller)
-        run_input = {
-            "compile_id": compile_id,
-            "run_id": run_id,
-            "project_id": model["project_id"],
-            "model_id": model_id,
-            "model_version_id": f"{model_id}@{model['version']}",
-            "model_uri": self.c.artifacts.channel_uri(f"{run_id}/model"),
-            "target": target,
-            "recipe": {k: v for k, v in recipe.items() if k != "target"},
-            "output_uri": self._output_uri(compile_id),
-            "requested_by": caller.user_id,
-        }
-        try:
-            self.c.workflows.start(WORKFLOW, run_input, run_id=run_id)
-        except Exception as e:
-            execute(self.c.store, COMPILES, compile_id, FailCompile(reason=f"could not start: {e}"), SYSTEM, retries=3)
-            raise
+        execute(self.store, COMPILES, compile_id, cmd, caller)
         return self.show(caller, compile_id)
 
     def show(self, caller: Caller, compile_id: str) -> dict[str, Any]:
         state = self._authorized(caller, compile_id, "viewer")
-        return self._doc(self.sync(state))
+        return self._doc(state)
 
     def list_for_model(self, caller: Caller, model_id: str) -> list[dict[str, Any]]:
-        model = self.c.library.get_model(caller, model_id)  # NotFound / Forbidden
-        rows = sorted((row for _, row in self.c.views.scan("compiles_by_model", prefix=f"{model_id}/")),
+        model = self.library.get_model(caller, model_id)  # NotFound / Forbidden
+        rows = sorted((row for _, row in self.views.scan("compiles_by_model", prefix=f"{model_id}/")),
                       key=lambda r: r["at"])  # fmt: skip
         ids = [r["compile_id"] for r in rows]
         out = []
         for cid in reversed(ids):
-            state, _ = load(self.c.store, COMPILES, cid)
+            state, _ = load(self.store, COMPILES, cid)
             if state.project_id == model["project_id"]:
-                doc = self._doc(self.sync(state), steps=False)
+                doc = self._doc(state, steps=False)
                 out.append(doc)
         return out
 
     def logs(self, caller: Caller, compile_id: str, *, start: int = 0) -> dict[str, Any]:
         if start < 0:
             raise Invalid("must be >= 0", field="start")
-        state = self.sync(self._authorized(caller, compile_id, "viewer"))
+        state = self._authorized(caller, compile_id, "viewer")
         lines: list[str] = []
         current = None
         for step, job in self._jobs(state):
             current = job
             lines.append(f"== {step} job {job} ==")
             try:
-                got, _ = self.c.jobs.logs(job, start=0)
+                got, _ = self.jobs().logs(job, start=0)
             except NotFound:
                 got = ["(this job's log is gone)"]
             lines += [ln.rstrip("\n") for ln in got]
@@ -143,73 +173,38 @@ class CompileService:
         }
 
     def cancel(self, caller: Caller, compile_id: str, *, reason: str = "") -> dict[str, Any]:
-        state = self.sync(self._authorized(caller, compile_id, "editor"))
+        state = self._authorized(caller, compile_id, "editor")
         if state.terminal:
             raise Conflict(f"compile {compile_id} is already {state.status}", field="status")
         try:
-            run = self.c.workflows.cancel(state.run_id, reason=reason or "compile cancelled")
+            run = self.workflows().cancel(state.run_id, reason=reason or "compile cancelled")
         except Conflict:  # the run ended meanwhile: whatever it ended as is the answer
             return self.show(caller, compile_id)
+        except NotFound:  # requested, its run not started yet: the start reaction now skips it
+            run = None
         step = getattr(run, "current_step", None) or getattr(run, "next_step", None)
         try:
-            execute(self.c.store, COMPILES, compile_id, CancelCompile(reason=reason, step=step), caller, retries=3)
+            execute(self.store, COMPILES, compile_id, CancelCompile(reason=reason, step=step), caller, retries=3)
         except Conflict:  # it succeeded (or failed) in the last moment: that stands
             return self.show(caller, compile_id)
         deadline = time.monotonic() + self.cancel_wait_s
-        while time.monotonic() < deadline and not self._run_finished(state.run_id):
+        while run is not None and time.monotonic() < deadline and not self._run_finished(state.run_id):
             time.sleep(0.1)
         return self.show(caller, compile_id)
 
     def download(self, caller: Caller, compile_id: str, path: str) -> dict[str, Any]:
-        state = self.sync(self._authorized(caller, compile_id, "viewer"))
+        state = self._authorized(caller, compile_id, "viewer")
         a = state.artifacts.get(path)
         if a is None:
             if state.status != "succeeded":
                 raise Conflict(f"compile {compile_id} is {state.status}: no artifacts", field="status")
             raise NotFound(f"no artifact {path!r}; one of {', '.join(sorted(state.artifacts))}", field="path")
         name = path.rsplit("/", 1)[-1]
-        return {**a, "path": path, "url": self.c.blobs.download_url(a["blob"], filename=name)}
-
-    # ------------------------------------------------------------------ settling
-    def sync(self, state: Compile) -> Compile:
-        """Record the end of a compile whose run ended without the compile saying so."""
-        if state.terminal or not state.run_id:
-            return state
-        run = self._run(state.run_id)
-        if run is None:
-            # requested but the run never started (a crash between the two appends)
-            age = time.time() - records_time(self.c.store, state.compile_id)
-            if age < 60:
-                return state
-            cmd: Any = FailCompile(reason="the workflow run never started")
-        elif run["status"] not in RUN_ENDED:
-            return state
-        elif run["status"] == "cancelled":
-            cmd = CancelCompile(reason="the workflow run was cancelled", step=run.get("current_step"))
-        else:
-            # the failure tail records the caught error as an event on both backends (locally the
-            # runner, on AWS the state machine's DynamoDB task writes it into the events table)
-            recorded = [
-                r for r in self.c.store.read(WorkflowRun.stream_id(state.run_id))
-                if r.type == wev.FailureRecorded.event_type
-            ]  # fmt: skip
-            failed = [s for s in run.get("steps", []) if s.get("status") == "failed"]
-            step = failed[-1]["step"] if failed else None
-            if recorded:
-                error, cause = recorded[-1].data.get("error", ""), recorded[-1].data.get("cause", "")
-            elif run["status"] == "failed":
-                error, cause = run.get("error") or "", run.get("cause") or ""
-            else:
-                error, cause = "TLM.NotRecorded", "the run succeeded but the compile was not recorded"
-            cmd = FailCompile(reason=cause or error or "failed", error=error, step=step)
-        try:
-            return execute(self.c.store, COMPILES, state.compile_id, cmd, SYSTEM, retries=3).state
-        except Conflict:  # settled by someone else meanwhile
-            return load(self.c.store, COMPILES, state.compile_id)[0]
+        return {**a, "path": path, "url": self.blobs.download_url(a["blob"], filename=name)}
 
     # ------------------------------------------------------------------ helpers
     def _authorized(self, caller: Caller, compile_id: str, role: str) -> Compile:
-        state, _ = load(self.c.store, COMPILES, compile_id)
+        state, _ = load(self.store, COMPILES, compile_id)
         if state.status == "new":
             raise NotFound(f"no compile {compile_id!r}", field="compile_id")
         self.access.require(caller, state.project_id, role)
@@ -218,7 +213,7 @@ class CompileService:
     def _run(self, run_id: str) -> dict[str, Any] | None:
         """The run as the backend's read side shows it (local events or Step Functions history)."""
         try:
-            run: dict[str, Any] = self.c.runs.show_run(run_id)
+            run: dict[str, Any] = self.runs().show_run(run_id)
         except NotFound:
             return None
         return run
@@ -232,11 +227,6 @@ class CompileService:
         run = self._run(state.run_id)
         out = [(s["step"], s["job"]) for s in (run or {}).get("steps", []) if s.get("job")]
         return out or [(k, v) for k, v in state.jobs.items()]
-
-    def _output_uri(self, compile_id: str) -> str:
-        if self.c.settings.backend == "local":
-            return str(self.c.settings.data_dir.resolve() / "artifacts" / "compiles" / compile_id)
-        return f"s3://{self.c.settings.blobs_bucket}/artifacts/compiles/{compile_id}"
 
     def _doc(self, state: Compile, *, steps: bool = True) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -259,14 +249,9 @@ class CompileService:
         }
         if steps and state.run_id:
             try:
-                run = self.c.runs.show_run(state.run_id)
+                run = self.runs().show_run(state.run_id)
                 doc["run"] = {k: run[k] for k in ("status", "current_step", "started_at", "ended_at", "duration_s")}
                 doc["steps"] = run["steps"]
             except NotFound:
                 doc["run"], doc["steps"] = None, []
         return doc
-
-
-def records_time(store: Any, compile_id: str) -> float:
-    records = store.read(COMPILES.stream_id(compile_id))
-    return records[0].recorded_at.timestamp() if records else 0.0

@@ -1,46 +1,106 @@
-"""Workflow runs as the API shows them, authorized by the run's project.
+"""Workflow runs as the API shows them, authorized by the run's project: one service for both
+backends.
+
+Which runs exist, their project, owner, status and times come from the ``runs`` view
+(``runtime.workflows.runs_view``, projected from the run streams on both backends); a run's
+per-step details from ``details`` (``show_run`` / ``cancel_run``: the run stream locally, the
+Step Functions history on AWS). Listing never reads the log: it pages the view's rows (one
+Query on DynamoDB's ``runs`` partition, no table Scan).
 
 Every workflow TLM starts for a user carries ``project_id`` in its run input; a run is visible
 to the members of that project (viewer reads, editor cancels). A run without a project (a system
-run) is visible to nobody through the API. Details, per-step status and timing come from
-``runtime.workflows.service.WorkflowService``.
+run) is visible to nobody through the API.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from domain.errors import Forbidden, NotFound
-from domain.workflows import events as ev
-from domain.workflows.run import WorkflowRun
+from domain.projection import Row
+from runtime.ports import ViewStore
 from runtime.services.access import Access
 from runtime.services.commands import Caller
 
+VIEW = "runs"
+STATUSES = ("running", "cancelling", "succeeded", "failed", "cancelled")
+
+
+class RunDetails(Protocol):
+    def show_run(self, run_id: str) -> dict[str, Any]: ...
+
+    def cancel_run(self, run_id: str, *, reason: str = "") -> dict[str, Any]: ...
+
+
+def _duration(row: Row) -> float | None:
+    if not (row.get("started_at") and row.get("ended_at")):
+        return None
+    delta = datetime.fromisoformat(row["ended_at"]) - datetime.fromisoformat(row["started_at"])
+    return round(delta.total_seconds(), 3)
+
+
+def summary(row: Row) -> dict[str, Any]:
+    """A listed run: the view row in the shape ``show`` has, without steps and output."""
+    return {
+        "run_id": row["run_id"],
+        "workflow": row["workflow"],
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "ended_at": row["ended_at"],
+        "duration_s": _duration(row),
+        "current_step": row.get("current_step"),
+        "error": row.get("error"),
+        "cause": row.get("cause"),
+        "project_id": row["project_id"],
+        "owner": row.get("owner"),
+    }
+
 
 class RunsService:
-    def __init__(self, store: Any, runs: Any) -> None:
-        self.store = store
-        self.runs = runs  # WorkflowService
-        self.access = Access(store)
+    def __init__(
+        self, views: ViewStore, details: RunDetails, access: Access, catch_up: Callable[[], None] | None = None
+    ) -> None:
+        self.views = views
+        self.details = details
+        self.access = access
+        self.catch_up = catch_up  # local read-your-writes before a read of the view
 
-    def _project(self, run_id: str) -> str:
-        first = self.store.read(WorkflowRun.stream_id(run_id), until_version=1)
-        if not first:
+    def _row(self, run_id: str) -> Row:
+        row = self.views.get(VIEW, run_id)
+        if row is None and self.catch_up is not None:
+            self.catch_up()
+            row = self.views.get(VIEW, run_id)
+        if row is None:
             raise NotFound(f"no workflow run {run_id!r}", field="run_id")
-        project = (first[0].data.get("input") or {}).get("project_id")
-        if not project:
+        if not row.get("project_id"):
             raise Forbidden("this run belongs to no project", field="run_id")
-        return str(project)
+        return row
 
     def show(self, caller: Caller, run_id: str) -> dict[str, Any]:
-        self.access.require(caller, self._project(run_id), "viewer")
-        return {**self.runs.show_run(run_id), "project_id": self._project(run_id)}
+        row = self._row(run_id)
+        self.access.require(caller, row["project_id"], "viewer")
+        return {**self.details.show_run(run_id), "project_id": row["project_id"], "owner": row.get("owner")}
 
     def cancel(self, caller: Caller, run_id: str, *, reason: str = "") -> dict[str, Any]:
-        project = self._project(run_id)
-        self.access.require(caller, project, "editor")
-        return {**self.runs.cancel_run(run_id, reason=reason), "project_id": project}
+        row = self._row(run_id)
+        self.access.require(caller, row["project_id"], "editor")
+        return {**self.details.cancel_run(run_id, reason=reason), "project_id": row["project_id"]}
+
+    def rows(
+        self, *, project_id: str | None = None, workflow: str | None = None, status: str | None = None
+    ) -> list[Row]:
+        """View rows newest first, filtered (no authorization: callers check the project)."""
+        found = [
+            row
+            for _, row in self.views.scan(VIEW)
+            if (project_id is None or row.get("project_id") == project_id)
+            and (workflow is None or row.get("workflow") == workflow)
+            and (status is None or row.get("status") == status)
+        ]
+        found.sort(key=lambda r: (r.get("started_at") or "", r["run_id"]), reverse=True)
+        return found
 
     def list(
         self,
@@ -54,10 +114,20 @@ class RunsService:
         """Newest first, without per-step details; only runs of projects the caller can read."""
         if project_id is not None:
             self.access.require(caller, project_id, "viewer")
-        allowed: dict[str, bool] = {}
+        if self.catch_up is not None:
+            self.catch_up()
         out: list[dict[str, Any]] = []
-        for project, fetch in self._candidates(workflow=workflow, status=status):
-            if project_id is not None and project != project_id:
+        for row in self._readable(caller, self.rows(project_id=project_id, workflow=workflow, status=status)):
+            out.append(summary(row))
+            if len(out) >= limit:
+                break
+        return out
+
+    def _readable(self, caller: Caller, rows: Sequence[Row]) -> Iterator[Row]:
+        allowed: dict[str, bool] = {}
+        for row in rows:
+            project = row.get("project_id")
+            if not project:
                 continue
             if project not in allowed:
                 try:
@@ -65,36 +135,5 @@ class RunsService:
                     allowed[project] = True
                 except (Forbidden, NotFound):
                     allowed[project] = False
-            if not allowed[project] or (run := fetch()) is None:
-                continue
-            out.append({**run, "project_id": project})
-            if len(out) >= limit:
-                break
-        return out
-
-    def _candidates(
-        self, *, workflow: str | None, status: str | None
-    ) -> Iterator[tuple[str, Callable[[], dict[str, Any] | None]]]:
-        """(project, fetch) per run, newest first; ``fetch`` reads the run summary (None when the
-        status filter rejects it) only once the caller may see the project. Local: the log."""
-        started: list[tuple[str, str, str]] = []  # (run id, workflow, project)
-        position = 0
-        while batch := self.store.read_all(after_position=position, limit=1000):
-            for e in batch:
-                if e.type == ev.RunStarted.event_type:
-                    project = (e.data.get("input") or {}).get("project_id")
-                    if project:
-                        started.append((e.data["run_id"], e.data["workflow"], str(project)))
-            position = batch[-1].position or 0
-
-        def fetch(run_id: str) -> dict[str, Any] | None:
-            run = self.runs.show_run(run_id)
-            if status is not None and run["status"] != status:
-                return None
-            run.pop("steps")
-            run.pop("output", None)
-            return dict(run)
-
-        for run_id, wf, project in reversed(started):
-            if workflow is None or wf == workflow:
-                yield project, (lambda r=run_id: fetch(r))
+            if allowed[project]:
+                yield row

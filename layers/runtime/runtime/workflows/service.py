@@ -1,9 +1,10 @@
 """Workflow runs for the API and the CLI (``tlm runs list|show|cancel``).
 
-Runs, steps, status and timing are derived from the run streams (``workflowrun-<id>``) on each
-call: fine for one machine; a projection into a view can replace ``list_runs`` later without
-changing this interface. Cancel goes to whatever drives runs (the local runner here; a Step
-Functions adapter with the same ``cancel`` on AWS).
+A run's steps, status and timing are derived from its stream (``workflowrun-<id>``) on each
+``show_run``. ``list_runs`` reads the ``runs`` view (``runtime.workflows.runs_view``) when given
+one (the container always does); without a view (a bare store in a test) it falls back to
+scanning the log. Cancel goes to whatever drives runs (the local runner here; a Step Functions
+adapter with the same ``cancel`` on AWS).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from domain.errors import NotFound
 from domain.records import RecordedEvent
 from domain.workflows import events as ev
 from domain.workflows.run import WorkflowRun
-from runtime.ports import EventStore
+from runtime.ports import EventStore, ViewStore
 
 
 class RunCanceller(Protocol):
@@ -87,9 +88,12 @@ def summarize(records: list[RecordedEvent]) -> dict[str, Any]:
 
 
 class WorkflowService:
-    def __init__(self, store: EventStore, runner: RunCanceller | None = None) -> None:
+    def __init__(
+        self, store: EventStore, runner: RunCanceller | None = None, *, views: ViewStore | None = None
+    ) -> None:
         self.store = store
         self.runner = runner
+        self.views = views
 
     def show_run(self, run_id: str) -> dict[str, Any]:
         records = self.store.read(WorkflowRun.stream_id(run_id))
@@ -99,6 +103,16 @@ class WorkflowService:
 
     def list_runs(self, *, workflow: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         """Newest first, without per-step details."""
+        if self.views is not None:
+            from runtime.services.runs import summary
+
+            rows = [row for _, row in self.views.scan("runs")]
+            rows.sort(key=lambda r: (r.get("started_at") or "", r["run_id"]), reverse=True)
+            return [
+                summary(r)
+                for r in rows
+                if (workflow is None or r["workflow"] == workflow) and (status is None or r["status"] == status)
+            ]
         ids: list[str] = []
         position = 0
         while batch := self.store.read_all(after_position=position, limit=1000):
@@ -107,9 +121,7 @@ class WorkflowService:
         out = []
         for run_id in reversed(ids):
             run = self.show_run(run_id)
-            if (workflow is None or run["workflow"] == workflow) and (
-                status is None or run["status"] == status
-            ):
+            if (workflow is None or run["workflow"] == workflow) and (status is None or run["status"] == status):
                 run.pop("steps")
                 out.append(run)
         return out

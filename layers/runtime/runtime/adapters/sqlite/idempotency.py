@@ -10,11 +10,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.base import (
-    STATUS_CONSTANTS,
-    BasePersistenceLayer,
-    DataRecord,
-)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
 from runtime.adapters.sqlite.db import Database
 
@@ -33,7 +30,7 @@ CREATE TABLE IF NOT EXISTS api_idempotency (
 
 class SqliteIdempotencyLayer(BasePersistenceLayer):
     def __init__(self, db: Database) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # powertools leaves it untyped
         self.db = db
         self.db.connection().execute(_SCHEMA)
 
