@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import Invalid
-from runtime.search.query import SearchQuery, search_rows
+from runtime.search.query import Lookup, SearchQuery, search_rows
 from runtime.views.library import search_terms
 
 pytestmark = pytest.mark.unit
@@ -16,38 +16,17 @@ def row(name, description="", tags=(), family="bert"):
     return {**r, "terms": search_terms(r)}
 
 
-ROWS = [
-    row("中文情感分类模型", "基于评论数据训练", ["情感", "sentiment"]),
-    row("机器翻译模型", "英中翻译", ["translation"], family="xlnet"),
-    row("新闻标题生成", "摘要", ["generation"], family="roberta"),
-]
+# Matching by words, pinyin, initials, traditional, AND/OR and filters runs against both view
+# stores in tests/contract/test_search_contract.py.
 
 
-def names(q: SearchQuery) -> list[str]:
-    return [r["name"] for r in search_rows(ROWS, q)]
-
-
-@pytest.mark.parametrize(
-    "q",
-    ["情感", "qinggan", "qg", "zwqg", "zhongwen qinggan", "情感分類", "分类模型", "SENTIMENT", "评论"],
-)
-def test_finds_the_sentiment_model_by_word_pinyin_initials_and_traditional(q):
-    assert names(SearchQuery(q=q))[0] == "中文情感分类模型"
-
-
-def test_and_requires_every_word_and_or_takes_either():
-    assert names(SearchQuery(q="情感 翻译")) == []
-    assert set(names(SearchQuery(q="情感 OR 翻译"))) == {"中文情感分类模型", "机器翻译模型"}
-
-
-def test_filters_by_family_and_tags():
-    assert names(SearchQuery(q="模型", families=("xlnet",))) == ["机器翻译模型"]
-    assert names(SearchQuery(tags=("sentiment", "情感"))) == ["中文情感分类模型"]
-    assert set(names(SearchQuery(tags=("sentiment", "translation"), tags_mode="any"))) == {
-        "中文情感分类模型",
-        "机器翻译模型",
-    }
-    assert names(SearchQuery(tags=("sentiment", "translation"))) == []
+def test_lookups_cover_latin_prefixes_and_each_chinese_character():
+    q = SearchQuery(q="bert 情感 OR qg")
+    assert q.lookups() == (
+        (Lookup("bert", exact=False), Lookup("情", exact=True), Lookup("感", exact=True)),
+        (Lookup("qg", exact=False),),
+    )
+    assert SearchQuery(tags=("x",)).lookups() is None
 
 
 def test_name_hits_rank_above_description_hits():

@@ -11,9 +11,10 @@ Ranking: name > tags > other text; exact > prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from domain.errors import Invalid
 from runtime.search.analyzer import fold, query_terms
@@ -21,6 +22,15 @@ from runtime.search.analyzer import fold, query_terms
 _OR = re.compile(r"\s+OR\s+|\s*\|\s*")
 _WEIGHTS = {"name": 3.0, "tags": 2.0, "text": 1.0}
 _LATIN = re.compile(r"^[0-9a-z]+$")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One inverted-index read: the terms equal to ``text`` (``exact``) or starting with it."""
+
+    text: str
+    exact: bool
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,27 @@ class SearchQuery:
     @property
     def empty(self) -> bool:
         return not self.groups and not self.families and not self.tags
+
+    def lookups(self) -> tuple[tuple[Lookup, ...], ...] | None:
+        """Index reads whose results contain every row the query can match (a superset; the
+        rows are then checked by ``search_rows``): per OR-group, the lookups that must all hit.
+        A latin term matches terms by prefix; a Chinese word matches a segmented word or a
+        substring of a field, and either way each of its characters is a term of that field
+        (the analyzer indexes single CJK characters). None: no query words (filters only)."""
+        if not self.groups:
+            return None
+        out = []
+        for group in self.groups:
+            found: dict[Lookup, None] = {}
+            for term in group:
+                if _LATIN.match(term):
+                    found[Lookup(term, exact=False)] = None
+                else:
+                    found.update({Lookup(ch, exact=True): None for ch in term if _CJK.match(ch)})
+            if not found:
+                return None  # nothing to look up: read the whole partition
+            out.append(tuple(found))
+        return tuple(out)
 
 
 def _term_score(term: str, row: dict[str, Any], folded: dict[str, str]) -> float:
@@ -95,3 +126,27 @@ def search_rows(rows: list[dict[str, Any]], query: SearchQuery) -> list[dict[str
         if best > 0:
             out.append({**row, "_score": round(best, 3)})
     return sorted(out, key=lambda r: (-r["_score"], r["name"]))
+
+
+class _PartitionedViews(Protocol):
+    def scan_partition(
+        self, view: str, partition: str, *, lookups: Any = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+
+def search_partitions(
+    views: _PartitionedViews,
+    view: str,
+    partitions: Iterable[str],
+    query: SearchQuery | None,
+    keep: Callable[[dict[str, Any]], bool] = lambda row: True,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of ``partitions`` (e.g. the caller's projects) that ``query`` matches, ranked,
+    and whether it was a search (False: every kept row, unranked, for the caller to sort). Each
+    backend narrows by its own index (``lookups``); the match is always ``search_rows``."""
+    searching = query is not None and not query.empty
+    lookups = query.lookups() if query is not None and searching else None
+    rows = [row for p in sorted(partitions) for _, row in views.scan_partition(view, p, lookups=lookups) if keep(row)]
+    if query is not None and searching:
+        return search_rows(rows, query), True
+    return rows, False

@@ -26,6 +26,8 @@ from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.ports import ViewRecord
 from runtime.projector import apply_event
+from runtime.search.query import Lookup
+from runtime.views import layout
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,11 @@ class SqliteViewStore:
         self.db = db
         self.row_hooks: list[RowHook] = list(row_hooks)
         self.clear_hooks: list[ClearHook] = list(clear_hooks)
+        for view, attr in layout.PARTITIONS.items():  # scan_partition's expression indexes
+            db.connection().execute(
+                f"CREATE INDEX IF NOT EXISTS views_part_{view} ON views"  # noqa: S608 - names from layout
+                f" (view, json_extract(row, '$.{attr}'), key)"
+            )
 
     def add_row_hook(self, hook: RowHook) -> None:
         self.row_hooks.append(hook)
@@ -81,6 +88,27 @@ class SqliteViewStore:
             if len(page) < _PAGE:
                 return
             after = page[-1][0]
+
+    def scan_partition(
+        self, view: str, partition: str, *, lookups: Sequence[Sequence[Lookup]] | None = None
+    ) -> Iterator[tuple[str, Row]]:
+        """Live rows of one partition (``runtime.views.layout``) in key order, through the
+        expression index. ``lookups`` are accepted and ignored: the caller checks every row
+        (``search_rows``), and a partition's rows are few enough to read (ADR 0002)."""
+        attr = layout.PARTITIONS.get(view)
+        if attr is None:
+            raise ValueError(f"view {view!r} is not partitioned")
+        rows = (
+            self.db.connection()
+            .execute(
+                f"SELECT key, row FROM views WHERE view = ? AND json_extract(row, '$.{attr}') = ?"  # noqa: S608
+                " AND row IS NOT NULL ORDER BY key",
+                (view, partition),
+            )
+            .fetchall()
+        )
+        for key, row in rows:
+            yield key, dict(json.loads(row))
 
     def clear(self, view: str) -> None:
         conn = self.db.connection()
