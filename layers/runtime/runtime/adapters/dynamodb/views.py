@@ -228,9 +228,25 @@ class DynamoDbViewStore:
     def save(self, record: ViewRecord, previous: ViewRecord | None) -> bool:
         """Conditional put: the row is still what we loaded (``rev``) and has not applied this
         stream's version yet. False when the condition fails (caller reloads and retries)."""
+        put, adds, drops = self.write_ops(record, previous)
+        if not adds and not drops:
+            return self._put(put)
+        if 1 + len(adds) + len(drops) <= _TX_MAX:
+            return self._transact([{"Put": put}, *adds, *drops])
+        self._write_batch([{"PutRequest": {"Item": a["Put"]["Item"]}} for a in adds])
+        if not self._put(put):
+            return False
+        self._write_batch([{"DeleteRequest": {"Key": d["Delete"]["Key"]}} for d in drops])
+        return True
+
+    def write_ops(
+        self, record: ViewRecord, previous: ViewRecord | None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """What ``save`` writes: the conditional row put, the items to add (locator, new
+        postings) and to delete (postings of terms the row lost), as TransactWriteItems entries."""
         put = self._row_put(record, previous)
         if record.view not in layout.PARTITIONS:
-            return self._put(put)
+            return put, [], []
         part = previous.part if isinstance(previous, _Loaded) and previous.part is not None else None
         if part is None:
             part = layout.partition_of(record.view, record.row) or ""
@@ -249,13 +265,7 @@ class DynamoDbViewStore:
             {"Delete": {"TableName": self.table, "Key": self._key(pk, _term_sk(t, record.key))}}
             for t in sorted(before - after)
         ]
-        if 1 + len(adds) + len(drops) <= _TX_MAX:
-            return self._transact([{"Put": put}, *adds, *drops])
-        self._write_batch([{"PutRequest": {"Item": a["Put"]["Item"]}} for a in adds])
-        if not self._put(put):
-            return False
-        self._write_batch([{"DeleteRequest": {"Key": d["Delete"]["Key"]}} for d in drops])
-        return True
+        return put, adds, drops
 
     def _row_put(self, record: ViewRecord, previous: ViewRecord | None) -> dict[str, Any]:
         new_versions = {s: v for s, v in record.versions.items() if previous is None or previous.versions.get(s) != v}
