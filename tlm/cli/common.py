@@ -6,6 +6,7 @@ module is imported once, also when ``tlm.cli.main`` runs as ``__main__``)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -30,7 +31,12 @@ def json_mode() -> bool:
 
 
 def client() -> Client:
-    return Client(ROOT.get("endpoint"), ROOT.get("token"))
+    from tlm.auth import cached_token
+
+    c = Client(ROOT.get("endpoint"), ROOT.get("token"))
+    if not ROOT.get("token") and not os.environ.get("TLM_TOKEN") and (cached := cached_token(c.endpoint)):
+        c = Client(c.endpoint, cached)  # signed in with tlm login
+    return c
 
 
 def out(data: Any, view: Any = None) -> None:

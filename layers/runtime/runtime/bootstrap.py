@@ -41,6 +41,22 @@ class Container:
         return self._services["library"]
 
     @property
+    def users(self) -> Any:
+        """E-mail -> user id for project members (runtime.users): Cognito on AWS, users.json locally."""
+        if "users" not in self._services:
+            from domain.errors import Unavailable
+            from runtime import users
+
+            if self.settings.backend == "local":
+                self._services["users"] = users.LocalUsers(self.settings.data_dir)
+            elif not self.settings.user_pool_id:
+                raise Unavailable("no user pool is configured (TLM_USER_POOL_ID)", field="backend")
+            else:
+                idp = _session(self).client("cognito-idp", endpoint_url=self.settings.endpoint_url)
+                self._services["users"] = users.CognitoUsers(idp, self.settings.user_pool_id)
+        return self._services["users"]
+
+    @property
     def configs(self) -> Any:
         if "configs" not in self._services:
             from runtime.services.access import Access
