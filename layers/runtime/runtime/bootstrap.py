@@ -312,7 +312,11 @@ def build_aws(settings: Settings, *, session: Any = None) -> Container:
         boto3_client=ddb,
     )
     blobs = S3BlobStore(
-        s3, settings.blobs_bucket, min_part_bytes=settings.min_part_bytes, max_part_bytes=settings.max_part_bytes
+        s3,
+        settings.blobs_bucket,
+        min_part_bytes=settings.min_part_bytes,
+        max_part_bytes=settings.max_part_bytes,
+        hash_max_bytes=settings.verify_hash_max_bytes,
     )
     return Container(settings, store, DynamoDbViewStore(ddb, settings.views_table), blobs, idem, aws_session=session)
 
