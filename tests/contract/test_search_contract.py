@@ -24,6 +24,7 @@ from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.views import SqliteViewStore
 from runtime.projector import apply_event, rebuild
 from runtime.search.query import SearchQuery, search_partitions, search_rows
+from runtime.views import layout
 from runtime.views.library import ModelsView
 from tests.aws_tables import create_views_table
 
@@ -189,7 +190,7 @@ def test_the_index_never_hides_a_match(new_library: Callable[[], Library], docs:
 
 
 def _terms(row: dict[str, Any] | None) -> set[str]:
-    return {t for ts in (row or {}).get("terms", {}).values() for t in ts}
+    return layout.index_terms_of("models", row)
 
 
 def _postings(store: DynamoDbViewStore, part: str) -> set[tuple[str, str]]:

@@ -22,7 +22,25 @@ from runtime.search.analyzer import fold, query_terms
 _OR = re.compile(r"\s+OR\s+|\s*\|\s*")
 _WEIGHTS = {"name": 3.0, "tags": 2.0, "text": 1.0}
 _LATIN = re.compile(r"^[0-9a-z]+$")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _pairs(run: str) -> list[str]:
+    """Adjacent character pairs of a CJK run in order (the run itself if it is one character)."""
+    return list(dict.fromkeys(run[i : i + 2] for i in range(len(run) - 1))) if len(run) > 1 else [run]
+
+
+def index_keys(row: dict[str, Any]) -> set[str]:
+    """What a row is findable by in an inverted index: its analyzer terms (every field) plus the
+    character pairs of the CJK runs of its folded fields (what ``lookups`` reads for Chinese)."""
+    keys = {t for terms in row.get("terms", {}).values() for t in terms}
+    text = " ".join([row.get("description", ""), row.get("family", ""), row.get("source", "")])
+    for folded in _folded(row.get("name", ""), tuple(row.get("tags", ())), text).values():
+        for run in _CJK_RUN.findall(folded):
+            keys.update(_pairs(run))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -56,9 +74,10 @@ class SearchQuery:
     def lookups(self) -> tuple[tuple[Lookup, ...], ...] | None:
         """Index reads whose results contain every row the query can match (a superset; the
         rows are then checked by ``search_rows``): per OR-group, the lookups that must all hit.
-        A latin term matches terms by prefix; a Chinese word matches a segmented word or a
-        substring of a field, and either way each of its characters is a term of that field
-        (the analyzer indexes single CJK characters). None: no query words (filters only)."""
+        A latin term matches terms by prefix. A Chinese word matches a segmented word or a
+        substring of a field; either way every adjacent pair of its characters occurs in that
+        field, and ``index_keys`` indexes those pairs (single characters for a one-character
+        word). None: no query words (filters only)."""
         if not self.groups:
             return None
         out = []
@@ -68,7 +87,7 @@ class SearchQuery:
                 if _LATIN.match(term):
                     found[Lookup(term, exact=False)] = None
                 else:
-                    found.update({Lookup(ch, exact=True): None for ch in term if _CJK.match(ch)})
+                    found.update({Lookup(pair, exact=True): None for pair in _pairs(term)})
             if not found:
                 return None  # nothing to look up: read the whole partition
             out.append(tuple(found))

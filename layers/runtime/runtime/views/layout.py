@@ -5,8 +5,9 @@
   that partition's rows: SQLite through an expression index on the attribute, DynamoDB from the
   items under partition key ``<view>@<partition>`` (``runtime.adapters.dynamodb.views``).
 - ``INDEXED``: views whose rows carry analyzer terms (``row["terms"]``, see
-  ``runtime.views.library.search_terms``); DynamoDB keeps one posting item per (term, row) in
-  the row's partition, so a search reads the postings of its query terms and then only the
+  ``runtime.views.library.search_terms``); DynamoDB keeps one posting item per (index key, row)
+  in the row's partition (``runtime.search.query.index_keys``: the terms plus CJK character
+  pairs), so a search reads the postings of its query terms and then only the
   candidate rows (``runtime.search.query.SearchQuery.lookups``). Matching and ranking always run
   in process over those rows (``search_rows``), so both backends return the same results.
 """
@@ -29,7 +30,9 @@ def partition_of(view: str, row: Row | None) -> str | None:
 
 
 def index_terms_of(view: str, row: Row | None) -> set[str]:
-    """Every term the row is findable by (union over its fields); empty if not indexed."""
+    """Every index key of the row (``runtime.search.query.index_keys``); empty if not indexed."""
     if view not in INDEXED or row is None:
         return set()
-    return {t for terms in row.get("terms", {}).values() for t in terms}
+    from runtime.search.query import index_keys
+
+    return index_keys(row)
