@@ -31,11 +31,17 @@ def json_mode() -> bool:
 
 
 def client() -> Client:
-    from tlm.auth import cached_token
+    from tlm.auth import LoginFailed, cached_token
 
     c = Client(ROOT.get("endpoint"), ROOT.get("token"))
-    if not ROOT.get("token") and not os.environ.get("TLM_TOKEN") and (cached := cached_token(c.endpoint)):
-        c = Client(c.endpoint, cached)  # signed in with tlm login
+    if not ROOT.get("token") and not os.environ.get("TLM_TOKEN"):
+        try:
+            cached = cached_token(c.endpoint)
+        except LoginFailed as e:
+            err.print(f"[red]{escape(str(e))}[/red]")
+            raise typer.Exit(1) from e
+        if cached:
+            c = Client(c.endpoint, cached)  # signed in with tlm login
     return c
 
 

@@ -11,6 +11,7 @@ Ranking: name > tags > other text; exact > prefix.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -95,13 +96,16 @@ class SearchQuery:
 
 
 def _term_score(term: str, row: dict[str, Any], folded: dict[str, str]) -> float:
+    """Terms lists are sorted (``search_terms``): exact and prefix hits are one bisection."""
     best = 0.0
     for fld, weight in _WEIGHTS.items():
         terms = row["terms"].get(fld, [])
-        if term in terms:
+        i = bisect_left(terms, term)
+        after = terms[i] if i < len(terms) else ""
+        if after == term:
             best = max(best, weight)
         elif _LATIN.match(term):
-            if any(t.startswith(term) for t in terms):
+            if after.startswith(term):
                 best = max(best, weight * 0.6)
         elif term in folded[fld]:
             best = max(best, weight * 0.5)

@@ -13,6 +13,7 @@ commit in one transaction, so each event's effects land exactly once).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -35,6 +36,7 @@ RowHook = Callable[[sqlite3.Connection, str, str, Row | None], None]
 ClearHook = Callable[[sqlite3.Connection, str], None]
 
 _PAGE = 500
+_ROW_CACHE = 4096
 
 
 def _dumps(value: Any) -> str:
@@ -51,6 +53,7 @@ class SqliteViewStore:
         self.db = db
         self.row_hooks: list[RowHook] = list(row_hooks)
         self.clear_hooks: list[ClearHook] = list(clear_hooks)
+        self._rows: dict[tuple[str, str], tuple[str, Row]] = {}
         for view, attr in layout.PARTITIONS.items():  # scan_partition's expression indexes
             db.connection().execute(
                 f"CREATE INDEX IF NOT EXISTS views_part_{view} ON views"  # noqa: S608 - names from layout
@@ -108,7 +111,18 @@ class SqliteViewStore:
             .fetchall()
         )
         for key, row in rows:
-            yield key, dict(json.loads(row))
+            yield key, self._parsed(view, key, row)
+
+    def _parsed(self, view: str, key: str, text: str) -> Row:
+        """Parsed row, memoised on its exact JSON text (never stale: the text is compared); a
+        shallow copy, so callers may add fields. Bounded (a warm project costs no json.loads)."""
+        cached = self._rows.get((view, key))
+        if cached is None or cached[0] != text:
+            if len(self._rows) >= _ROW_CACHE:
+                with contextlib.suppress(RuntimeError, StopIteration):  # another thread trimmed it
+                    self._rows.pop(next(iter(self._rows)), None)
+            cached = self._rows[(view, key)] = (text, dict(json.loads(text)))
+        return dict(cached[1])
 
     def clear(self, view: str) -> None:
         conn = self.db.connection()
