@@ -119,9 +119,11 @@ class DynamoDbViewStore:
         for group in lookups:
             candidates: set[str] | None = None
             for lookup in group:
-                hit = self._posting_keys(pk, lookup)
+                hit, read = self._posting_keys(pk, lookup)
                 candidates = hit if candidates is None else candidates & hit
-                if not candidates:
+                # Another lookup costs about what this one read and can save at most one row read
+                # per candidate: once the candidates are fewer, fetch them (still a superset).
+                if len(candidates) <= read:
                     break
             wanted |= candidates or set()
         ordered = [(k, partition) for k in sorted(wanted)]
@@ -131,12 +133,14 @@ class DynamoDbViewStore:
                 if got.get(key) is not None:
                     yield key, got[key]  # type: ignore[misc]
 
-    def _posting_keys(self, pk: str, lookup: Lookup) -> set[str]:
+    def _posting_keys(self, pk: str, lookup: Lookup) -> tuple[set[str], int]:
+        """Row keys with a posting for ``lookup``, and how many posting items that read."""
         prefix = keys.VIEWS_TERM_PREFIX + lookup.text + ("#" if lookup.exact else "")
-        out = set()
+        out, read = set(), 0
         for item in self._query(pk, prefix=prefix, keys_only=True):
             out.add(item[keys.VIEWS_SK]["S"][len(keys.VIEWS_TERM_PREFIX) :].split("#", 1)[1])
-        return out
+            read += 1
+        return out, read
 
     def _get_rows(self, view: str, located: Sequence[tuple[str, str]]) -> dict[str, Row | None]:
         """BatchGetItem of up to 100 rows given (key, partition)."""
