@@ -13,7 +13,7 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/.cache/torchinductor
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test test-fast lint typecheck bench clean
+.PHONY: install run test test-fast lint typecheck bench clean deploy
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+# Deploy to AWS (README "Deploy to AWS"): make deploy ADMIN_EMAIL=you@example.com [ALARM_EMAIL=...]
+# [BUDGET_USD=50] [API_CONCURRENCY=20] [PARAMS="TlmWorkflows:Name=value ..."] [BOOTSTRAP=1]
+# Fails at once without AWS credentials. (No $(STAMP) dependency: it never reinstalls.)
+deploy:
+	@test -x $(BIN)/python || { echo "make deploy: run make install first" >&2; exit 2; }
+	$(BIN)/python -m infra.deploy
 
 clean:
 	rm -rf $(VENV) .cache .tlm cdk.out .pytest_cache

@@ -71,6 +71,13 @@ def build_app(
         projector=projector,
         state_machines=workflows.state_machines,
         uploads=uploads,
+        functions={
+            "api": api.api_function.function,
+            "projector": projector.projector.function,
+            "upload-trigger": uploads.trigger.function,
+            **{f"step-{name}": fn.function for name, fn in workflows.steps.items()},
+        },
+        api=api.api,
         description="TLM alarms",
     )
     Tags.of(app).add("project", "tlm")

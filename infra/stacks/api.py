@@ -12,10 +12,24 @@ artifacts bucket (long processing-job configurations)."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Aws, CfnOutput, RemovalPolicy, Stack, Validations
+from typing import cast
+
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    Aws,
+    CfnCondition,
+    CfnOutput,
+    CfnParameter,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -55,6 +69,20 @@ class ApiStack(Stack):
             description="TLM REST API (powertools APIGatewayRestResolver)",
         )
         fn = self.api_function.function
+        reserved = CfnParameter(
+            self,
+            "ApiReservedConcurrency",
+            type="Number",
+            default=0,
+            min_value=0,
+            description="Reserved concurrency of the API function (caps its cost and protects the account's "
+            "other functions; 0: none, it shares the account pool)",
+        )
+        unreserved = CfnCondition(self, "ApiUnreserved", expression=Fn.condition_equals(reserved.value_as_string, "0"))
+        cast(lambda_.CfnFunction, fn.node.default_child).add_property_override(
+            "ReservedConcurrentExecutions",
+            Fn.condition_if(unreserved.logical_id, Aws.NO_VALUE, reserved.value_as_number),
+        )
         storage.events_table.grant_read_write_data(fn)
         storage.views_table.grant_read_data(fn)
         storage.idempotency_table.grant_read_write_data(fn)
@@ -89,8 +117,15 @@ class ApiStack(Stack):
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # tlm login signs in with USER_PASSWORD_AUTH (the password goes to Cognito over TLS, never to
+        # the API); SRP stays allowed for other clients. Refresh tokens are always allowed.
         self.client = self.user_pool.add_client(
-            "Cli", auth_flows=cognito.AuthFlow(user_srp=True), generate_secret=False
+            "Cli", auth_flows=cognito.AuthFlow(user_srp=True, user_password=True), generate_secret=False
+        )
+        # members are added by e-mail: the API resolves it to the user's sub (runtime.users)
+        fn.add_environment("TLM_USER_POOL_ID", self.user_pool.user_pool_id)
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["cognito-idp:ListUsers"], resources=[self.user_pool.user_pool_arn])
         )
         authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
 

@@ -13,22 +13,38 @@ from runtime.adapters.dynamodb import keys
 
 STAGING_PREFIX = keys.STAGING_PREFIX  # joined uploads land here; the upload trigger verifies them
 BUCKET_KINDS = ("blobs", "artifacts")
+# Job scratch space (both data buckets; runtime.services.artifacts / compiles / the SageMaker
+# runner): channels are server-side copies of library files for one run, outputs are ingested
+# into the library as verified blobs by the workflow's register step, so both expire.
+CHANNELS_PREFIX, CHANNEL_DAYS = "channels/", 7
+JOB_OUTPUT_PREFIXES, JOB_OUTPUT_DAYS = ("jobs/", "trainings/", "artifacts/compiles/"), 30
 
 
-def bucket_name(prefix: str, kind: str) -> str:
-    """Deterministic data-bucket names (``tlm-blobs-<account>-<region>``): other stacks address the
-    buckets by name, not through CloudFormation exports, and their IAM statements stay readable."""
-    return f"{prefix.lower()}-{kind}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+def bucket_name(prefix: str, kind: str, suffix: str = "") -> str:
+    """Deterministic data-bucket names (``tlm-blobs-<account>-<region>[-<suffix>]``): other stacks
+    address the buckets by name, not through CloudFormation exports, and their IAM statements stay
+    readable. The buckets are retained on teardown (they hold the data); a fresh deployment next
+    to retained buckets picks a new ``suffix`` (context ``tlm:bucket-suffix``, which
+    ``make deploy`` chooses when the names are taken) instead of colliding with them."""
+    return f"{prefix.lower()}-{kind}-{Aws.ACCOUNT_ID}-{Aws.REGION}" + (f"-{suffix}" if suffix else "")
 
 
-def nag_bucket_name(prefix: str, kind: str) -> str:
-    return f"{prefix.lower()}-{kind}-<AWS::AccountId>-<AWS::Region>"
+def nag_bucket_name(prefix: str, kind: str, suffix: str = "") -> str:
+    return f"{prefix.lower()}-{kind}-<AWS::AccountId>-<AWS::Region>" + (f"-{suffix}" if suffix else "")
+
+
+def clean_suffix(value: object) -> str:
+    text = str(value or "")
+    if len(text) > 8 or not all(c.isdigit() or "a" <= c <= "z" for c in text):
+        raise ValueError(f"tlm:bucket-suffix must be at most 8 characters [a-z0-9], not {text!r}")
+    return text
 
 
 class StorageStack(Stack):
     def __init__(self, scope: Construct, id: str, *, prefix: str = "Tlm", **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
         self.prefix = prefix
+        self.suffix = clean_suffix(self.node.try_get_context("tlm:bucket-suffix"))
         pitr = ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True)
         self.events_table = ddb.Table(
             self,
@@ -80,7 +96,24 @@ class StorageStack(Stack):
         self.artifacts_bucket = self._data_bucket("Artifacts", "artifacts", versioned=True)
 
     def _data_bucket(self, id: str, kind: str, *, versioned: bool) -> s3.Bucket:
-        rules = [s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))]
+        rules = [
+            s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7)),
+            s3.LifecycleRule(
+                id="JobChannels",
+                prefix=CHANNELS_PREFIX,
+                expiration=Duration.days(CHANNEL_DAYS),
+                noncurrent_version_expiration=Duration.days(1) if versioned else None,
+            ),
+            *(
+                s3.LifecycleRule(
+                    id=f"JobOutputs{i}",
+                    prefix=p,
+                    expiration=Duration.days(JOB_OUTPUT_DAYS),
+                    noncurrent_version_expiration=Duration.days(1) if versioned else None,
+                )
+                for i, p in enumerate(JOB_OUTPUT_PREFIXES)
+            ),
+        ]
         if versioned:
             rules.append(s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90)))
         else:  # staged uploads that never completed verification
@@ -94,7 +127,7 @@ class StorageStack(Stack):
         return s3.Bucket(
             self,
             id,
-            bucket_name=bucket_name(self.prefix, kind),
+            bucket_name=bucket_name(self.prefix, kind, self.suffix),
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -109,11 +142,13 @@ class StorageStack(Stack):
         """The ``kind`` data bucket as seen from another stack: by name, no export; ``scope``'s stack
         is made to deploy after this one."""
         Stack.of(scope).add_stack_dependency(self)
-        return s3.Bucket.from_bucket_name(scope, f"{kind.capitalize()}Bucket", bucket_name(self.prefix, kind))
+        return s3.Bucket.from_bucket_name(
+            scope, f"{kind.capitalize()}Bucket", bucket_name(self.prefix, kind, self.suffix)
+        )
 
     def nag_objects(self, kind: str, pattern: str = "*") -> str:
         """A bucket's objects as cdk-nag prints them in IAM5 findings."""
-        return f"arn:<AWS::Partition>:s3:::{nag_bucket_name(self.prefix, kind)}/{pattern}"
+        return f"arn:<AWS::Partition>:s3:::{nag_bucket_name(self.prefix, kind, self.suffix)}/{pattern}"
 
     def data_environment(self) -> dict[str, str]:
         """TLM_* settings (runtime/settings.py) that every function reads."""
@@ -122,6 +157,6 @@ class StorageStack(Stack):
             "TLM_EVENTS_TABLE": self.events_table.table_name,
             "TLM_VIEWS_TABLE": self.views_table.table_name,
             "TLM_IDEMPOTENCY_TABLE": self.idempotency_table.table_name,
-            "TLM_BLOBS_BUCKET": bucket_name(self.prefix, "blobs"),
-            "TLM_ARTIFACTS_BUCKET": bucket_name(self.prefix, "artifacts"),
+            "TLM_BLOBS_BUCKET": bucket_name(self.prefix, "blobs", self.suffix),
+            "TLM_ARTIFACTS_BUCKET": bucket_name(self.prefix, "artifacts", self.suffix),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import Invalid
-from runtime.search.query import SearchQuery, search_rows
+from runtime.search.query import Lookup, SearchQuery, index_keys, search_rows
 from runtime.views.library import search_terms
 
 pytestmark = pytest.mark.unit
@@ -16,39 +16,23 @@ def row(name, description="", tags=(), family="bert"):
     return {**r, "terms": search_terms(r)}
 
 
-ROWS = [
-    row("中文情感分类模型", "基于评论数据训练", ["情感", "sentiment"]),
-    row("机器翻译模型", "英中翻译", ["translation"], family="xlnet"),
-    row("新闻标题生成", "摘要", ["generation"], family="roberta"),
-]
+# Matching by words, pinyin, initials, traditional, AND/OR and filters runs against both view
+# stores in tests/contract/test_search_contract.py.
 
 
-def names(q: SearchQuery) -> list[str]:
-    return [r["name"] for r in search_rows(ROWS, q)]
+def test_lookups_cover_latin_prefixes_and_chinese_character_pairs():
+    latin_and_word, other = SearchQuery(q="bert 情感分析 OR qg 中").lookups()
+    assert Lookup("bert", exact=False) in latin_and_word
+    assert {lk.text for lk in latin_and_word if lk.exact} == {"情感", "分析"}  # pairs of each segmented word
+    assert other == (Lookup("qg", exact=False), Lookup("中", exact=True))
+    assert SearchQuery(tags=("x",)).lookups() is None
 
 
-@pytest.mark.parametrize(
-    "q",
-    ["情感", "qinggan", "qg", "zwqg", "zhongwen qinggan", "情感分類", "分类模型", "SENTIMENT", "评论",
-     "qgfl", "qingganfenlei", "flmx", "fenleimoxing", "qinggan fenlei"],  # fmt: skip
-)
-def test_finds_the_sentiment_model_by_word_pinyin_initials_and_traditional(q):
-    assert names(SearchQuery(q=q))[0] == "中文情感分类模型"
-
-
-def test_and_requires_every_word_and_or_takes_either():
-    assert names(SearchQuery(q="情感 翻译")) == []
-    assert set(names(SearchQuery(q="情感 OR 翻译"))) == {"中文情感分类模型", "机器翻译模型"}
-
-
-def test_filters_by_family_and_tags():
-    assert names(SearchQuery(q="模型", families=("xlnet",))) == ["机器翻译模型"]
-    assert names(SearchQuery(tags=("sentiment", "情感"))) == ["中文情感分类模型"]
-    assert set(names(SearchQuery(tags=("sentiment", "translation"), tags_mode="any"))) == {
-        "中文情感分类模型",
-        "机器翻译模型",
-    }
-    assert names(SearchQuery(tags=("sentiment", "translation"))) == []
+def test_index_keys_hold_the_terms_and_the_pairs_of_every_folded_field():
+    r = row("中文情感", "基于評論", ["情感", "x"])
+    keys = index_keys(r)
+    assert {t for ts in r["terms"].values() for t in ts} <= keys
+    assert {"中文", "文情", "情感", "基于", "于评", "评论"} <= keys  # traditional folded: 評論 -> 评论
 
 
 def test_name_hits_rank_above_description_hits():

@@ -12,6 +12,7 @@ module is imported once, also when ``tlm.cli.main`` runs as ``__main__``)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -39,7 +40,18 @@ def json_mode() -> bool:
 
 
 def client() -> Client:
-    return Client(ROOT.get("endpoint"), ROOT.get("token"))
+    from tlm.auth import LoginFailed, cached_token
+
+    c = Client(ROOT.get("endpoint"), ROOT.get("token"))
+    if not ROOT.get("token") and not os.environ.get("TLM_TOKEN"):
+        try:
+            cached = cached_token(c.endpoint)
+        except LoginFailed as e:
+            err.print(f"[red]{escape(str(e))}[/red]")
+            raise typer.Exit(1) from e
+        if cached:
+            c = Client(c.endpoint, cached)  # signed in with tlm login
+    return c
 
 
 def out(data: Any, view: Any = None) -> None:

@@ -27,6 +27,9 @@ from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import configs_app
 from tlm.cli.datasets import datasets_app
+from tlm.cli.login import admin_app
+from tlm.cli.login import login as login_command
+from tlm.cli.login import logout as logout_command
 from tlm.cli.runs import runs_app
 from tlm.cli.train import train_app
 from tlm.client import ApiError
@@ -43,6 +46,9 @@ app.add_typer(train_app, name="train")
 app.add_typer(compile_app, name="compile")
 app.add_typer(runs_app, name="runs")
 app.command("package")(package_command)
+app.command("login")(login_command)
+app.command("logout")(logout_command)
+app.add_typer(admin_app, name="admin")
 
 
 @app.callback()

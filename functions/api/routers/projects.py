@@ -27,9 +27,11 @@ def get_project(project_id: str) -> dict[str, Any]:
 
 @router.put("/projects/<project_id>/members/<user_id>", tags=["projects"], summary="Add a member or change a role")
 def set_member(project_id: str, user_id: str, body: schemas.SetMember) -> dict[str, Any]:
-    return container().library.set_member(caller(router), project_id, user_id, body.role)
+    c = container()  # a member may be named by e-mail (resolved to the user id / Cognito sub)
+    return c.library.set_member(caller(router), project_id, c.users.resolve(user_id), body.role)
 
 
 @router.delete("/projects/<project_id>/members/<user_id>", tags=["projects"])
 def remove_member(project_id: str, user_id: str) -> dict[str, Any]:
-    return container().library.remove_member(caller(router), project_id, user_id)
+    c = container()
+    return c.library.remove_member(caller(router), project_id, c.users.resolve(user_id))

@@ -73,6 +73,22 @@ class Container:
         return self._services["uploads"]  # type: ignore[no-any-return]
 
     @property
+    def users(self) -> Any:
+        """E-mail -> user id for project members (runtime.users): Cognito on AWS, users.json locally."""
+        if "users" not in self._services:
+            from domain.errors import Unavailable
+            from runtime import users
+
+            if self.settings.backend == "local":
+                self._services["users"] = users.LocalUsers(self.settings.data_dir)
+            elif not self.settings.user_pool_id:
+                raise Unavailable("no user pool is configured (TLM_USER_POOL_ID)", field="backend")
+            else:
+                idp = _session(self).client("cognito-idp", endpoint_url=self.settings.endpoint_url)
+                self._services["users"] = users.CognitoUsers(idp, self.settings.user_pool_id)
+        return self._services["users"]
+
+    @property
     def configs(self) -> ConfigService:
         if "configs" not in self._services:
             from runtime.services.access import Access
@@ -428,7 +444,11 @@ def build_aws(settings: Settings, *, session: Any = None) -> Container:
         boto3_client=ddb,
     )
     blobs = S3BlobStore(
-        s3, settings.blobs_bucket, min_part_bytes=settings.min_part_bytes, max_part_bytes=settings.max_part_bytes
+        s3,
+        settings.blobs_bucket,
+        min_part_bytes=settings.min_part_bytes,
+        max_part_bytes=settings.max_part_bytes,
+        hash_max_bytes=settings.verify_hash_max_bytes,
     )
     return Container(settings, store, DynamoDbViewStore(ddb, settings.views_table), blobs, idem, aws_session=session)
 

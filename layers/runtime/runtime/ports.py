@@ -118,6 +118,14 @@ class ViewStore(Protocol):
 
     def scan(self, view: str, *, prefix: str | None = None) -> Iterator[tuple[str, Row]]: ...
 
+    def scan_partition(
+        self, view: str, partition: str, *, lookups: Sequence[Sequence[Any]] | None = None
+    ) -> Iterator[tuple[str, Row]]:
+        """Live rows of one partition of a partitioned view (``runtime.views.layout``): e.g. one
+        project's models. ``lookups`` (``SearchQuery.lookups()``) may narrow them to a superset
+        of the rows a search can match; callers still check each row (``search_rows``)."""
+        ...
+
     def clear(self, view: str) -> None: ...
 
 

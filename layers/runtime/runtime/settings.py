@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     payload_offload_bytes: int = Field(default=350_000, ge=1024)
     endpoint_url: str | None = None  # moto server / localstack
     artifacts_bucket: str | None = None  # job outputs (SageMaker jobs write here)
+    verify_hash_max_bytes: int = 1024**3  # larger S3 uploads: S3 checksums, no sha256 pass in the trigger
+    user_pool_id: str | None = None  # TLM_USER_POOL_ID: members added by e-mail resolve to their Cognito sub
 
     # aws workflows and jobs (CDK sets these on the API function; without them the workflow
     # runner / job runner on AWS is a clear 503, not a guess)

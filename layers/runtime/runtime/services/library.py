@@ -20,7 +20,7 @@ from domain.library.datasets import DataError, dataset_summary, file_report, is_
 from domain.library.values import clean_file_path, clean_sha256, name_key
 from domain.records import RecordedEvent
 from runtime.ports import BlobStore, EventStore, ViewStore
-from runtime.search.query import SearchQuery, search_rows
+from runtime.search.query import SearchQuery, search_partitions
 from runtime.services.access import Access
 from runtime.services.commands import Caller, Change, Decision, decide, execute, execute_many, load
 
@@ -257,13 +257,10 @@ class LibraryService:
             projects = self._visible_projects(caller)
         if limit < 1 or limit > 500:
             raise Invalid("limit must be between 1 and 500", field="limit")
-        rows = [
-            row
-            for _, row in self.views.scan("models")
-            if row["project_id"] in projects and (kind == "all" or row.get("kind", "model") == kind)
-        ]
-        searching = query is not None and not query.empty
-        ranked = search_rows(rows, query) if query is not None and searching else _sorted(rows, sort)
+        found, searched = search_partitions(  # each project's partition; searches read the index
+            self.views, "models", projects, query, keep=lambda r: kind == "all" or r.get("kind", "model") == kind
+        )
+        ranked = found if searched else _sorted(found, sort)
         page = ranked[cursor : cursor + limit]
         nxt = cursor + limit if cursor + limit < len(ranked) else None
         return {"items": [_summary(r) for r in page], "total": len(ranked), "next_cursor": nxt}

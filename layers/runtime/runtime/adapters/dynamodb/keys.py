@@ -15,6 +15,14 @@ KIND_IDEMPOTENCY = "idempotency"
 # views table: partition = view name, sort = row key
 VIEWS_PK = "view"
 VIEWS_SK = "key"
+# partitioned views (runtime.views.layout.PARTITIONS, e.g. models by project): the item under
+# (view, row key) is a locator naming the partition; the row and its search postings live under
+# partition key "<view>@<partition>", rows at sort key "r#<row key>", postings at
+# "t#<term>#<row key>" (terms never contain '#': the analyzer emits [0-9a-z]+ or CJK runs)
+VIEWS_PARTITION_SEP = "@"
+VIEWS_PART_ATTR = "part"
+VIEWS_ROW_PREFIX = "r#"
+VIEWS_TERM_PREFIX = "t#"
 
 # powertools idempotency table (API Idempotency-Key header)
 IDEMPOTENCY_TABLE_PK = "id"

@@ -11,17 +11,13 @@ layout and total size, completes the multipart upload into the *staging* key, ha
 streaming, and only then copies it server-side (boto3's managed copy: multipart copy above the
 threshold) to ``sha256/<hex>``: nothing under ``sha256/`` is ever unverified. Completion is
 retry-safe (a crash after S3 completed the staging object resumes at the hash step).
-On AWS the API can call the fast :meth:`S3BlobStore.join_parts` and leave the slow hash+copy to
-an ``ObjectCreated:CompleteMultipartUpload`` trigger on the ``uploads/`` prefix, which calls
-:meth:`S3BlobStore.complete_upload` (multi-GB hashing does not fit API Gateway's 29 s).
-Per-part checksums: an upload started with the parts' CRC32s (``part_crc32``) is created with
-``ChecksumAlgorithm=CRC32`` (COMPOSITE), and every part URL is SigV4-presigned with
-``x-amz-sdk-checksum-algorithm`` and ``x-amz-checksum-crc32`` as *signed headers* (never hoisted
-into the query string, where S3 ignores them): the client must send exactly those headers
-(``PartTarget.headers``), and S3 answers 400 BadDigest for a part whose bytes differ. Completion
-names each part's CRC32, as S3 requires for such uploads. Without checksums S3 (and moto) must
-build a full-object CRC64NVME at completion instead (moto: a second copy and a pure-Python CRC
-pass over the whole object).
+On AWS the API calls the fast :meth:`S3BlobStore.join_parts`; an ``ObjectCreated`` trigger on
+``uploads/`` runs :meth:`S3BlobStore.complete_upload` (hash + copy). Uploads above
+``hash_max_bytes`` are verified by S3's composite CRC32 instead of a hash pass (``checksums``).
+Per-part checksums (``part_crc32``): ``ChecksumAlgorithm=CRC32`` (COMPOSITE) uploads whose part
+URLs carry ``x-amz-sdk-checksum-algorithm`` / ``x-amz-checksum-crc32`` as SigV4 *signed headers*
+(never hoisted into the query string, where S3 ignores them): the client sends exactly those
+headers (``PartTarget.headers``) and S3 answers 400 BadDigest for a part whose bytes differ.
 Bucket lifecycle (infra): AbortIncompleteMultipartUpload on ``uploads/`` and expiry of
 ``upload-manifests/`` after a few days (completed manifests only serve retried completions).
 """
@@ -56,6 +52,7 @@ from runtime.adapters.fs.blob_rules import (
     crc32_b64,
     staging_key,
 )
+from runtime.adapters.s3 import checksums
 from runtime.ports import PartTarget
 
 _CHUNK = 8 * 1024 * 1024
@@ -87,8 +84,11 @@ class S3BlobStore:
         max_part_bytes: int = 64 * 1024 * 1024,
         url_ttl_s: int = 3600,
         copy_threshold_bytes: int = 1024**3,
+        hash_max_bytes: int = 1024**3,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``hash_max_bytes``: larger uploads must declare part CRC32s and are verified by S3's
+        checksums instead of a sha256 pass (``runtime.adapters.s3.checksums``)."""
         from boto3.s3.transfer import TransferConfig  # boto3 only when an S3 store is built
 
         if min_part_bytes < S3_MIN_PART_BYTES:
@@ -98,6 +98,7 @@ class S3BlobStore:
         self.min_part_bytes = min_part_bytes
         self.max_part_bytes = max_part_bytes
         self.url_ttl_s = url_ttl_s
+        self.hash_max_bytes = hash_max_bytes
         self._clock = clock
         s3_client.meta.events.register_first(
             "choose-signer.s3.UploadPart", _presign_upload_part_with_sigv4, unique_id="tlm-upload-part-sigv4"
@@ -165,6 +166,8 @@ class S3BlobStore:
             max_part=self.max_part_bytes,
             part_crc32=part_crc32,
         )
+        if crcs is None and expected_size > self.hash_max_bytes:
+            raise Invalid(f"uploads over {self.hash_max_bytes} bytes must declare part CRC32s", field="part_crc32")
         upload_id = secrets.token_hex(16)
         extra: dict[str, Any] = {"ChecksumAlgorithm": CHECKSUM_ALGORITHM} if crcs is not None else {}
         created = self.s3.create_multipart_upload(
@@ -302,10 +305,16 @@ class S3BlobStore:
                 return up.completed_key
             raise NotFound("upload was completed but its blob is gone", field="upload_id")
         self.join_parts(upload_id)  # no-op when a previous attempt or the API already joined
-        size, digest = self._hash(up.key)
-        if size != up.expected_size or digest != up.expected_sha256:
+        if up.part_crc32 is not None and up.expected_size > self.hash_max_bytes:  # no hash pass
+            size, reported = checksums.stored_checksum(self.s3, self.bucket, up.key)
+            ok = checksums.matches(checksums.expected_composite(up.part_crc32), reported)
+            field, verified_by = "size" if size != up.expected_size else "part_crc32", "crc32-composite"
+        else:
+            size, digest = self._hash(up.key)
+            ok = digest == up.expected_sha256
+            field, verified_by = "size" if size != up.expected_size else "sha256", "sha256"
+        if size != up.expected_size or not ok:
             self._discard(upload_id, up.key)
-            field = "size" if size != up.expected_size else "sha256"
             raise Invalid(f"content does not match the expected {field}", field=field)
         target = up.target_key
         if not self.exists(target):  # same content already stored: completion is idempotent
@@ -316,7 +325,7 @@ class S3BlobStore:
             self.s3.copy(
                 {"Bucket": self.bucket, "Key": up.key}, self.bucket, target, ExtraArgs=extra, Config=self._copy_config
             )
-        self._write_manifest(upload_id, {**m, "completed_key": target})
+        self._write_manifest(upload_id, {**m, "completed_key": target, "verified_by": verified_by})
         self.s3.delete_object(Bucket=self.bucket, Key=up.key)
         return target
 

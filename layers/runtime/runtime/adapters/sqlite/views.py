@@ -13,6 +13,7 @@ commit in one transaction, so each event's effects land exactly once).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -26,6 +27,8 @@ from runtime.adapters.sqlite.db import Database
 from runtime.adapters.sqlite.event_store import SqliteEventStore
 from runtime.ports import ViewRecord
 from runtime.projector import apply_event
+from runtime.search.query import Lookup
+from runtime.views import layout
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ RowHook = Callable[[sqlite3.Connection, str, str, Row | None], None]
 ClearHook = Callable[[sqlite3.Connection, str], None]
 
 _PAGE = 500
+_ROW_CACHE = 4096
 
 
 def _dumps(value: Any) -> str:
@@ -49,6 +53,12 @@ class SqliteViewStore:
         self.db = db
         self.row_hooks: list[RowHook] = list(row_hooks)
         self.clear_hooks: list[ClearHook] = list(clear_hooks)
+        self._rows: dict[tuple[str, str], tuple[str, Row]] = {}
+        for view, attr in layout.PARTITIONS.items():  # scan_partition's expression indexes
+            db.connection().execute(
+                f"CREATE INDEX IF NOT EXISTS views_part_{view} ON views"  # noqa: S608 - names from layout
+                f" (view, json_extract(row, '$.{attr}'), key)"
+            )
 
     def add_row_hook(self, hook: RowHook) -> None:
         self.row_hooks.append(hook)
@@ -81,6 +91,38 @@ class SqliteViewStore:
             if len(page) < _PAGE:
                 return
             after = page[-1][0]
+
+    def scan_partition(
+        self, view: str, partition: str, *, lookups: Sequence[Sequence[Lookup]] | None = None
+    ) -> Iterator[tuple[str, Row]]:
+        """Live rows of one partition (``runtime.views.layout``) in key order, through the
+        expression index. ``lookups`` are accepted and ignored: the caller checks every row
+        (``search_rows``), and a partition's rows are few enough to read (ADR 0002)."""
+        attr = layout.PARTITIONS.get(view)
+        if attr is None:
+            raise ValueError(f"view {view!r} is not partitioned")
+        rows = (
+            self.db.connection()
+            .execute(
+                f"SELECT key, row FROM views INDEXED BY views_part_{view}"  # noqa: S608 - names from layout
+                f" WHERE view = ? AND json_extract(row, '$.{attr}') = ? AND row IS NOT NULL ORDER BY key",
+                (view, partition),
+            )
+            .fetchall()
+        )
+        for key, row in rows:
+            yield key, self._parsed(view, key, row)
+
+    def _parsed(self, view: str, key: str, text: str) -> Row:
+        """Parsed row, memoised on its exact JSON text (never stale: the text is compared); a
+        shallow copy, so callers may add fields. Bounded (a warm project costs no json.loads)."""
+        cached = self._rows.get((view, key))
+        if cached is None or cached[0] != text:
+            if len(self._rows) >= _ROW_CACHE:
+                with contextlib.suppress(RuntimeError, StopIteration):  # another thread trimmed it
+                    self._rows.pop(next(iter(self._rows)), None)
+            cached = self._rows[(view, key)] = (text, dict(json.loads(text)))
+        return dict(cached[1])
 
     def clear(self, view: str) -> None:
         conn = self.db.connection()
