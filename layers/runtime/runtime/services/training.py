@@ -264,7 +264,7 @@ class TrainingService:
         spec = JobSpec(name=job_name, program=IMPORT_PROGRAM, hyperparameters=hp, instance_type="ml.m5.large",
                        max_runtime_s=600)  # fmt: skip
         self._import_runner().start(spec)
-        if not wait:
+        if not wait or self.c.settings.backend == "aws":  # never wait inside an API Lambda (29 s limit)
             return {"job_name": job_name, "state": "InProgress", "dataset_id": None}
         deadline = time.monotonic() + self.wait_s
         while time.monotonic() < deadline:
