@@ -29,23 +29,20 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import io
 import json
 import os
 import re
-import subprocess
-import sys
-import tarfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 import requests
 
+from tests.aws_asl import payload, s3_event, set_result
+from tests.aws_sagemaker import PlaysSageMaker
 from tests.iam_audit import ACCOUNT, REGION, Cloud, Recorder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +85,7 @@ class Function:
         self.container: Any = None  # a warm Lambda keeps its container
 
 
-class Chain:
+class Chain(PlaysSageMaker):
     def __init__(self, templates: dict[str, dict[str, Any]], tmp: Path) -> None:
         self.cloud = Cloud(templates)
         self.tmp = tmp
@@ -280,7 +277,7 @@ class Chain:
         key = f"uploads/{up['upload_id']}"
         head = self.s3.head_object(Bucket=self.blobs, Key=key)
         trigger = self.function("functions.triggers.s3_upload.handler")
-        self.invoke(trigger, _s3_event(self.blobs, key, head))
+        self.invoke(trigger, s3_event(self.blobs, key, head))
         self.pump()
         return self.ok("GET", f"/models/{model_id}/uploads/{up['upload_id']}")
 
@@ -381,113 +378,11 @@ class Chain:
                 return json.loads(json.dumps(getattr(self.ddb, op)(**params), default=str))
         raise AssertionError(f"task resource {resource} is not interpreted here")
 
-    # ------------------------------------------------------------------ SageMaker, played
-    def _created(self, params: dict[str, Any], **_: Any) -> None:
-        self.jobs.append(json.loads(json.dumps(params)))
-
-    def play_new_jobs(self) -> list[str]:
-        """Run every training job created (by the API) and not run yet."""
-        names = []
-        for req in list(self.jobs):
-            if req["TrainingJobName"] not in self.played:
-                self.play_training_job(req)
-                names.append(req["TrainingJobName"])
-        return names
-
-    def play_training_job(self, req: dict[str, Any]) -> None:
-        """What SageMaker does with a CreateTrainingJob request, run here: channels in, the
-        image's ``train``, model.tar.gz + output.tar.gz out, the outcome on moto's job."""
-        from moto.sagemaker.models import sagemaker_backends
-
-        name = req["TrainingJobName"]
-        self.played.add(name)
-        root = self.tmp / "jobs" / name
-        (root / "input" / "config").mkdir(parents=True)
-        for d in ("input/data", "model", "output/data", "checkpoints"):
-            (root / d).mkdir(parents=True, exist_ok=True)
-        (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(req["HyperParameters"]))
-        with self.rec.acting(self.sagemaker_role):
-            for ch in req.get("InputDataConfig", []):
-                bucket, prefix = _split(ch["DataSource"]["S3DataSource"]["S3Uri"])
-                target = root / "input" / "data" / ch["ChannelName"]
-                target.mkdir()
-                pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-                for obj in [o for p in pages for o in p.get("Contents", [])]:
-                    rel = obj["Key"][len(prefix) :].lstrip("/") or obj["Key"].rsplit("/", 1)[-1]
-                    (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                    (target / rel).write_bytes(self.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            if req.get("CheckpointConfig"):  # a restarted job gets its checkpoints back
-                self._sync_down(req["CheckpointConfig"]["S3Uri"], root / "checkpoints")
-        env = {
-            k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "TORCHINDUCTOR_CACHE_DIR")
-        }
-        env.update(req.get("Environment") or {})
-        env.update(
-            TLM_JOB_ROOT=str(root),  # the image sets /opt/ml
-            PATH=str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
-            PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "layers" / "runtime")]),
-            OMP_NUM_THREADS="2",
-            HF_HUB_OFFLINE="1",
-            TRANSFORMERS_OFFLINE="1",
-        )
-        proc = subprocess.run(  # noqa: S603
-            ["sh", str(TRAIN_SCRIPT)], env=env, cwd=root, capture_output=True, text=True, timeout=900
-        )
-        (root / "log.txt").write_text(proc.stdout + proc.stderr)
-        job = sagemaker_backends[ACCOUNT][REGION].training_jobs[name]
-        job.final_metric_data_list = _final_metrics(
-            req["AlgorithmSpecification"].get("MetricDefinitions", []), proc.stdout
-        )
-        if proc.returncode != 0:
-            failure = root / "output" / "failure"
-            job.training_job_status = "Failed"
-            job.failure_reason = failure.read_text()[:1024] if failure.exists() else proc.stderr[-1024:]
-            return
-        out_bucket, out_prefix = _split(req["OutputDataConfig"]["S3OutputPath"])
-        base = "/".join(p for p in (out_prefix.rstrip("/"), name, "output") if p)
-        with self.rec.acting(self.sagemaker_role):
-            if req.get("CheckpointConfig"):
-                ck_bucket, ck_prefix = _split(req["CheckpointConfig"]["S3Uri"])
-                for p in sorted((root / "checkpoints").rglob("*")):
-                    if p.is_file():
-                        key = f"{ck_prefix.rstrip('/')}/{p.relative_to(root / 'checkpoints')}"
-                        self.s3.put_object(Bucket=ck_bucket, Key=key, Body=p.read_bytes())
-            self.s3.put_object(Bucket=out_bucket, Key=f"{base}/model.tar.gz", Body=_tar(root / "model"))
-            self.s3.put_object(Bucket=out_bucket, Key=f"{base}/output.tar.gz", Body=_tar(root / "output" / "data"))
-        job.model_artifacts = {"S3ModelArtifacts": f"s3://{out_bucket}/{base}/model.tar.gz"}
-
-    def _sync_down(self, uri: str, dest: Path) -> None:
-        bucket, prefix = _split(uri)
-        prefix = prefix.rstrip("/") + "/"
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for obj in [o for p in pages for o in p.get("Contents", [])]:
-            target = dest / obj["Key"][len(prefix) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-
 
 def _invoke_requests(function_arn: str) -> set[Any]:
     from tests.iam_audit import requests_for
 
     return set(requests_for("lambda", "Invoke", {"FunctionName": function_arn}))
-
-
-def _final_metrics(defs: list[dict[str, str]], log: str) -> list[dict[str, Any]]:
-    out = []
-    for d in defs:
-        values = re.findall(d["Regex"], log)
-        if values:
-            out.append({"MetricName": d["Name"], "Value": float(values[-1]), "Timestamp": datetime.now(UTC)})
-    return out
-
-
-def _tar(src: Path) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for p in sorted(src.rglob("*")):
-            if p.is_file():
-                tar.add(p, arcname=str(p.relative_to(src)))
-    return buf.getvalue()
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -499,115 +394,3 @@ def _epoch(value: Any) -> Any:
     if isinstance(value, datetime):
         return int(value.timestamp())
     raise TypeError(type(value))
-
-
-def _s3_event(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "eventName": "ObjectCreated:CompleteMultipartUpload",
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "tlm-upload-trigger",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "A3NL"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": {
-                        "key": quote_plus(key),
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                        "sequencer": "0055AED6DCD90281E5",
-                    },
-                },
-            }
-        ]
-    }
-
-
-# ---------------------------------------------------------------------- ASL paths and intrinsics
-
-
-def get_path(doc: Any, path: str, ctx: dict[str, Any]) -> Any:
-    if path.startswith("$$"):
-        doc, path = ctx, path[1:]
-    if path == "$":
-        return doc
-    value = doc
-    for part in path[2:].split("."):
-        value = value[part]
-    return value
-
-
-def set_result(doc: Any, path: str | None, result: Any) -> Any:
-    if path is None:
-        return doc
-    if path == "$":
-        return result
-    out = json.loads(json.dumps(doc))
-    node = out
-    parts = path[2:].split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = result
-    return out
-
-
-def payload(template: Any, doc: Any, ctx: dict[str, Any]) -> Any:
-    if isinstance(template, list):
-        return [payload(v, doc, ctx) for v in template]
-    if not isinstance(template, dict):
-        return template
-    out = {}
-    for key, value in template.items():
-        if key.endswith(".$"):
-            out[key[:-2]] = evaluate(value, doc, ctx)
-        else:
-            out[key] = payload(value, doc, ctx)
-    return out
-
-
-def evaluate(expr: str, doc: Any, ctx: dict[str, Any]) -> Any:
-    value, rest = _expr(expr.strip(), doc, ctx)
-    assert not rest.strip(), (expr, rest)
-    return value
-
-
-def _expr(s: str, doc: Any, ctx: dict[str, Any]) -> tuple[Any, str]:
-    s = s.lstrip()
-    if s.startswith("'"):
-        end = s.index("'", 1)
-        return s[1:end], s[end + 1 :]
-    if s.startswith("$"):
-        m = re.match(r"^\$\$?[A-Za-z0-9_.\[\]*]*", s)
-        assert m
-        return get_path(doc, m.group(0), ctx), s[m.end() :]
-    m = re.match(r"^(States\.\w+)\(", s)
-    assert m, s
-    fn, s = m.group(1), s[m.end() :]
-    args = []
-    while not s.lstrip().startswith(")"):
-        value, s = _expr(s, doc, ctx)
-        args.append(value)
-        s = s.lstrip()
-        if s.startswith(","):
-            s = s[1:]
-    s = s.lstrip()[1:]
-    if fn == "States.Format":
-        text = args[0]
-        for a in args[1:]:
-            text = text.replace("{}", a if isinstance(a, str) else json.dumps(a), 1)
-        return text, s
-    if fn == "States.UUID":
-        return str(uuid.uuid4()), s
-    if fn == "States.JsonToString":
-        return json.dumps(args[0], separators=(",", ":"), ensure_ascii=False), s
-    raise AssertionError(f"intrinsic {fn} is not interpreted here")

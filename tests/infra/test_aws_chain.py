@@ -105,7 +105,7 @@ def run_scenario(c: Any, tmp: Path) -> dict[str, Any]:
     out["arch_test"] = c.ok("GET", f"/jobs/{arch['job_name']}")
     out["arch_logs"] = c.ok("GET", f"/jobs/{arch['job_name']}/logs")
     # And the demo corpus imported by a job the API starts (polled, as on AWS: no waiting in the API)
-    status, imported = c.api("POST", f"/projects/{pid}/datasets/demo-sentiment", {"limit": 40, "wait": False})
+    status, imported = c.api("POST", f"/projects/{pid}/datasets/demo-sentiment", {"limit": 40})
     assert status == 202, imported
     c.play_new_jobs()
     out["demo_import"] = c.ok("GET", f"/projects/{pid}/datasets/imports/{imported['job_name']}")
@@ -207,6 +207,8 @@ def test_a_failing_step_is_named_as_locally_and_recorded_by_the_machine(chain):
     assert s["failed_compile"]["status"] == "failed" and s["failed_compile"]["error"] == "TLM.InvalidModel"
     assert [r["status"] for r in s["doomed_runs"]] == ["FAILED"] and s["doomed"]["state"] == "failed"
     assert s["arch_test"]["state"] == "Completed"
+    # the side-by-side report comes out of the arch test job's output.tar.gz on S3
+    assert s["arch_test"]["report"] and "parent" in json.dumps(s["arch_test"]["report"])
 
 
 def _audited(chain) -> dict[str, list[dict[str, Any]]]:

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -31,6 +30,7 @@ from runtime.bootstrap import Container, build_aws, set_container
 from runtime.search.query import SearchQuery
 from runtime.services.commands import Caller
 from runtime.settings import Settings
+from tests.aws_asl import s3_event
 from tests.aws_tables import create_events_table, create_idempotency_table, create_views_table
 
 pytestmark = pytest.mark.integration
@@ -104,36 +104,7 @@ class Aws:
 
     def s3_event(self, key: str) -> dict[str, Any]:
         """The notification S3 sends for an object created by CompleteMultipartUpload."""
-        head = self.s3.head_object(Bucket=BUCKET, Key=key)
-        return {
-            "Records": [
-                {
-                    "eventVersion": "2.1",
-                    "eventSource": "aws:s3",
-                    "awsRegion": REGION,
-                    "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                    "eventName": "ObjectCreated:CompleteMultipartUpload",
-                    "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                    "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                    "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8"},
-                    "s3": {
-                        "s3SchemaVersion": "1.0",
-                        "configurationId": "tlm-upload-trigger",
-                        "bucket": {
-                            "name": BUCKET,
-                            "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
-                            "arn": f"arn:aws:s3:::{BUCKET}",
-                        },
-                        "object": {
-                            "key": quote_plus(key),
-                            "size": head["ContentLength"],
-                            "eTag": head["ETag"].strip('"'),
-                            "sequencer": "0055AED6DCD90281E5",
-                        },
-                    },
-                }
-            ]
-        }
+        return s3_event(BUCKET, key, self.s3.head_object(Bucket=BUCKET, Key=key))
 
     def trigger(self, upload_id: str) -> list[dict[str, Any]]:
         event = self.s3_event(f"uploads/{upload_id}")

@@ -163,8 +163,17 @@ class Container:
             from runtime.services.access import Access
             from runtime.services.arch_tests import ArchTestService
 
+            report = None
+            if self.settings.backend == "aws":  # the report is in the job's output.tar.gz on S3
+                from runtime.workflows.steps.outputs import job_report
+
+                report = lambda name: job_report(self, name, "arch_test.json")  # noqa: E731
             self._services["arch_tests"] = ArchTestService(
-                self.configs, self.jobs, Access(self.store).check, check_model=self.limits.check_model
+                self.configs,
+                self.jobs,
+                Access(self.store).check,
+                check_model=self.limits.check_model,
+                read_report=report,
             )
         return self._services["arch_tests"]  # type: ignore[no-any-return]
 

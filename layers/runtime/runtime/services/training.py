@@ -329,7 +329,7 @@ class TrainingService:
                        max_runtime_s=600, environment={"TLM_JOB_USER": caller.user_id,
                                                        "TLM_JOB_PROJECT": project_id})  # fmt: skip
         self._import_runner().start(spec)
-        if not wait:
+        if not wait or self.c.settings.backend == "aws":  # never wait inside an API Lambda (29 s limit)
             return {"job_name": job_name, "state": "InProgress", "dataset_id": None}
         deadline = time.monotonic() + self.wait_s
         while time.monotonic() < deadline:

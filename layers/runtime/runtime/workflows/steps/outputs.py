@@ -105,3 +105,21 @@ def output_file(container: Any, job: dict[str, Any], name: str, tmp: Path) -> Pa
     root = getattr(container.jobs, "root", None)
     path = Path(root) / str(job.get("name")) / "output" / "data" / name if root is not None else None
     return path if path is not None and path.is_file() else None
+
+
+def job_report(container: Any, name: str, file: str) -> dict[str, Any] | None:
+    """A JSON file a finished job wrote to its output data dir (None when it wrote none)."""
+    import json
+    import tempfile
+
+    status = container.jobs.describe(name)
+    job = {"name": name, "model_artifacts": status.model_artifacts}
+    with tempfile.TemporaryDirectory(prefix="tlm-report-") as tmp:
+        path = output_file(container, job, file, Path(tmp))
+        if path is None:
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            return None
+    return doc if isinstance(doc, dict) else None
