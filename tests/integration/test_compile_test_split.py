@@ -42,7 +42,9 @@ def test_a_trained_models_int8_compile_reports_test_split_accuracy(tmp_path: Pat
                                      source="training-run:t1")  # fmt: skip
         # When it is compiled to ONNX int8
         started = c.compiles.start(ALICE, mid, "onnx-int8", FAST)
+        c.catch_up()  # what the server's subscription does: the start reaction starts the run
         c.workflows.wait(started["run_id"], timeout=300)
+        c.catch_up()  # the outcome reaction records the end on the compile
         done = c.compiles.show(ALICE, started["compile_id"])
         # Then the verification carries accuracy on all 20 test examples, eager and compiled
         assert done["status"] == "succeeded", done
