@@ -289,6 +289,8 @@ class Container:
                 runs=lambda: self.runs,
                 project_runs=lambda: self.project_runs,
                 catch_up=self.catch_up,
+                limits=lambda: self.limits,
+                settings=self.settings,
             )
             self._services["training"] = TrainingService(deps)
         return self._services["training"]  # type: ignore[no-any-return]

@@ -83,10 +83,18 @@ class TrainingDeps:
         runs: Callable[[], RunDetails],
         project_runs: Callable[[], RunsService],
         catch_up: Callable[[], None],
+        limits: Callable[[], Any],  # runtime.services.limits.LimitsService
+        settings: Any,  # runtime.settings.Settings
     ) -> None:
         self.store, self.views, self.configs, self.library = store, views, configs, library
         self._artifacts, self._jobs, self._runs, self._project_runs = artifacts, jobs, runs, project_runs
         self.catch_up = catch_up
+        self._limits = limits
+        self.settings = settings
+
+    @property
+    def limits(self) -> Any:
+        return self._limits()
 
     @property
     def artifacts(self) -> Artifacts:
