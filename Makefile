@@ -30,7 +30,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain
+	$(BIN)/mypy domain layers/runtime/runtime
 	$(BIN)/hadolint jobs/Dockerfile
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -39,7 +39,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain
+	$(BIN)/mypy domain layers/runtime/runtime
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -148,7 +148,7 @@ def check_split_labels(splits: Mapping[str, Mapping[str, Any]]) -> None:
             raise DataError(f"{s['file']}: labels {sorted(extra)} do not occur in {base['file']}", "label")
 
 
-def dataset_summary(files: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def dataset_summary(files: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
     """A dataset's validity from its files' validation records (path -> ``{"valid", "report",
     "reason", "field"}``; ``None`` = not validated yet). Valid when every data file is valid,
     a ``train`` split exists and the other splits use only train's labels."""

@@ -64,9 +64,10 @@ class ArchTestService:
             return None
         path = Path(root) / name / "output" / "data" / "arch_test.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            report = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return report if isinstance(report, dict) else None
 
     def _config_of(self, caller: Caller, name: str) -> str:
         m = _NAME.match(name or "")

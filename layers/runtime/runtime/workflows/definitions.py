@@ -205,7 +205,7 @@ def linear(name: str, tasks: Sequence[Any], *, comment: str = "") -> m.Workflow:
 def compile_workflow(
     *, job_retries: int = 1, retry_interval_s: int = 60, poll_seconds: int = 60
 ) -> m.Workflow:
-    jobs = {"retries": job_retries, "retry_interval_s": retry_interval_s, "poll_seconds": poll_seconds}
+    jobs: dict[str, Any] = {"retries": job_retries, "retry_interval_s": retry_interval_s, "poll_seconds": poll_seconds}
     return linear(
         "compile",
         [
@@ -262,7 +262,7 @@ def compile_workflow(
 def train_workflow(
     *, job_retries: int = 1, retry_interval_s: int = 60, poll_seconds: int = 60, use_spot: bool = False
 ) -> m.Workflow:
-    jobs = {"retries": job_retries, "retry_interval_s": retry_interval_s, "poll_seconds": poll_seconds}
+    jobs: dict[str, Any] = {"retries": job_retries, "retry_interval_s": retry_interval_s, "poll_seconds": poll_seconds}
     return linear(
         "train",
         [

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from domain.records import AppendResult, NewEvent, RecordedEvent
 from runtime.adapters.dynamodb import codec, keys
 from runtime.adapters.dynamodb.event_store import DynamoDbEventStore
-from runtime.workflows.asl import KIND_SEQUENCE, SEQUENCE_PREFIX
+from runtime.workflows.asl_tasks import KIND_SEQUENCE, SEQUENCE_PREFIX
 
 _TAKEN = ("TransactionCanceledException", "ConditionalCheckFailedException")
 

@@ -96,4 +96,8 @@ class StepFunctionsRunsService(RunsService):
             project = _project(run.pop("input", None))
             if project:
                 run.pop("output", None)
-                yield project, (lambda r=run: r)
+                yield project, _constant(run)
+
+
+def _constant(run: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: run
