@@ -1,6 +1,7 @@
-"""Training aggregate: what was asked (config version, dataset, name) and what came of it (the
-registered model, its metrics and evaluation). Progress, jobs and the end state live in the
-workflow run ``workflowrun-<run id>``; the training remembers which run is its own.
+"""Training aggregate: what was asked (config version, dataset, name, and the library model it
+starts from, if any: ``parent_model_id`` / ``parent_model_version``) and what came of it (the
+registered model, its metrics and evaluation) — the trained model's lineage. Progress, jobs and
+the end state live in the workflow run ``workflowrun-<run id>``; the training remembers which run is its own.
 
 Stream: ``training-<training id>``.
 """
@@ -27,6 +28,8 @@ class TrainingRequested(DomainEvent):
     family: str
     dataset_id: str
     run_id: str
+    parent_model_id: str | None = None
+    parent_model_version: int | None = None
 
 
 @event("training.registered")
@@ -48,6 +51,8 @@ class RequestTraining(Command):
     family: str
     dataset_id: str
     run_id: str
+    parent_model_id: str | None = None
+    parent_model_version: int | None = None
 
 
 class RecordRegistration(Command):
@@ -66,6 +71,8 @@ class Training:
     family: str = ""
     dataset_id: str = ""
     run_id: str = ""
+    parent_model_id: str | None = None
+    parent_model_version: int | None = None
     model_id: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)

@@ -56,7 +56,7 @@ def test_create_edit_history_diff_blame(svc):
     assert [h["type"] for h in hist] == ["config.created", "config.edited", "config.edited"]
     d = svc.diff(ALICE, cid, 1, 3)
     assert d["summary"]["changed"] == {
-        "training.learning_rate": {"old": 5e-4, "new": 1e-4},
+        "training.learning_rate": {"old": 1e-3, "new": 1e-4},
         "architecture.num_hidden_layers": {"old": 2, "new": 4},
     }
     assert d["summary"]["removed"] == {"architecture.initializer_range": 0.02}
@@ -74,14 +74,14 @@ def test_create_edit_history_diff_blame(svc):
     assert "architecture.initializer_range" not in blame
     only = svc.blame(ALICE, cid, path="training.learning_rate")
     assert [b["value"] for b in only] == [1e-4]
-    assert svc.blame(ALICE, cid, version=1, path="training.learning_rate")[0]["value"] == 5e-4
+    assert svc.blame(ALICE, cid, version=1, path="training.learning_rate")[0]["value"] == 1e-3
 
 
 def test_get_as_of_and_version(svc):
     cid = svc.create_from_template(ALICE, "p1", "bert-tiny")["config_id"]
     mid = datetime.now(UTC)
     svc.edit(ALICE, cid, set={"training.learning_rate": 3e-4})
-    assert svc.get(ALICE, cid, as_of=mid)["values"]["training"]["learning_rate"] == 5e-4
+    assert svc.get(ALICE, cid, as_of=mid)["values"]["training"]["learning_rate"] == 1e-3
     assert svc.get(ALICE, cid, version=2)["values"]["training"]["learning_rate"] == 3e-4
     with pytest.raises(NotFound):
         svc.get(ALICE, cid, as_of=datetime(2000, 1, 1, tzinfo=UTC))
@@ -97,7 +97,7 @@ def test_invalid_edit_writes_nothing(svc, store):
     assert e.value.field == "training.learning_rate"
     assert store.version(f"config-{cid}") == 1
     # a no-op edit records nothing either
-    assert svc.edit(ALICE, cid, set={"training.learning_rate": 5e-4})["version"] == 1
+    assert svc.edit(ALICE, cid, set={"training.learning_rate": 1e-3})["version"] == 1
     with pytest.raises(ConcurrencyConflict):
         svc.edit(ALICE, cid, set={"training.seed": 1}, expected_version=7)
 
@@ -160,7 +160,7 @@ def test_batch_edit_one_bad_target_changes_nothing_anywhere(svc, store, case, ex
     # Then the error names the target and nothing was appended anywhere
     assert f"config_ids[{len(targets) - 1}]" in e.value.message
     assert {cid: store.version(f"config-{cid}") for cid in targets} == before
-    assert all(lr(svc, cid) == 5e-4 for cid in ids)
+    assert all(lr(svc, cid) == 1e-3 for cid in ids)
 
 
 def test_batch_edit_rolls_back_when_a_concurrent_writer_wins_mid_batch(svc, store, monkeypatch):
@@ -179,7 +179,7 @@ def test_batch_edit_rolls_back_when_a_concurrent_writer_wins_mid_batch(svc, stor
         svc.batch_edit(ALICE, ids, set={"training.learning_rate": 3e-5})
     monkeypatch.setattr(store, "append", real_append)
     # the first config got the batch edit and its rollback; the others never changed
-    assert lr(svc, ids[0]) == 5e-4 and lr(svc, ids[1]) == 5e-4 and lr(svc, ids[2]) == 5e-4
+    assert lr(svc, ids[0]) == 1e-3 and lr(svc, ids[1]) == 1e-3 and lr(svc, ids[2]) == 1e-3
     first = store.read(f"config-{ids[0]}")
     assert [r.type for r in first] == ["config.created", "config.edited", "config.edited"]
     assert first[2].metadata.reason.startswith("rollback of batch")

@@ -11,7 +11,11 @@ dataset or config and the field:
 - the config's character tokenizer can hold the train split's distinct characters
   (``tokenizer.vocab_size`` >= characters + 5 special tokens: otherwise the model's vocabulary
   could not be the one the config declares);
-- the name is free for a model in the project (the trained model is registered under it).
+- the name is free for a model in the project (the trained model is registered under it);
+- with ``model_id`` (start from a library model): ``runtime.services.finetune`` — a Hugging Face
+  dir of a supported family, safetensors weights only, its tokenizer files, the config of the same
+  family (without ``config_id``: a config with the family's fine-tune defaults is created); the
+  model's own tokenizer is kept, so the vocabulary check does not apply.
 
 Then it records ``training.requested`` and starts the ``train`` workflow (run id = training id)
 with the config's values as the train job's ``config`` hyperparameter. Progress, the current
@@ -36,6 +40,7 @@ from domain.library.datasets import SPLITS
 from domain.library.values import clean_name, name_key
 from domain.trainings import TRAININGS, RequestTraining, Training
 from runtime.ports import JobSpec
+from runtime.services import finetune
 from runtime.services.commands import Caller, execute, load
 
 SPECIAL_TOKENS = 5  # [PAD] [UNK] [CLS] [SEP] [MASK] (jobs.tokenizer.SPECIALS)
@@ -107,18 +112,35 @@ class TrainingService:
                 raise Conflict(f"a model named {name!r} exists in the project; choose another name", field="name")
 
     # ------------------------------------------------------------------ trainings
-    def start(self, caller: Caller, project_id: str, *, config_id: str, dataset_id: str, name: str) -> dict[str, Any]:
+    def start(
+        self, caller: Caller, project_id: str, *, config_id: str | None = None, dataset_id: str, name: str,
+        model_id: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         self.c.library.access.require(caller, project_id, "editor")
         name = clean_name(name)
-        config = self._config(caller, project_id, config_id)
+        if config_id is None and model_id is None:
+            raise Invalid("give config_id, model_id or both", field="config_id")
+        parent = finetune.parent_model(self.c, caller, model_id) if model_id else None
         ds = self._dataset(caller, project_id, dataset_id)
-        self._fits(config, ds)
+        config = self._config(caller, project_id, config_id) if config_id else None
+        if config is not None and parent is not None:
+            finetune.check_compatible(config, parent)
+        elif config is not None:
+            self._fits(config, ds)
         self.c.catch_up()
         self._name_free(project_id, name)
+        if config is None and parent is not None:  # every check passed: record the fine-tune config
+            config_id = finetune.fine_tune_config(self.c, caller, project_id, parent)["config_id"]
+            config = self._config(caller, project_id, config_id)
+            finetune.check_compatible(config, parent)
+        if config is None or config_id is None:
+            raise Invalid("no config for the training", field="config_id")
         training_id = new_id()[:16]
         cmd = RequestTraining(
             training_id=training_id, project_id=project_id, name=name, config_id=config_id,
             config_version=config["version"], family=config["family"], dataset_id=dataset_id, run_id=training_id,
+            parent_model_id=parent["model_id"] if parent else None, parent_model_version=parent["version"] if parent
+            else None,
         )  # fmt: skip
         execute(self.c.store, TRAININGS, training_id, cmd, caller)
         self.c.workflows.start(
@@ -186,6 +208,9 @@ class TrainingService:
             ],
             "jobs": jobs,
             "live_metrics": live,
+            "progress": _progress(run, jobs, live, state.model_id is not None),
+            "parent_model_id": state.parent_model_id,
+            "parent_model_version": state.parent_model_version,
             "model_id": state.model_id,
             "metrics": state.metrics,
             "evaluation": state.evaluation,
@@ -324,6 +349,19 @@ class TrainingService:
             source=source,
             kind="dataset",
         )
+
+
+def _progress(run: dict[str, Any] | None, jobs: list[dict[str, Any]], live: dict[str, float],
+              registered: bool) -> dict[str, Any]:  # fmt: skip
+    """Percent done and ETA of the training job, from its latest ``progress_pct`` / ``eta_s``
+    metric lines (steps/s averaged over the job's last ``jobs.loop.PROGRESS_WINDOW`` steps)."""
+    if registered or (run and run["status"] == "succeeded"):
+        return {"percent": 100.0, "eta_s": 0.0, "steps_per_s": None, "phase": "done"}
+    phase = jobs[-1]["step"] if jobs else (run["current_step"] if run else None)
+    if "progress_pct" not in live:
+        return {"percent": None, "eta_s": None, "steps_per_s": None, "phase": phase}
+    return {"percent": round(live["progress_pct"], 2), "eta_s": round(live.get("eta_s", 0.0), 1),
+            "steps_per_s": live.get("avg_steps_per_s"), "phase": phase}  # fmt: skip
 
 
 def _iso(value: Any) -> Any:
