@@ -22,9 +22,9 @@ why, ``fine_tune`` always holds the fine-tuning preset):
   weights are kept). bert-tiny's were measured on the demo dataset (README, bench/quality.py).
 - ``fine_tune`` (base): the papers' presets, meant for a pretrained start; training a base model
   from a random init with them learns little (issue 12). ``fine_tune_training(name)`` is the
-  preset for every size: the papers' for base, Turc et al. 2019's small-model fine-tuning grid
-  (lr from {1e-4, 5e-5, 3e-5}, batch 32, 4 epochs; the largest rate for the smallest models)
-  for tiny and small. ``tlm train start --model`` without a config uses it.
+  preset for every size: the papers' for base, Turc et al. 2019's fine-tuning grid for the
+  BERT miniatures (google-research/bert: lr from {3e-4, 1e-4, 5e-5, 3e-5}, 4 epochs; 3e-4 for
+  tiny, 1e-4 for small) for tiny and small. ``tlm train start --model`` without a config uses it.
 
 Conventions shared with ``jobs/train.py``: ``training.max_steps`` 0 means "run ``epochs``";
 ``early_stopping_patience`` 0 (or null) disables early stopping. Fields whose transformers default
@@ -242,9 +242,9 @@ _WHY = {
     "{name} (an uploaded or pretrained library model, train start --model); from a random init they learn "
     "little — use a tiny or small template or pretrain first (jobs/pretrain.py).",
 }
-_FINE_TUNE_SMALL = {  # Turc et al. 2019 fine-tuning grid: the top rate for the smallest models
-    "tiny": dict(learning_rate=1e-4, warmup_ratio=0.1, epochs=4, early_stopping_patience=2),
-    "small": dict(learning_rate=5e-5, warmup_ratio=0.1, epochs=4, early_stopping_patience=2),
+_FINE_TUNE_SMALL = {  # Turc et al. 2019 (google-research/bert miniatures): lr grid {3e-4,1e-4,5e-5,3e-5}, 4 epochs
+    "tiny": dict(learning_rate=3e-4, warmup_ratio=0.1, epochs=4, early_stopping_patience=2),
+    "small": dict(learning_rate=1e-4, warmup_ratio=0.1, epochs=4, early_stopping_patience=2),
 }
 
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from functions.api import errors
-from functions.api.routers import compiles, configs, datasets, health, jobs, models, projects, runs, trainings, uploads
+from functions.api.routers import (
+    compiles,
+    configs,
+    datasets,
+    health,
+    jobs,
+    leaderboard,
+    models,
+    projects,
+    runs,
+    trainings,
+    uploads,
+)
 
 app = APIGatewayRestResolver(enable_validation=True)
 for r in (
@@ -13,7 +25,7 @@ for r in (
     runs.router,
 ):
     app.include_router(r)
-for r in (datasets.router, trainings.router):
+for r in (datasets.router, trainings.router, leaderboard.router):
     app.include_router(r)
 errors.install(app)
 app.enable_swagger(path="/swagger", title="TLM API", version="0.1.0", description="TLM model lifecycle platform")

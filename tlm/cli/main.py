@@ -15,6 +15,8 @@ from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import arch_app, configs_app
 from tlm.cli.datasets import datasets_app
+from tlm.cli.leaderboard import accuracy_cell, print_metrics
+from tlm.cli.leaderboard import install as install_leaderboard
 from tlm.cli.runs import runs_app
 from tlm.cli.train import train_app
 from tlm.client import ApiError
@@ -31,6 +33,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(compile_app, name="compile")
 app.add_typer(runs_app, name="runs")
 app.command("package")(package_command)
+install_leaderboard(models_app)  # models leaderboard / compare (h6)
 
 
 @app.callback()
@@ -170,11 +173,12 @@ def models_search(
 
 
 def _models_table(items: list[dict[str, Any]]) -> Table:
-    t = Table("id", "name", "family", "tags", "files", "updated")
+    t = Table("id", "name", "family", "tags", "files", "test_acc", "updated")
     for m in items:
         t.add_row(
-            m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), m["updated"]["at"][:19]
-        )
+            m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), accuracy_cell(m),
+            m["updated"]["at"][:19],
+        )  # fmt: skip
     return t
 
 
@@ -187,7 +191,12 @@ def models_show(model_id: str, as_of: Annotated[str | None, typer.Option(help="I
     t = Table("path", "size", "sha256", title=f"{m['name']} ({m['family']}) v{m['version']}")
     for f in m["files"]:
         t.add_row(f["path"], str(f["size"]), f["sha256"])
-    out(m, t)
+
+    def view() -> None:
+        console.print(t)
+        print_metrics(m)  # test metrics, confusion matrix, lineage
+
+    out(m, view)
 
 
 @models_app.command("download")

@@ -77,6 +77,47 @@ def start(
         console.print(f"started training [bold]{escape(t['name'])}[/bold] id={t['training_id']} ({t['state']})")
 
 
+@train_app.command("pretrain")
+def pretrain(
+    dataset: Annotated[list[str], typer.Option("--dataset", help="library entry with texts (repeatable)")],
+    name: Annotated[str, typer.Option(help="name of the pretrained model in the library")],
+    template: Annotated[str, typer.Option(help="template to pretrain (bert/roberta/albert/electra)")] = "bert-tiny",
+    max_steps: Annotated[int, typer.Option()] = 500,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    learning_rate: Annotated[float, typer.Option()] = 1e-3,
+    time_budget_s: Annotated[int, typer.Option(help="stop after this many seconds (0: none)")] = 0,
+    project_id: Annotated[str | None, typer.Option("--project", help="project id (default: the first entry's)")] = None,
+    wait: Annotated[bool, typer.Option(help="wait for the job and print the registered model")] = True,
+) -> None:
+    """Masked-LM pretraining (jieba whole-word masking for Chinese) on unlabeled texts; the result
+    is registered as a library model that `train start --model` fine-tunes."""
+    c = client()
+    try:
+        project_id = project_id or c.request("GET", f"/models/{dataset[0]}")["project_id"]
+        body = {"template": template, "dataset_ids": dataset, "name": name, "max_steps": max_steps,
+                "batch_size": batch_size, "learning_rate": learning_rate, "time_budget_s": time_budget_s}  # fmt: skip
+        res = c.request("POST", f"/projects/{project_id}/pretrainings", json=body)
+        last = None
+        while wait and res["state"] in ("Pending", "InProgress", "Stopping"):
+            pct = (res.get("progress") or {}).get("percent")
+            if pct is not None and pct != last and not _json():
+                eta = eta_text((res.get("progress") or {}).get("eta_s") or 0)
+                err.print(f"pretraining {res['job_name']}: {pct:.1f}% eta {eta}")
+                last = pct
+            time.sleep(1.0)
+            res = c.request("GET", f"/projects/{project_id}/pretrainings/{res['job_name']}")
+    except ApiError as e:
+        fail(e)
+    if _json():
+        print(json.dumps(res, ensure_ascii=False, indent=2))
+    elif res.get("model_id"):
+        console.print(f"pretrained model [bold]{escape(name)}[/bold] id={res['model_id']} ({res['job_name']})")
+    else:
+        console.print(f"pretraining {res['job_name']} {res['state']} {escape(str(res.get('failure_reason') or ''))}")
+    if wait and res["state"] == "Failed":
+        raise typer.Exit(1)
+
+
 @train_app.command("logs")
 def logs(
     training_id: str,

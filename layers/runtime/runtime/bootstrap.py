@@ -182,6 +182,24 @@ class Container:
             self._services["training"] = TrainingService(self, output_root=root)
         return self._services["training"]
 
+    @property
+    def leaderboard(self) -> Any:
+        """Metrics and lineage on models, leaderboards, comparisons (runtime.services.leaderboard)."""
+        if "leaderboard" not in self._services:
+            from runtime.services.leaderboard import LeaderboardService
+
+            self._services["leaderboard"] = LeaderboardService(self)
+        return self._services["leaderboard"]
+
+    @property
+    def pretraining(self) -> Any:
+        """Masked-LM pretraining jobs registered as library models (runtime.services.pretraining)."""
+        if "pretraining" not in self._services:
+            from runtime.services.pretraining import PretrainService
+
+            self._services["pretraining"] = PretrainService(self)
+        return self._services["pretraining"]
+
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log (no-op on AWS)."""
         if self.projector is not None:

@@ -43,6 +43,7 @@ DEFAULT_PROGRAMS = {
     "compile": "jobs.compile",
     "package": "jobs.package",
     "arch_test": "jobs.arch_test",
+    "pretrain": "jobs.pretrain",
 }
 SUPERVISOR = Path(__file__).with_name("_supervise.py")
 ACTIVE = frozenset({"Pending", "InProgress", "Stopping"})
