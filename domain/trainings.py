@@ -17,6 +17,11 @@ from domain.errors import Conflict, Invalid, NotFound
 from domain.events import Command, DomainEvent, event
 from domain.library.values import clean_name
 
+# What a library model needs to start a training (checked by the API and again by the job)
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")  # never loaded
+MLM_FAMILIES = ("bert", "roberta", "albert", "electra")  # families jobs.pretrain can pretrain
+
 
 @event("training.requested")
 class TrainingRequested(DomainEvent):

@@ -12,6 +12,8 @@ import contextlib
 import inspect
 from typing import Any
 
+from domain.trainings import PICKLE_SUFFIXES, TOKENIZER_FILES
+
 FAMILIES = ("bert", "roberta", "albert", "electra", "xlnet")
 _META = {"model_type", "architectures", "transformers_version", "_name_or_path"}
 
@@ -141,8 +143,6 @@ def load_model_dir(path):
 
 
 # ---------------------------------------------------------------- starting from a library model
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 def checkpoint_family(path) -> str:

@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from domain.trainings import MLM_FAMILIES
 from jobs import contract
 from jobs.contract import JobError
 
-MLM_FAMILIES = ("bert", "roberta", "albert", "electra")
 MAX_CHANNELS = 8
 _CJK = re.compile(r"[\u3400-\u9fff]")
 

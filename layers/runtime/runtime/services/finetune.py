@@ -22,10 +22,9 @@ from domain.configs.templates import fine_tune_training, get_template
 from domain.configs.validation import FAMILIES
 from domain.errors import Conflict, Invalid, NotFound
 from domain.events import new_id
+from domain.trainings import PICKLE_SUFFIXES, TOKENIZER_FILES
 from runtime.services.commands import Caller
 
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 MAX_CONFIG_BYTES = 1 << 20
 MAX_HEADER_BYTES = 16 << 20
 

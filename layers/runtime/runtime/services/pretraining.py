@@ -23,6 +23,7 @@ from domain.configs.validation import violations
 from domain.errors import Conflict, Invalid, NotFound
 from domain.events import new_id
 from domain.library.values import clean_name
+from domain.trainings import MLM_FAMILIES
 from runtime.ports import JobSpec
 from runtime.services.commands import Caller
 
@@ -30,7 +31,6 @@ PROGRAM = "pretrain"
 TARGET = "jobs.pretrain"
 PREFIX = "pretrain"
 SOURCE = "pretrain-job:"
-MLM_FAMILIES = ("bert", "roberta", "albert", "electra")  # jobs.pretrain.MLM_FAMILIES (no torch here)
 TEXT_SUFFIXES = (".jsonl", ".csv", ".txt")
 MAX_ENTRIES = 8
 MAX_STEPS = 200_000
