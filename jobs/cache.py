@@ -40,7 +40,11 @@ def key(*parts: Any) -> str:
 def tokenizer_digest(tokenizer: Any) -> str:
     """sha256 of the tokenizer's full serialization (vocabulary, normalizer, specials)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    text = backend.to_str() if backend is not None else json.dumps(tokenizer.get_vocab(), sort_keys=True)
+    if backend is not None:  # truncation / padding are call-time state, not the tokenizer
+        doc = {k: v for k, v in json.loads(backend.to_str()).items() if k not in ("truncation", "padding")}
+        text = json.dumps(doc, sort_keys=True, ensure_ascii=False)
+    else:
+        text = json.dumps(tokenizer.get_vocab(), sort_keys=True)
     return hashlib.sha256(f"{text}|{tokenizer.padding_side}".encode()).hexdigest()
 
 

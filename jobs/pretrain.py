@@ -155,7 +155,7 @@ def main(hp: dict[str, Any]) -> None:
     import torch
     from transformers import AutoModelForMaskedLM, get_scheduler
 
-    from jobs.loop import bucketed_batches, eta_text
+    from jobs.loop import bucketed_batches, eta_text, make_optimizer
     from jobs.modeling import check_sequence_length, model_config
     from jobs.tokenizer import tokenizer_settings, train_tokenizer
 
@@ -173,10 +173,7 @@ def main(hp: dict[str, Any]) -> None:
     mcfg = model_config(cfg, 2, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
     mcfg.num_labels = 2
     model = AutoModelForMaskedLM.from_config(mcfg)
-    decay = [p for _, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for _, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": float(hp.get("weight_decay", 0.01))},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)  # fmt: skip
+    opt = make_optimizer(model, lr, float(hp.get("weight_decay", 0.01)))
     sched = get_scheduler("linear", opt, num_warmup_steps=int(max_steps * float(hp.get("warmup_ratio", 0.06))),
                           num_training_steps=max_steps)  # fmt: skip
     metrics, rng = contract.Metrics(), random.Random(seed)

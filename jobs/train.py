@@ -118,7 +118,7 @@ def main(hp: dict[str, Any]) -> None:
     import torch
     from transformers import get_scheduler
 
-    from jobs.loop import Trainer
+    from jobs.loop import Trainer, make_optimizer
 
     if hp.get("num_threads"):
         torch.set_num_threads(int(hp["num_threads"]))
@@ -166,12 +166,7 @@ def main(hp: dict[str, Any]) -> None:
                             labels=labels)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": float(t["weight_decay"])}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=float(t["learning_rate"]),
-    )
+    optimizer = make_optimizer(model, float(t["learning_rate"]), float(t["weight_decay"]))
     bs = int(t["batch_size"])
     steps_per_epoch = math.ceil(len(train_ex) / bs)
     total = int(t["max_steps"]) or steps_per_epoch * int(t["epochs"])

@@ -105,6 +105,12 @@ def test_token_cache_is_keyed_by_file_and_tokenizer(tmp_path: Path, monkeypatch:
     assert cache.read_ids(k) is None
     cache.write_ids(k, [[1, 2, 3]])
     assert cache.read_ids(k) == [[1, 2, 3]]
+    digest = cache.tokenizer_digest(tok)
+    tok(TEXTS, truncation=True, max_length=8)  # call-time state does not change the key
+    tok.save_pretrained(str(tmp_path / "tok"))
+    from jobs.tokenizer import load_tokenizer
+
+    assert cache.tokenizer_digest(tok) == digest == cache.tokenizer_digest(load_tokenizer(tmp_path / "tok"))
     other = train_tokenizer(TEXTS, vocab_size=300, lowercase=False)
     assert cache.key(cache.file_digest(data), cache.tokenizer_digest(other), 32) != k
     data.write_text(data.read_text() + '{"text": "新的", "label": "x"}\n')
