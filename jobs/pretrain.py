@@ -153,7 +153,7 @@ def main(hp: dict[str, Any]) -> None:
     whole_word = chinese_share >= 0.5 if wwm == "auto" else wwm in ("true", "1", "yes")
 
     import torch
-    from transformers import AutoModelForMaskedLM, get_scheduler
+    from transformers import AutoModelForMaskedLM
 
     from jobs.loop import bucketed_batches, eta_text, make_optimizer
     from jobs.modeling import check_sequence_length, model_config
@@ -174,12 +174,24 @@ def main(hp: dict[str, Any]) -> None:
     mcfg.num_labels = 2
     model = AutoModelForMaskedLM.from_config(mcfg)
     opt = make_optimizer(model, lr, float(hp.get("weight_decay", 0.01)))
-    sched = get_scheduler("linear", opt, num_warmup_steps=int(max_steps * float(hp.get("warmup_ratio", 0.06))),
-                          num_training_steps=max_steps)  # fmt: skip
+    warmup = float(hp.get("warmup_ratio", 0.06))
+    clock = {"start": time.perf_counter(), "step": 0}
+
+    def schedule(_: int) -> float:
+        """Linear warmup then decay over whichever ends first: the steps or the time budget (a
+        step-based schedule would stay in warmup when the budget stops the run early)."""
+        done = clock["step"] / max_steps
+        if budget_s:
+            done = max(done, (time.perf_counter() - clock["start"]) / budget_s)
+        done = min(done, 1.0)
+        return done / warmup if warmup and done < warmup else max(0.0, (1 - done) / (1 - warmup))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     metrics, rng = contract.Metrics(), random.Random(seed)
     log_every = max(1, int(hp.get("log_every", 20)))
     lengths = [len(x) for x in ids]
     step, epoch, start, loss_sum, acc_sum, n_win, reason = 0, 0, time.perf_counter(), 0.0, 0.0, 0, "completed"
+    clock["start"] = start
     model.train()
     while step < max_steps and reason == "completed":
         gen = torch.Generator().manual_seed(seed + epoch)
@@ -194,9 +206,10 @@ def main(hp: dict[str, Any]) -> None:
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            step += 1
+            clock["step"] = step
             sched.step()
             opt.zero_grad(set_to_none=True)
-            step += 1
             sel = lab != -100
             loss_sum += float(out.loss.detach())
             acc_sum += float((out.logits.detach().argmax(-1)[sel] == lab[sel]).float().mean()) if sel.any() else 0.0
