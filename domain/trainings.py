@@ -1,6 +1,7 @@
-"""Training aggregate: what was asked (config version, dataset, name) and what came of it (the
-registered model, its metrics and evaluation). Progress, jobs and the end state live in the
-workflow run ``workflowrun-<run id>``; the training remembers which run is its own.
+"""Training aggregate: what was asked (config version, dataset, name, and the library model it
+starts from, if any: ``parent_model_id`` / ``parent_model_version``) and what came of it (the
+registered model, its metrics and evaluation) — the trained model's lineage. Progress, jobs and
+the end state live in the workflow run ``workflowrun-<run id>``; the training remembers which run is its own.
 
 Stream: ``training-<training id>``.
 """
@@ -16,6 +17,11 @@ from domain.errors import Conflict, Invalid, NotFound
 from domain.events import Command, DomainEvent, event
 from domain.library.values import clean_name
 
+# What a library model needs to start a training (checked by the API and again by the job)
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")  # never loaded
+MLM_FAMILIES = ("bert", "roberta", "albert", "electra")  # families jobs.pretrain can pretrain
+
 
 @event("training.requested")
 class TrainingRequested(DomainEvent):
@@ -27,6 +33,8 @@ class TrainingRequested(DomainEvent):
     family: str
     dataset_id: str
     run_id: str
+    parent_model_id: str | None = None
+    parent_model_version: int | None = None
 
 
 @event("training.registered")
@@ -57,6 +65,8 @@ class RequestTraining(Command):
     family: str
     dataset_id: str
     run_id: str
+    parent_model_id: str | None = None
+    parent_model_version: int | None = None
 
 
 class RecordRegistration(Command):
@@ -81,6 +91,8 @@ class Training:
     family: str = ""
     dataset_id: str = ""
     run_id: str = ""
+    parent_model_id: str | None = None
+    parent_model_version: int | None = None
     model_id: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)

@@ -47,6 +47,11 @@ METRIC_NAMES = (
     "max_abs_diff",
     "label_agreement",
     "speedup",
+    "progress_pct",
+    "eta_s",
+    "avg_steps_per_s",
+    "mlm_loss",
+    "mlm_accuracy",
 )
 EXIT_STOPPED = 143  # 128 + SIGTERM, what a stopped container reports
 

@@ -1,7 +1,8 @@
 """Evaluate a trained model on a test set.  ``python -m jobs.evaluate``
 
 Channels: ``model`` (a model dir from ``jobs.train``), ``test`` (JSONL/CSV with text,label).
-Hyperparameters: ``batch_size`` (32), ``max_seq_length`` (128), ``text_field``/``label_field``,
+Hyperparameters: ``batch_size`` (32), ``max_seq_length`` (default: the length the model was
+trained with, else 128; never past the model's position table), ``text_field``/``label_field``,
 ``num_threads``. Writes ``evaluation.json`` (accuracy, macro-F1, per-label precision/recall/F1,
 confusion matrix with rows = true label, latency p50/p95 per batch) to the model dir and the
 output dir, and metric lines ``test_accuracy``, ``test_macro_f1``, ``latency_p50_ms``, ``latency_p95_ms``.
@@ -47,6 +48,21 @@ def classification_report(y_true: list[int], y_pred: list[int], labels: list[str
             "confusion_matrix": {"labels": labels, "rows_true_cols_pred": cm}}
 
 
+def trained_length(model_path: Any, default: int = 128) -> int:
+    """The max_seq_length the model was trained with (``lineage.json`` / ``tlm_config.json``)."""
+    from pathlib import Path
+
+    for name, keys in (("lineage.json", ("training",)), ("tlm_config.json", ("training",))):
+        try:
+            doc = json.loads((Path(model_path) / name).read_text(encoding="utf-8"))
+            value = doc[keys[0]]["max_seq_length"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(value, int) and value > 0:
+            return value
+    return default
+
+
 def main(hp: dict[str, Any]) -> None:
     tf, lf = hp.get("text_field", "text"), hp.get("label_field", "label")
     examples = read_file(find_file(contract.channel("test", required=True), "test"), tf, lf)
@@ -62,7 +78,10 @@ def main(hp: dict[str, Any]) -> None:
     if unknown:
         raise ValueError(f"test: labels {unknown} are not labels of the model {labels}")
     lid = {lb: i for i, lb in enumerate(labels)}
-    bs, max_len = int(hp.get("batch_size", 32)), int(hp.get("max_seq_length", 128))
+    bs, max_len = int(hp.get("batch_size", 32)), int(hp.get("max_seq_length", trained_length(model_path)))
+    max_pos = getattr(model.config, "max_position_embeddings", None)
+    if model.config.model_type != "xlnet" and isinstance(max_pos, int):  # never past the position table
+        max_len = min(max_len, max_pos - (2 if model.config.model_type == "roberta" else 0))
     preds: list[int] = []
     times: list[float] = []
     with torch.inference_mode():

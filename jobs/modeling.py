@@ -12,6 +12,8 @@ import contextlib
 import inspect
 from typing import Any
 
+from domain.trainings import PICKLE_SUFFIXES, TOKENIZER_FILES
+
 FAMILIES = ("bert", "roberta", "albert", "electra", "xlnet")
 _META = {"model_type", "architectures", "transformers_version", "_name_or_path"}
 
@@ -138,3 +140,76 @@ def load_model_dir(path):
     else:
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     return model, tokenizer, labels
+
+
+# ---------------------------------------------------------------- starting from a library model
+
+
+def checkpoint_family(path) -> str:
+    """``model_type`` of a Hugging Face model dir (``config.json``), checked against FAMILIES;
+    ValueError naming the field for a dir that is not one (no safetensors, pickles only, no
+    tokenizer)."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    cfg_file = p / "config.json"
+    if not cfg_file.is_file():
+        raise _fail("model.config.json", f"{p} has no config.json")
+    try:
+        family = json.loads(cfg_file.read_text(encoding="utf-8")).get("model_type")
+    except (ValueError, AttributeError):
+        raise _fail("model.config.json", "not a JSON object") from None
+    if family not in FAMILIES:
+        raise _fail("model.family", f"model_type {family!r} is not supported; expected one of {list(FAMILIES)}")
+    if not any(p.glob("*.safetensors")):
+        pickles = sorted(f.name for f in p.iterdir() if f.suffix in PICKLE_SUFFIXES)
+        why = f"only pickled weights ({', '.join(pickles)}), which are never loaded" if pickles else "no weights"
+        raise _fail("model.weights", f"{p} has {why}; upload model.safetensors")
+    if not any((p / f).is_file() for f in TOKENIZER_FILES):
+        raise _fail("model.tokenizer", f"{p} has none of {list(TOKENIZER_FILES)}")
+    return str(family)
+
+
+def load_pretrained_tokenizer(path):
+    """The checkpoint's own tokenizer: ``tokenizer.json`` (fast) or a BERT ``vocab.txt``."""
+    from pathlib import Path
+
+    p = Path(path)
+    if (p / "tokenizer.json").is_file():
+        from jobs.tokenizer import load_tokenizer
+
+        return load_tokenizer(p)
+    from transformers import BertTokenizerFast
+
+    return BertTokenizerFast(vocab=str(p / "vocab.txt"))  # vocab_file= is ignored in transformers 5
+
+
+def build_from_pretrained(path, labels: list[str]):
+    """A sequence classifier whose encoder weights come from the checkpoint at ``path``
+    (safetensors only) and whose classification head is new, sized for ``labels``: any head the
+    checkpoint had (an MLM head, another task's classifier) is dropped, not reused."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    checkpoint_family(path)
+    cfg = AutoConfig.from_pretrained(str(path))
+    cfg.num_labels = len(labels)
+    cfg.id2label = dict(enumerate(labels))
+    cfg.label2id = {lb: i for i, lb in enumerate(labels)}
+    cfg.architectures = None
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(path), config=cfg, use_safetensors=True, ignore_mismatched_sizes=True
+    )
+    prefix = model.base_model_prefix
+    generator = torch.Generator().manual_seed(0)
+    for name, module in model.named_children():
+        if name == prefix:
+            continue
+        for sub in module.modules():  # a fresh head, whatever the checkpoint held under that name
+            if isinstance(sub, torch.nn.Linear):
+                with torch.no_grad():
+                    sub.weight.normal_(0.0, float(getattr(cfg, "initializer_range", 0.02)), generator=generator)
+                    if sub.bias is not None:
+                        sub.bias.zero_()
+    return model

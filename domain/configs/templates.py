@@ -14,6 +14,18 @@ Small presets follow published small variants where one exists (cited in the tem
 ``note``); tiny presets (2 layers, hidden 64, 2 heads, 8000-entry vocabulary) are ours, built to
 construct and run in milliseconds for tests and smoke runs.
 
+Two kinds of training defaults (``Template.defaults`` says which a template holds, ``why`` says
+why, ``fine_tune`` always holds the fine-tuning preset):
+
+- ``from_scratch`` (tiny, small): what a randomly initialised model needs — a learning rate 10-50x
+  a fine-tuning one, enough epochs, early stopping on the validation loss (the best epoch's
+  weights are kept). bert-tiny's were measured on the demo dataset (README, bench/quality.py).
+- ``fine_tune`` (base): the papers' presets, meant for a pretrained start; training a base model
+  from a random init with them learns little (issue 12). ``fine_tune_training(name)`` is the
+  preset for every size: the papers' for base, Turc et al. 2019's fine-tuning grid for the
+  BERT miniatures (google-research/bert: lr from {3e-4, 1e-4, 5e-5, 3e-5}, 4 epochs; 3e-4 for
+  tiny, 1e-4 for small) for tiny and small. ``tlm train start --model`` without a config uses it.
+
 Conventions shared with ``jobs/train.py``: ``training.max_steps`` 0 means "run ``epochs``";
 ``early_stopping_patience`` 0 (or null) disables early stopping. Fields whose transformers default
 is right (``position_embedding_type`` "absolute", XLNet ``clamp_len`` -1) are left out.
@@ -40,6 +52,9 @@ class Template:
     description: str
     note: str
     values: dict[str, Any]
+    defaults: str = "from_scratch"  # which kind of training defaults ``values`` holds
+    why: str = ""
+    fine_tune: dict[str, Any] | None = None  # the training section to use from a pretrained start
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,16 +63,19 @@ class Template:
             "size": self.size,
             "description": self.description,
             "note": self.note,
+            "defaults": self.defaults,
+            "why": self.why,
+            "fine_tune": copy.deepcopy(self.fine_tune),
             "values": copy.deepcopy(self.values),
         }
 
 
 def _training(size: str, **over: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "tiny": dict(learning_rate=5e-4, lr_schedule="linear", warmup_ratio=0.1, batch_size=16, epochs=1,
-                     max_steps=50, weight_decay=0.01, max_seq_length=64, seed=42, early_stopping_patience=0),
-        "small": dict(learning_rate=1e-4, lr_schedule="linear", warmup_ratio=0.1, batch_size=32, epochs=3,
-                      max_steps=0, weight_decay=0.01, max_seq_length=128, seed=42, early_stopping_patience=3),
+        "tiny": dict(learning_rate=1e-3, lr_schedule="linear", warmup_ratio=0.06, batch_size=32, epochs=6,
+                     max_steps=0, weight_decay=0.01, max_seq_length=128, seed=42, early_stopping_patience=2),
+        "small": dict(learning_rate=3e-4, lr_schedule="linear", warmup_ratio=0.06, batch_size=32, epochs=6,
+                      max_steps=0, weight_decay=0.01, max_seq_length=128, seed=42, early_stopping_patience=2),
         "base": dict(learning_rate=2e-5, lr_schedule="linear", warmup_ratio=0.1, batch_size=32, epochs=3,
                      max_steps=0, weight_decay=0.01, max_seq_length=128, seed=42, early_stopping_patience=3),
     }[size]  # fmt: skip
@@ -216,6 +234,26 @@ _SMALL_NOTES = {
     "electra": "ELECTRA-Small of Clark et al. 2020 Table 6 (L=12 H=256 A=4 E=128, generator 1/4).",
     "xlnet": "TLM's own small XLNet (L=4 d_model=256 A=4); XLNet has no published small size.",
 }
+_WHY = {
+    "from_scratch": "from-scratch defaults: TLM trains {name} from a random init (no pretrained weights "
+    "ship offline), which needs a higher learning rate than fine-tuning, several epochs and early stopping "
+    "on the validation loss; fine_tune holds the preset for a pretrained start (train start --model).",
+    "fine_tune": "fine-tune defaults: the paper's fine-tuning preset (see note), meant for a pretrained "
+    "{name} (an uploaded or pretrained library model, train start --model); from a random init they learn "
+    "little — use a tiny or small template or pretrain first (jobs/pretrain.py).",
+}
+_FINE_TUNE_SMALL = {  # Turc et al. 2019 (google-research/bert miniatures): lr grid {3e-4,1e-4,5e-5,3e-5}, 4 epochs
+    "tiny": dict(learning_rate=3e-4, warmup_ratio=0.1, epochs=4, early_stopping_patience=2),
+    "small": dict(learning_rate=1e-4, warmup_ratio=0.1, epochs=4, early_stopping_patience=2),
+}
+
+
+def fine_tune_training(name: str) -> dict[str, Any]:
+    """The fine-tuning training section for template ``name`` (a pretrained start)."""
+    t = get_template(name)
+    return copy.deepcopy(t.fine_tune if t.fine_tune is not None else t.values["training"])
+
+
 _BUILDERS = {"bert": _bert, "roberta": _roberta, "albert": _albert, "electra": _electra, "xlnet": _xlnet}
 
 
@@ -232,9 +270,13 @@ def _build() -> dict[str, Template]:
                 "base": _SOURCES[family],
             }[size]
             name = f"{family}-{size}"
+            kind = "fine_tune" if size == "base" else "from_scratch"
+            train = values["training"]
+            fine = dict(train) if kind == "fine_tune" else {**train, **_FINE_TUNE_SMALL[size]}
             out[name] = Template(
-                name, family, size, f"{family.upper()} {size} preset", note, validate(values)
-            )
+                name, family, size, f"{family.upper()} {size} preset", note, validate(values),
+                defaults=kind, why=_WHY[kind].format(name=name), fine_tune=fine,
+            )  # fmt: skip
     return out
 
 

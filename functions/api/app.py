@@ -13,7 +13,19 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from functions.api import errors, openapi
 from functions.api.read_models import RESPONSES
-from functions.api.routers import compiles, configs, datasets, health, jobs, models, projects, runs, trainings, uploads
+from functions.api.routers import (
+    compiles,
+    configs,
+    datasets,
+    health,
+    jobs,
+    leaderboard,
+    models,
+    projects,
+    runs,
+    trainings,
+    uploads,
+)
 from functions.api.routers import limits as limits_router
 
 TITLE, VERSION = "TLM API", "0.1.0"
@@ -35,7 +47,7 @@ for r in (
     runs.router,
 ):
     app.include_router(r)
-for r in (datasets.router, trainings.router):
+for r in (datasets.router, trainings.router, leaderboard.router):
     app.include_router(r)
 app.include_router(limits_router.router)  # issue 11: per-project limits
 errors.install(app)

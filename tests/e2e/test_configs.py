@@ -173,7 +173,7 @@ def test_bad_input_is_a_clear_4xx_naming_the_field_and_writes_nothing(
     assert event_count(platform) == before
     assert len(alice.get(f"/configs/{cid}/history").json()["items"]) == 1
     assert len(bob.get(f"/configs/{bob_cid}/history").json()["items"]) == 1
-    assert alice.get(f"/configs/{cid}").json()["values"]["training"]["learning_rate"] == 5e-4
+    assert alice.get(f"/configs/{cid}").json()["values"]["training"]["learning_rate"] == 1e-3
 
     # And the CLI shows the same errors plainly (exit code 2, the field named)
     res = platform.cli("configs", "create", project, "--template", "gpt-base", check=False)

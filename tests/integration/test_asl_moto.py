@@ -142,7 +142,8 @@ def test_compile_happy_path_polls_the_job(aws: dict[str, Any]) -> None:
 
 def test_train_happy_path_uses_the_gpu_instance_type(aws: dict[str, Any]) -> None:
     lambda_results(
-        {"train_uri": "s3://d/train", "validation_uri": "s3://d/val", "test_uri": "s3://d/test"},
+        {"train_uri": "s3://d/train", "validation_uri": "s3://d/val", "test_uri": "s3://d/test",
+         "init_uri": "s3://d/", "init_model": ""},  # fmt: skip
         {"registered": True},
     )
     out = run(aws["sfn"], machine(aws["sfn"], "train"), TRAIN_INPUT)
@@ -151,7 +152,7 @@ def test_train_happy_path_uses_the_gpu_instance_type(aws: dict[str, Any]) -> Non
     train = aws["sm"].describe_training_job(TrainingJobName=doc["train"]["name"])
     assert train["ResourceConfig"]["InstanceType"] == SUBS["TrainingInstanceType"]
     assert json.loads(train["HyperParameters"]["config"]) == TRAIN_INPUT["config"]
-    assert {c["ChannelName"] for c in train["InputDataConfig"]} == {"train", "validation"}
+    assert {c["ChannelName"] for c in train["InputDataConfig"]} == {"train", "validation", "init"}
 
 
 def test_job_failing_once_is_retried_with_a_new_job(aws: dict[str, Any]) -> None:

@@ -92,6 +92,8 @@ def steps() -> dict[str, Any]:
             "train_uri": "/d/train",
             "validation_uri": "/d/val",
             "test_uri": "/d/test",
+            "init_uri": "/d",
+            "init_model": "",
         },
         "register_artifacts": lambda p: {"model": p["model"]["model_artifacts"]},
     }

@@ -56,7 +56,7 @@ def test_create_edit_history_diff_blame(svc):
     assert [h["type"] for h in hist] == ["config.created", "config.edited", "config.edited"]
     d = svc.diff(ALICE, cid, 1, 3)
     assert d["summary"]["changed"] == {
-        "training.learning_rate": {"old": 5e-4, "new": 1e-4},
+        "training.learning_rate": {"old": 1e-3, "new": 1e-4},
         "architecture.num_hidden_layers": {"old": 2, "new": 4},
     }
     assert d["summary"]["removed"] == {"architecture.initializer_range": 0.02}
@@ -71,14 +71,14 @@ def test_create_edit_history_diff_blame(svc):
     assert "architecture.initializer_range" not in blame
     only = svc.blame(ALICE, cid, path="training.learning_rate")
     assert [b["value"] for b in only] == [1e-4]
-    assert svc.blame(ALICE, cid, version=1, path="training.learning_rate")[0]["value"] == 5e-4
+    assert svc.blame(ALICE, cid, version=1, path="training.learning_rate")[0]["value"] == 1e-3
 
 
 def test_get_as_of_and_version(svc):
     cid = svc.create_from_template(ALICE, "p1", "bert-tiny")["config_id"]
     mid = datetime.now(UTC)
     svc.edit(ALICE, cid, set={"training.learning_rate": 3e-4})
-    assert svc.get(ALICE, cid, as_of=mid)["values"]["training"]["learning_rate"] == 5e-4
+    assert svc.get(ALICE, cid, as_of=mid)["values"]["training"]["learning_rate"] == 1e-3
     assert svc.get(ALICE, cid, version=2)["values"]["training"]["learning_rate"] == 3e-4
     with pytest.raises(NotFound):
         svc.get(ALICE, cid, as_of=datetime(2000, 1, 1, tzinfo=UTC))
@@ -94,7 +94,7 @@ def test_invalid_edit_writes_nothing(svc, store):
     assert e.value.field == "training.learning_rate"
     assert store.version(f"config-{cid}") == 1
     # a no-op edit records nothing either
-    assert svc.edit(ALICE, cid, set={"training.learning_rate": 5e-4})["version"] == 1
+    assert svc.edit(ALICE, cid, set={"training.learning_rate": 1e-3})["version"] == 1
     with pytest.raises(ConcurrencyConflict):
         svc.edit(ALICE, cid, set={"training.seed": 1}, expected_version=7)
 
@@ -154,7 +154,7 @@ def test_batch_edit_one_bad_target_changes_nothing_anywhere(svc, store, case, ex
     # Then the error names the target and nothing was appended anywhere
     assert f"config_ids[{len(targets) - 1}]" in e.value.message
     assert {cid: store.version(f"config-{cid}") for cid in targets} == before
-    assert all(lr(svc, cid) == 5e-4 for cid in ids)
+    assert all(lr(svc, cid) == 1e-3 for cid in ids)
 
 
 def test_batch_edit_where_one_config_moved_writes_nothing_anywhere(store, monkeypatch):
@@ -179,7 +179,7 @@ def test_batch_edit_where_one_config_moved_writes_nothing_anywhere(store, monkey
     # still have only their creation, the third only bob's edit
     assert e.value.stream_id == f"config-{ids[2]}"
     assert [store.version(f"config-{cid}") for cid in ids] == [1, 1, 2]
-    assert all(lr(svc, cid) == 5e-4 for cid in ids)
+    assert all(lr(svc, cid) == 1e-3 for cid in ids)
     assert svc.get(ALICE, ids[2])["values"]["training"]["seed"] == 7  # bob's write is kept
     # And with re-planning allowed, the same race ends with the batch applied whole on top of bob's
     raced.clear()

@@ -27,6 +27,8 @@ from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import configs_app
 from tlm.cli.datasets import datasets_app
+from tlm.cli.leaderboard import accuracy_cell, print_metrics
+from tlm.cli.leaderboard import install as install_leaderboard
 from tlm.cli.login import admin_app
 from tlm.cli.login import login as login_command
 from tlm.cli.login import logout as logout_command
@@ -49,6 +51,7 @@ app.command("package")(package_command)
 app.command("login")(login_command)
 app.command("logout")(logout_command)
 app.add_typer(admin_app, name="admin")
+install_leaderboard(models_app)  # models leaderboard / compare (h6)
 
 
 @app.callback()
@@ -213,11 +216,12 @@ def models_search(
 
 
 def _models_table(items: list[dict[str, Any]]) -> Grid:
-    t = Grid("id", "name", "family", "tags", "files", "updated")
+    t = Grid("id", "name", "family", "tags", "files", "test_acc", "updated")
     for m in items:
         t.add_row(
-            m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), m["updated"]["at"][:19]
-        )
+            m["model_id"], m["name"], m["family"], ",".join(m["tags"]), str(m["file_count"]), accuracy_cell(m),
+            m["updated"]["at"][:19],
+        )  # fmt: skip
     return t
 
 
@@ -230,7 +234,12 @@ def models_show(model_id: str, as_of: Annotated[str | None, typer.Option(help="I
     t = Grid("path", "size", "sha256", title=f"{m['name']} ({m['family']}) v{m['version']}")
     for f in m["files"]:
         t.add_row(f["path"], str(f["size"]), f["sha256"])
-    out(m, t)
+
+    def view() -> None:
+        console.print(t)
+        print_metrics(m)  # test metrics, confusion matrix, lineage
+
+    out(m, view)
 
 
 @models_app.command("download")

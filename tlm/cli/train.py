@@ -44,24 +44,78 @@ def chart(points: list[list[float]], width: int = 60, height: int = 8) -> list[s
     return rows
 
 
+def eta_text(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
 @train_app.command("start")
 def start(
-    config: Annotated[str, typer.Option("--config", help="config id")],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset id")],
+    config: Annotated[str | None, typer.Option("--config", help="config id (optional with --model)")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="library model id to fine-tune (HF dir, safetensors)")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="name of the trained model (default: <config>-<dataset>)")] = None,
     project_id: Annotated[str | None, typer.Option("--project", help="project id (default: the dataset's)")] = None,
 ) -> None:
-    """Check the config and dataset, then start the training workflow."""
+    """Check the config, dataset and model, then start the training workflow. With --model the
+    library model is fine-tuned (its tokenizer kept, a new classification head); without
+    --config the family's fine-tune defaults are used."""
     c = client()
     try:
         project_id = project_id or c.dataset(dataset)["project_id"]
-        t = c.start_training(project_id, config_id=config, dataset_id=dataset, name=name or f"{config}-{dataset}")
+        body: dict[str, str] = {"dataset_id": dataset, "name": name or f"{config or model}-{dataset}"}
+        body |= {"config_id": config} if config else {}
+        body |= {"model_id": model} if model else {}
+        t = c.request("POST", f"/projects/{project_id}/trainings", json=body)
     except ApiError as e:
         fail(e)
     if _json():
         print(json.dumps(t, ensure_ascii=False, indent=2))
     else:
         console.print(f"started training [bold]{escape(t['name'])}[/bold] id={t['training_id']} ({t['state']})")
+
+
+@train_app.command("pretrain")
+def pretrain(
+    dataset: Annotated[list[str], typer.Option("--dataset", help="library entry with texts (repeatable)")],
+    name: Annotated[str, typer.Option(help="name of the pretrained model in the library")],
+    template: Annotated[str, typer.Option(help="template to pretrain (bert/roberta/albert/electra)")] = "bert-tiny",
+    max_steps: Annotated[int, typer.Option()] = 500,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    learning_rate: Annotated[float, typer.Option()] = 1e-3,
+    time_budget_s: Annotated[int, typer.Option(help="stop after this many seconds (0: none)")] = 0,
+    project_id: Annotated[str | None, typer.Option("--project", help="project id (default: the first entry's)")] = None,
+    wait: Annotated[bool, typer.Option(help="wait for the job and print the registered model")] = True,
+) -> None:
+    """Masked-LM pretraining (jieba whole-word masking for Chinese) on unlabeled texts; the result
+    is registered as a library model that `train start --model` fine-tunes."""
+    c = client()
+    try:
+        project_id = project_id or c.request("GET", f"/models/{dataset[0]}")["project_id"]
+        body = {"template": template, "dataset_ids": dataset, "name": name, "max_steps": max_steps,
+                "batch_size": batch_size, "learning_rate": learning_rate, "time_budget_s": time_budget_s}  # fmt: skip
+        res = c.request("POST", f"/projects/{project_id}/pretrainings", json=body)
+        last = None
+        while wait and res["state"] in ("Pending", "InProgress", "Stopping"):
+            pct = (res.get("progress") or {}).get("percent")
+            if pct is not None and pct != last and not _json():
+                eta = eta_text((res.get("progress") or {}).get("eta_s") or 0)
+                err.print(f"pretraining {res['job_name']}: {pct:.1f}% eta {eta}")
+                last = pct
+            time.sleep(1.0)
+            res = c.request("GET", f"/projects/{project_id}/pretrainings/{res['job_name']}")
+    except ApiError as e:
+        fail(e)
+    if _json():
+        print(json.dumps(res, ensure_ascii=False, indent=2))
+    elif res.get("model_id"):
+        console.print(f"pretrained model [bold]{escape(name)}[/bold] id={res['model_id']} ({res['job_name']})")
+    else:
+        console.print(f"pretraining {res['job_name']} {res['state']} {escape(str(res.get('failure_reason') or ''))}")
+    if wait and res["state"] == "Failed":
+        raise typer.Exit(1)
 
 
 @train_app.command("logs")
@@ -120,6 +174,13 @@ def show(training_id: str) -> None:
         f"config={t['config_id']} v{t['config_version']} dataset={t['dataset_id']}"
         + (f" model={t['model_id']}" if t["model_id"] else "")
     )
+    if t.get("parent_model_id"):
+        console.print(f"fine-tuned from model {t['parent_model_id']} v{t.get('parent_model_version')}")
+    prog = t.get("progress") or {}
+    if prog.get("percent") is not None and t["state"] in ("running", "starting"):
+        rate = f" at {prog['steps_per_s']:.2f} steps/s" if prog.get("steps_per_s") else ""
+        console.print(f"progress: {prog['percent']:.1f}% eta {eta_text(prog.get('eta_s') or 0)}{rate} "
+                      f"({prog.get('phase')})")
     if t.get("error"):
         err.print(f"[red]{escape(str(t['error']))}[/red] {escape(str(t.get('cause')))}")
     if t.get("queue_position"):

@@ -33,9 +33,10 @@ def list_models(
     kind: Annotated[Kind, Query()] = "model",
 ) -> dict[str, Any]:
     query = SearchQuery(q=q, families=tuple(family or ()), tags=tuple(tag or ()), tags_mode=tags_mode)
-    return container().library.list_models(
+    page = container().library.list_models(
         caller(router), project_id=project_id, sort=sort, limit=limit, cursor=cursor, query=query, kind=kind
     )
+    return container().leaderboard.annotate_page(page)  # metrics + lineage per model (h6)
 
 
 @router.get("/models/<model_id>", tags=["models"], summary="A model with its files; as_of = as it was then")
@@ -48,7 +49,7 @@ def get_model(model_id: str, as_of: Annotated[str | None, Query(description="ISO
             raise Invalid("must be an ISO 8601 time", field="as_of") from None
         if when.tzinfo is None:
             raise Invalid("must include a time zone (e.g. Z or +08:00)", field="as_of")
-    return container().library.get_model(caller(router), model_id, as_of=when)
+    return container().leaderboard.annotate(container().library.get_model(caller(router), model_id, as_of=when))
 
 
 @router.patch("/models/<model_id>", tags=["models"])

@@ -16,8 +16,11 @@ router = APIGatewayRouter()
 
 
 class StartTraining(Body):
-    config_id: str = Field(min_length=1, max_length=64)
+    config_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                  description="parameter config; optional with model_id (fine-tune defaults)")
     dataset_id: str = Field(min_length=1, max_length=64)
+    model_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="a library model (Hugging Face dir, safetensors) to fine-tune")
     name: str = Field(min_length=1, max_length=128, description="name of the trained model in the library")
 
 

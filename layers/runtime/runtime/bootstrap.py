@@ -291,6 +291,7 @@ class Container:
                 catch_up=self.catch_up,
                 limits=lambda: self.limits,
                 settings=self.settings,
+                blobs=self.blobs,
             )
             self._services["training"] = TrainingService(deps)
         return self._services["training"]  # type: ignore[no-any-return]
@@ -336,6 +337,24 @@ class Container:
                 SequencedRunLog(self.store), state_machine_prefix=self.settings.state_machine_prefix
             )
         return self._services["run_status"]  # type: ignore[no-any-return]
+
+    @property
+    def leaderboard(self) -> Any:
+        """Metrics and lineage on models, leaderboards, comparisons (runtime.services.leaderboard)."""
+        if "leaderboard" not in self._services:
+            from runtime.services.leaderboard import LeaderboardService
+
+            self._services["leaderboard"] = LeaderboardService(self)
+        return self._services["leaderboard"]
+
+    @property
+    def pretraining(self) -> Any:
+        """Masked-LM pretraining jobs registered as library models (runtime.services.pretraining)."""
+        if "pretraining" not in self._services:
+            from runtime.services.pretraining import PretrainService
+
+            self._services["pretraining"] = PretrainService(self)
+        return self._services["pretraining"]
 
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log, then run the reactions the new

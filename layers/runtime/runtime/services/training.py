@@ -11,7 +11,11 @@ dataset or config and the field:
 - the config's character tokenizer can hold the train split's distinct characters
   (``tokenizer.vocab_size`` >= characters + 5 special tokens: otherwise the model's vocabulary
   could not be the one the config declares);
-- the name is free for a model in the project (the trained model is registered under it).
+- the name is free for a model in the project (the trained model is registered under it);
+- with ``model_id`` (start from a library model): ``runtime.services.finetune`` — a Hugging Face
+  dir of a supported family, safetensors weights only, its tokenizer files, the config of the same
+  family (without ``config_id``: a config with the family's fine-tune defaults is created); the
+  model's own tokenizer is kept, so the vocabulary check does not apply.
 
 Then it records ``training.requested`` and returns (one write). The start-training-run reaction
 (``runtime.reactions.runs``) starts the ``train`` workflow (run id = training id) with
@@ -40,6 +44,7 @@ from domain.library.datasets import SPLITS
 from domain.library.values import clean_name, name_key
 from domain.trainings import TRAININGS, RequestTraining, Training
 from runtime.ports import EventStore, JobRunner, JobSpec, ViewStore
+from runtime.services import finetune
 from runtime.services.commands import Caller, execute, load
 
 if TYPE_CHECKING:
@@ -85,12 +90,14 @@ class TrainingDeps:
         catch_up: Callable[[], None],
         limits: Callable[[], Any],  # runtime.services.limits.LimitsService
         settings: Any,  # runtime.settings.Settings
+        blobs: Any = None,  # runtime.ports.BlobStore (fine-tuning reads checkpoint headers)
     ) -> None:
         self.store, self.views, self.configs, self.library = store, views, configs, library
         self._artifacts, self._jobs, self._runs, self._project_runs = artifacts, jobs, runs, project_runs
         self.catch_up = catch_up
         self._limits = limits
         self.settings = settings
+        self.blobs = blobs
 
     @property
     def limits(self) -> Any:
@@ -174,19 +181,38 @@ class TrainingService:
                 raise Conflict(f"a model named {name!r} exists in the project; choose another name", field="name")
 
     # ------------------------------------------------------------------ trainings
-    def start(self, caller: Caller, project_id: str, *, config_id: str, dataset_id: str, name: str) -> dict[str, Any]:
+    def start(
+        self, caller: Caller, project_id: str, *, config_id: str | None = None, dataset_id: str, name: str,
+        model_id: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         self.c.library.access.require(caller, project_id, "editor")
         name = clean_name(name)
-        config = self._config(caller, project_id, config_id)
+        if config_id is None and model_id is None:
+            raise Invalid("give config_id, model_id or both", field="config_id")
+        parent = finetune.parent_model(self.c, caller, model_id) if model_id else None
         ds = self._dataset(caller, project_id, dataset_id)
-        self._fits(config, ds)
-        self.c.limits.check_model(project_id, config["values"])  # parameters / memory vs the project's limits
+        config = self._config(caller, project_id, config_id) if config_id else None
+        if config is not None and parent is not None:
+            finetune.check_compatible(config, parent)
+        elif config is not None:
+            self._fits(config, ds)
+        if config is not None:
+            self.c.limits.check_model(project_id, config["values"])  # parameters / memory vs the project's limits
         self.c.catch_up()
         self._name_free(project_id, name)
+        if config is None and parent is not None:  # every check passed: record the fine-tune config
+            config_id = finetune.fine_tune_config(self.c, caller, project_id, parent)["config_id"]
+            config = self._config(caller, project_id, config_id)
+            finetune.check_compatible(config, parent)
+            self.c.limits.check_model(project_id, config["values"])
+        if config is None or config_id is None:
+            raise Invalid("no config for the training", field="config_id")
         training_id = new_id()[:16]
         cmd = RequestTraining(
             training_id=training_id, project_id=project_id, name=name, config_id=config_id,
             config_version=config["version"], family=config["family"], dataset_id=dataset_id, run_id=training_id,
+            parent_model_id=parent["model_id"] if parent else None, parent_model_version=parent["version"] if parent
+            else None,
         )  # fmt: skip
         self._request(caller, cmd)
         return self.get(caller, training_id)
@@ -251,6 +277,9 @@ class TrainingService:
             "jobs": jobs,
             "live_metrics": live,
             "queue_position": queued,
+            "progress": _progress(run, jobs, live, state.model_id is not None),
+            "parent_model_id": state.parent_model_id,
+            "parent_model_version": state.parent_model_version,
             "model_id": state.model_id,
             "metrics": state.metrics,
             "evaluation": state.evaluation,
@@ -406,6 +435,19 @@ class TrainingService:
             source=source,
             kind="dataset",
         )
+
+
+def _progress(run: dict[str, Any] | None, jobs: list[dict[str, Any]], live: dict[str, float],
+              registered: bool) -> dict[str, Any]:  # fmt: skip
+    """Percent done and ETA of the training job, from its latest ``progress_pct`` / ``eta_s``
+    metric lines (steps/s averaged over the job's last ``jobs.loop.PROGRESS_WINDOW`` steps)."""
+    if registered or (run and run["status"] == "succeeded"):
+        return {"percent": 100.0, "eta_s": 0.0, "steps_per_s": None, "phase": "done"}
+    phase = jobs[-1]["step"] if jobs else (run["current_step"] if run else None)
+    if "progress_pct" not in live:
+        return {"percent": None, "eta_s": None, "steps_per_s": None, "phase": phase}
+    return {"percent": round(live["progress_pct"], 2), "eta_s": round(live.get("eta_s", 0.0), 1),
+            "steps_per_s": live.get("avg_steps_per_s"), "phase": phase}  # fmt: skip
 
 
 def _iso(value: Any) -> Any:

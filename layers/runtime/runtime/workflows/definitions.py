@@ -10,7 +10,8 @@ Inputs:
   (``recipe``: the validated recipe fields); the ``validate_compile_request`` step checks the
   model and lays its files out at ``model_uri`` (the compile job's channel).
 - ``train``: ``{"training_id", "dataset", "config", "output_uri"}``; the ``prepare_training_data``
-  step returns ``{"train_uri", "validation_uri", "test_uri"}``.
+  step returns ``{"train_uri", "validation_uri", "test_uri", "init_uri", "init_model"}`` (``init``:
+  the library model a fine-tuning starts from, see ``runtime.workflows.steps.train``).
 
 Step functions (Lambda ``functions/steps`` on AWS, registered callables locally) are named in
 ``STEP_FUNCTIONS``. Instance types are infra placeholders (``${TrainingInstanceType}``, a GPU
@@ -277,8 +278,10 @@ def train_workflow(
                 m.JobTemplate(
                     program="train",
                     name_prefix="tlm-train",
-                    hyperparameters={"config": "$.config", "training_id": "$.training_id"},
-                    channels={"train": "$.prepared.train_uri", "validation": "$.prepared.validation_uri"},
+                    hyperparameters={"config": "$.config", "training_id": "$.training_id",
+                                     "init_model": "$.prepared.init_model"},  # fmt: skip
+                    channels={"train": "$.prepared.train_uri", "validation": "$.prepared.validation_uri",
+                              "init": "$.prepared.init_uri"},  # fmt: skip
                     output_uri="$.output_uri",
                     checkpoint_uri="${CheckpointsUri}" if use_spot else None,
                     instance_type="${TrainingInstanceType}",

@@ -43,6 +43,7 @@ DEFAULT_PROGRAMS = {
     "compile": "jobs.compile",
     "package": "jobs.package",
     "arch_test": "jobs.arch_test",
+    "pretrain": "jobs.pretrain",
 }
 # jobs.* programs start as the jobs image starts them: `train` = python -m jobs.entry train,
 # the program named by TLM_JOB_PROGRAM (jobs/entry.py)

@@ -2,8 +2,10 @@
 (prepare data -> train job -> evaluate job -> register).
 
 - prepare: lays the dataset's files out as channels (``Artifacts.materialize``) and returns the
-  ``train`` / ``validation`` / ``test`` file locations. The training service validated the
-  dataset before the run started; a dataset that lost a split since fails ``TLM.InvalidDataset``.
+  ``train`` / ``validation`` / ``test`` file locations, and ``init_uri`` / ``init_model``: the
+  library model a fine-tuning starts from (``training.requested``'s ``parent_model_id``). The
+  training service validated the dataset before the run started; a dataset that lost a split
+  since fails ``TLM.InvalidDataset``.
 - register: ingests the trained model dir (unpacked from SageMaker's ``model.tar.gz``), with the
   evaluation report (``evaluation.json``, from the evaluate job's model dir) and the training
   metrics (``metrics.json`` of the job's output data: latest values and the per-step history)
@@ -59,7 +61,18 @@ def prepare_training_data(container: Any, doc: dict[str, Any]) -> dict[str, Any]
         raise StepError(INVALID_DATASET, f"dataset {dataset_id} has no {', '.join(missing)} split")
     root = container.artifacts.materialize(dataset_id, f"{training_id}/dataset")
     join = (lambda p: root + p) if root.startswith("s3://") else (lambda p: str(Path(root) / p))
-    return {f"{s}_uri": join(splits[s]) for s in SPLITS} | {"dataset_uri": root}
+    return {f"{s}_uri": join(splits[s]) for s in SPLITS} | {"dataset_uri": root} | _init(container, training_id, root)
+
+
+def _init(container: Any, training_id: str, dataset_root: str) -> dict[str, str]:
+    """The train job's ``init`` channel: the library model the training starts from (its files),
+    or, from scratch, the dataset dir as a placeholder (a Step Functions job has a fixed channel
+    set) with ``init_model`` "" so the job ignores it."""
+    state, _ = load(container.store, TRAININGS, training_id)
+    if not state.parent_model_id:
+        return {"init_uri": dataset_root, "init_model": ""}
+    uri = container.artifacts.materialize(state.parent_model_id, f"{training_id}/init")
+    return {"init_uri": uri, "init_model": state.parent_model_id}
 
 
 def curve(history: list[dict[str, Any]], name: str = "train_loss", points: int = CURVE_POINTS) -> list[list[float]]:
