@@ -59,7 +59,7 @@ def test_unknown_family_names_the_family_field():
         ("bert-tiny", "tokenizer.type", "wordpiece-char", "bpe"),
         ("bert-tiny", "tokenizer.lowercase", False, "yes"),
         ("bert-tiny", "architecture.position_embedding_type", "absolute", "relative_key"),
-        ("bert-tiny", "architecture.max_position_embeddings", 64, "64"),
+        ("bert-tiny", "architecture.max_position_embeddings", 128, "128"),
     ],
 )
 def test_field_rules(template, path, good, bad):
@@ -87,13 +87,13 @@ def test_xlnet_d_model_must_divide_by_n_head():
 
 
 def test_max_positions_cover_max_sequence_length():
-    assert fields(with_("bert-tiny", architecture__max_position_embeddings=64)) == []  # max_seq_length 64
-    assert fields(with_("bert-tiny", architecture__max_position_embeddings=63)) == [
+    assert fields(with_("bert-tiny", architecture__max_position_embeddings=128)) == []  # max_seq_length 128
+    assert fields(with_("bert-tiny", architecture__max_position_embeddings=127)) == [
         "architecture.max_position_embeddings"
     ]
     # RoBERTa numbers positions after the padding index: two slots short
-    assert fields(with_("roberta-tiny", architecture__max_position_embeddings=66)) == []
-    assert fields(with_("roberta-tiny", architecture__max_position_embeddings=65)) == [
+    assert fields(with_("roberta-tiny", architecture__max_position_embeddings=130)) == []
+    assert fields(with_("roberta-tiny", architecture__max_position_embeddings=129)) == [
         "architecture.max_position_embeddings"
     ]
     # XLNet has relative positions: no rule

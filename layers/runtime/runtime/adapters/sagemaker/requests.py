@@ -79,6 +79,11 @@ JOB_METRIC_NAMES = (
     "max_abs_diff",
     "label_agreement",
     "speedup",
+    "progress_pct",
+    "eta_s",
+    "avg_steps_per_s",
+    "mlm_loss",
+    "mlm_accuracy",
 )
 PROGRAM_ENV = "TLM_JOB_PROGRAM"  # which jobs/ program the image's `train` entry point runs
 ENTRYPOINT = ["train"]  # the jobs image's entry point (jobs/bin/train -> jobs.entry)
