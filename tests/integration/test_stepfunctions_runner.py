@@ -132,8 +132,9 @@ def test_build_aws_wires_sagemaker_jobs_from_settings(aws: dict[str, Any]) -> No
             job_image_uris={"train": "img/train:1"},
         )
     )
-    assert isinstance(c.jobs, SageMakerJobRunner)
-    assert c.jobs._images["compile"] == SUBS["TrainingImage"] and c.jobs._images["train"] == "img/train:1"
+    runner = c.jobs.inner  # behind the per-user / per-project job queue
+    assert isinstance(runner, SageMakerJobRunner)
+    assert runner._images["compile"] == SUBS["TrainingImage"] and runner._images["train"] == "img/train:1"
 
 
 def test_a_run_is_started_shown_with_steps_and_listed(aws: dict[str, Any]) -> None:
