@@ -69,7 +69,9 @@ def test_a_failed_verification_fails_the_compile_at_verify(c, tmp_path: Path, ve
     mid = _model(c, tmp_path)
     # When the model is compiled
     started = c.compiles.start(ALICE, mid, "onnx", {})
+    c.catch_up()  # where a reaction starts the run (what the server's subscription does)
     c.workflows.wait(started["run_id"], timeout=60)
+    c.catch_up()  # and records its outcome on the compile
     done = c.compiles.show(ALICE, started["compile_id"])
     # Then the compile failed at Verify with the report's numbers as the cause, and nothing was packaged
     assert (done["status"], done["failed_step"], done["error"]) == ("failed", "Verify", "TLM.VerificationFailed"), done
