@@ -12,7 +12,9 @@ until the budget is spent, so the score covers every module even on a short budg
 
 A mutant is *killed* when the tests fail or time out, *survived* when they pass; mutants that
 could not be applied or made the module fail to import count as killed too (cosmic-ray's
-"incompetent": the tests failed) and mutants cosmic-ray could not apply are left out. Survivors
+"incompetent": the tests failed) and mutants cosmic-ray could not apply are left out, as are
+mutants inside parameter/return annotations of modules with ``from __future__ import
+annotations`` (never evaluated: equivalent by construction). Survivors
 are printed (module:line operator) above the last line, which is JSON: ``mutants``, ``killed``,
 ``score`` (killed / mutants), per-module figures, the budget and the time used.
 """
@@ -47,12 +49,16 @@ class Target:
 TARGETS = (
     Target("sqlite_event_store", "layers/runtime/runtime/adapters/sqlite/event_store.py", tuple(EVENT_STORE_TESTS)),
     Target("commands", "layers/runtime/runtime/services/commands.py",
-           (*EVENT_STORE_TESTS, "tests/unit/test_library_domain.py")),
-    Target("projections", "layers/runtime/runtime/projections.py", ("tests/unit/test_projection_folds.py",)),
+           (*EVENT_STORE_TESTS, "tests/unit/test_library_domain.py", "tests/unit/test_config_service.py",
+            "tests/unit/test_compile_aggregate.py")),
+    Target("projections", "layers/runtime/runtime/projections.py",
+           ("tests/unit/test_projection_registry.py", "tests/unit/test_projection_folds.py",
+            "tests/integration/test_projector_local.py")),
     Target("access", "layers/runtime/runtime/services/access.py", ("tests/integration/test_role_matrix.py",)),
     Target("library_domain", "domain/library/models.py", ("tests/unit/test_library_domain.py",
                                                           "tests/unit/test_dataset_validation.py")),
-    Target("upload_verification", "functions/triggers/s3_upload.py", ("tests/unit/test_dataset_library.py",)),
+    Target("upload_verification", "functions/triggers/s3_upload.py",
+           ("tests/unit/test_dataset_library.py", "tests/integration/test_library_service.py")),
     Target("workflow_interpreter", "domain/workflows/run.py",
            ("tests/unit/test_workflow_model.py", "tests/integration/test_local_workflow_runner.py")),
     Target("asl_renderer", "layers/runtime/runtime/workflows/asl.py",
@@ -96,13 +102,37 @@ def command(target: Target) -> str:
     return " ".join(shlex.quote(a) for a in (*PYTEST, *target.tests))
 
 
-def mutations(copy: Path, target: Target, work: Path) -> list[Any]:
+def _signature_annotations(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) of every parameter and return annotation: with ``from __future__ import
+    annotations`` they are strings nobody evaluates, so a mutant there is equivalent."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__" and
+               any(a.name == "annotations" for a in n.names) for n in tree.body):  # fmt: skip
+        return []
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            notes = [x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x]
+            for n in [*notes, node.returns]:
+                if n is not None:
+                    spans.append(((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0)))
+    return spans
+
+
+def mutations(copy: Path, target: Target, work: Path) -> tuple[list[Any], int]:
+    """The module's mutants, less the equivalent ones in signature annotations (and how many)."""
     from cosmic_ray.commands import init
     from cosmic_ray.work_db import WorkDB, use_db
 
+    spans = _signature_annotations(copy / target.module)
     with use_db(str(work / f"{target.name}.sqlite"), WorkDB.Mode.create) as db:
         init([copy / target.module], db, {})
-        return [item.mutations[0] for item in db.work_items]
+        specs = [item.mutations[0] for item in db.work_items]
+    kept = [m for m in specs if not any(lo <= tuple(m.start_pos) < hi for lo, hi in spans)]
+    return kept, len(specs) - len(kept)
 
 
 def run(budget_s: float, per_module: int, seed: int, only: set[str] | None) -> dict[str, Any]:
@@ -131,10 +161,14 @@ def run(budget_s: float, per_module: int, seed: int, only: set[str] | None) -> d
                     skipped[t.name] = "its tests fail without a mutation"
                     continue
                 timeouts[t.name] = 3 * (time.monotonic() - t0) + 10
-                specs = mutations(copy, t, work)
+                specs, equivalent = mutations(copy, t, work)
                 random.Random(f"{seed}:{t.name}").shuffle(specs)
                 queues[t.name] = specs[:per_module]
-                print(f"# {t.name}: {len(specs)} mutants, sampling {len(queues[t.name])}", file=sys.stderr)
+                print(
+                    f"# {t.name}: {len(specs)} mutants (+{equivalent} in signature annotations, left out), "
+                    f"sampling {len(queues[t.name])}",
+                    file=sys.stderr,
+                )
             by_name = {t.name: t for t in targets}
             while any(queues.values()) and time.monotonic() - started < budget_s:
                 for name, queue in queues.items():
