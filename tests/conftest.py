@@ -15,3 +15,12 @@ os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tlm-test")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TLMTest")
+
+# Hypothesis: no example database (no state carried between runs or shared between the helpers'
+# worktrees) and derandomized, so every run of `make test` tries the same examples; a failure
+# prints its reproduction blob. HYPOTHESIS_PROFILE=explore searches randomly (still no database).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", database=None, derandomize=True, print_blob=True)
+_hypothesis_settings.register_profile("explore", database=None, derandomize=False, print_blob=True)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -1,0 +1,322 @@
+"""Who may call every write route, checked through the real Lambda handler on the local
+(SQLite) container.
+
+The route table comes from the API's own resolver (``functions.api.app.app``): every POST, PUT,
+PATCH and DELETE route must have a row in ``MATRIX`` below, or ``test_every_write_route_has_a_row``
+fails. For each row, on a fresh fixture object in one shared project:
+
+- a viewer and a non-member are refused with 403 naming ``project_id`` (or the row's
+  ``refused_field``, e.g. ``config_ids[0]`` for a batch) (non-members get the
+  same answer as viewers everywhere: ``NON_MEMBER``), and the refused calls append no event and
+  start no job;
+- for an ``owner`` rule an editor is refused too;
+- the lowest role the rule allows gets ``expect`` (and ``expect_field`` when set). Routes that
+  start jobs are checked for the authorization outcome only: the allowed caller's ``allowed_body``
+  fails a check that runs after authorization (so no job starts), while the refused callers
+  send a valid ``body`` (so only authorization can refuse them).
+
+Adding a row for a new route (e.g. at merge time)::
+
+    ("POST", "/things/<thing_id>/poke"): Row(
+        "editor",                        # "any" | "editor" | "owner": the lowest role allowed
+        setup=lambda w: {"thing_id": w.thing()},   # fresh object -> path parameters
+        body=lambda p: {"how": "gently"},          # a valid body (None: no body)
+        expect=200,                                # what the allowed caller gets
+    ),
+
+``World`` (below) makes fixture objects through the API as the owner (``w.model()``,
+``w.config()``, ``w.derived_config()``, ``w.upload(model_id)``, ...) or, for things that would
+start a workflow (runs, compiles, trainings), by writing the commands to the event log; add a
+method there for a new resource kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.compiles.compile import COMPILES, RequestCompile
+from domain.events import new_id
+from domain.trainings import TRAININGS, RequestTraining
+from domain.workflows.run import StartRun, WorkflowRun
+from functions.api import handler as api
+from functions.api.app import app
+from runtime.bootstrap import Container, build_local, set_container
+from runtime.services.commands import Caller, execute
+from runtime.settings import Settings
+from tlm.server import proxy_event
+
+pytestmark = pytest.mark.integration
+
+OWNER, EDITOR, VIEWER, OUTSIDER = "owner-1", "editor-1", "viewer-1", "outsider-1"
+NON_MEMBER = 403  # what a non-member gets from every project-scoped write (never a 404 on some)
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+BLOB = b"role matrix payload\n" * 64
+
+
+class Context:
+    function_name = "tlm-role-matrix"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tlm-role-matrix"
+    aws_request_id = "req-matrix"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class World:
+    container: Container
+    project_id: str = ""
+
+    def call(self, user: str, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        raw = json.dumps(body).encode() if body is not None else b""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        response = api.handler(proxy_event(method, path, headers, raw, user), Context())
+        text = response.get("body") or "{}"
+        return int(response["statusCode"]), json.loads(text) if text.startswith(("{", "[")) else {}
+
+    def ok(self, user: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        status, doc = self.call(user, method, path, body)
+        assert status < 300, (method, path, status, doc)
+        return doc
+
+    # ---------------------------------------------------------------- fixture objects
+    def model(self, kind: str = "model") -> str:
+        if kind == "dataset":
+            return str(
+                self.ok(OWNER, "POST", f"/projects/{self.project_id}/datasets", {"name": new_id()[:10]})["model_id"]
+            )
+        body = {"name": f"m-{new_id()[:10]}", "family": "bert"}
+        return str(self.ok(OWNER, "POST", f"/projects/{self.project_id}/models", body)["model_id"])
+
+    def upload(self, model_id: str) -> str:
+        body = {"path": "weights.bin", "size": len(BLOB), "sha256": hashlib.sha256(BLOB).hexdigest()}
+        return str(self.ok(OWNER, "POST", f"/models/{model_id}/uploads", body)["upload_id"])
+
+    def config(self) -> str:
+        body = {"template": "bert-tiny", "name": f"c-{new_id()[:10]}"}
+        return str(self.ok(OWNER, "POST", f"/projects/{self.project_id}/configs", body)["config_id"])
+
+    def derived_config(self) -> str:
+        body = {"name": f"d-{new_id()[:10]}", "edit": {"num_layers": 1}}
+        return str(self.ok(OWNER, "POST", f"/configs/{self.config()}/derive", body)["config_id"])
+
+    def portable_file(self) -> str:
+        response = api.handler(proxy_event("GET", f"/configs/{self.config()}/export", {}, b"", OWNER), Context())
+        assert response["statusCode"] == 200, response
+        return str(response["body"])
+
+    def run(self, workflow: str = "compile", run_id: str | None = None) -> str:
+        """A run as the runner's first append records it, with no thread driving it (no job)."""
+        run_id = run_id or new_id()
+        cmd = StartRun(run_id=run_id, workflow=workflow, input={"project_id": self.project_id})
+        execute(self.container.store, WorkflowRun, run_id, cmd, Caller(user_id="workflow-runner"))
+        return run_id
+
+    def compile(self) -> str:
+        model_id, compile_id, run_id = self.model(), new_id()[:16], new_id()
+        cmd = RequestCompile(compile_id=compile_id, project_id=self.project_id, model_id=model_id,
+                             model_version=1, target="onnx", params={}, run_id=run_id)  # fmt: skip
+        execute(self.container.store, COMPILES, compile_id, cmd, Caller(user_id=OWNER))
+        self.run("compile", run_id)
+        return compile_id
+
+    def training(self) -> str:
+        training_id = new_id()[:16]
+        cmd = RequestTraining(training_id=training_id, project_id=self.project_id, name=f"t-{training_id}",
+                              config_id=self.config(), config_version=1, family="bert",
+                              dataset_id=self.model("dataset"), run_id=training_id)  # fmt: skip
+        execute(self.container.store, TRAININGS, training_id, cmd, Caller(user_id=OWNER))
+        self.run("train", training_id)
+        return training_id
+
+
+Params = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Row:
+    rule: str  # "any" (any signed-in user) | "editor" | "owner": the lowest role allowed
+    setup: Callable[[World], Params]  # a fresh fixture object -> the route's path parameters
+    body: Callable[[Params], Any] = lambda p: None  # a valid body (refused callers send it)
+    expect: int = 200  # the allowed caller's status
+    allowed_body: Callable[[Params], Any] | None = None  # job routes: fails after authorization
+    expect_field: str | None = None  # the field the allowed caller's 4xx names
+    query: str = ""
+    refused_field: str = "project_id"  # the field a refusal names
+
+
+def _project(w: World) -> Params:
+    return {"project_id": w.project_id}
+
+
+def _member(w: World) -> Params:
+    user = f"u-{new_id()[:8]}"
+    w.ok(OWNER, "PUT", f"/projects/{w.project_id}/members/{user}", {"role": "viewer"})
+    return {"project_id": w.project_id, "user_id": user}
+
+
+def _model(w: World) -> Params:
+    return {"model_id": w.model()}
+
+
+def _upload(w: World) -> Params:
+    model_id = w.model()
+    return {"model_id": model_id, "upload_id": w.upload(model_id)}
+
+
+def _config(w: World) -> Params:
+    return {"config_id": w.config()}
+
+
+MATRIX: dict[tuple[str, str], Row] = {
+    ("POST", "/projects"): Row("any", lambda w: {}, body=lambda p: {"name": "another"}, expect=201),
+    ("PUT", "/projects/<project_id>/members/<user_id>"): Row("owner", _member, body=lambda p: {"role": "editor"}),
+    ("DELETE", "/projects/<project_id>/members/<user_id>"): Row("owner", _member),
+    ("POST", "/projects/<project_id>/models"): Row(
+        "editor", _project, body=lambda p: {"name": f"n-{new_id()[:8]}", "family": "bert"}, expect=201
+    ),
+    ("PATCH", "/models/<model_id>"): Row("editor", _model, body=lambda p: {"description": "edited"}),
+    ("DELETE", "/models/<model_id>"): Row("owner", _model),
+    ("POST", "/models/<model_id>/uploads"): Row(
+        "editor",
+        _model,
+        body=lambda p: {"path": "w.bin", "size": len(BLOB), "sha256": hashlib.sha256(BLOB).hexdigest()},
+        expect=201,
+    ),
+    ("POST", "/models/<model_id>/uploads/<upload_id>/part-urls"): Row("editor", _upload, body=lambda p: {"parts": [1]}),
+    # nothing was uploaded: the editor gets past authorization to the missing-parts check
+    ("POST", "/models/<model_id>/uploads/<upload_id>/complete"): Row(
+        "editor", _upload, expect=404, expect_field="upload_id"
+    ),
+    ("DELETE", "/models/<model_id>/uploads/<upload_id>"): Row("editor", _upload),
+    ("POST", "/projects/<project_id>/configs"): Row(
+        "editor", _project, body=lambda p: {"template": "bert-tiny", "name": f"c-{new_id()[:8]}"}, expect=201
+    ),
+    ("POST", "/projects/<project_id>/configs/import"): Row(
+        "editor", lambda w: {**_project(w), "file": w.portable_file()}, body=lambda p: {"file": p["file"]}, expect=201
+    ),
+    ("PATCH", "/configs/<config_id>"): Row("editor", _config, body=lambda p: {"description": "edited"}),
+    ("DELETE", "/configs/<config_id>"): Row("editor", _config),
+    ("POST", "/configs/batch-edit"): Row(
+        "editor",
+        _config,
+        body=lambda p: {"config_ids": [p["config_id"]], "set": {"training.epochs": 2}},
+        refused_field="config_ids[0]",
+    ),
+    ("POST", "/configs/<config_id>/derive"): Row(
+        "editor", _config, body=lambda p: {"name": f"d-{new_id()[:8]}", "edit": {"num_layers": 1}}, expect=201
+    ),
+    # job routes: the allowed caller fails a check after authorization, so no job starts
+    ("POST", "/configs/<config_id>/arch-test"): Row(
+        "editor", _config, body=lambda p: {}, expect=422, expect_field="config_id"
+    ),
+    ("POST", "/models/<model_id>/compiles"): Row(
+        "editor", _model, body=lambda p: {"target": "onnx"}, expect=422, expect_field="model_id"
+    ),
+    ("POST", "/compiles/<compile_id>/cancel"): Row("editor", lambda w: {"compile_id": w.compile()}),
+    ("POST", "/runs/<run_id>/cancel"): Row("editor", lambda w: {"run_id": w.run()}),
+    ("POST", "/projects/<project_id>/datasets"): Row(
+        "editor", _project, body=lambda p: {"name": f"ds-{new_id()[:8]}"}, expect=201
+    ),
+    ("POST", "/projects/<project_id>/datasets/demo-sentiment"): Row(
+        "editor",
+        _project,
+        body=lambda p: {"wait": False},
+        allowed_body=lambda p: {"wait": False, "name": " "},
+        expect=422,
+        expect_field="name",
+    ),
+    ("POST", "/datasets/<dataset_id>/validate"): Row("editor", lambda w: {"dataset_id": w.model("dataset")}),
+    ("POST", "/projects/<project_id>/trainings"): Row(
+        "editor",
+        _project,
+        body=lambda p: {"config_id": "c", "dataset_id": "d", "name": "t"},
+        allowed_body=lambda p: {"config_id": "c", "dataset_id": "d", "name": " "},
+        expect=422,
+        expect_field="name",
+    ),
+    ("POST", "/trainings/<training_id>/cancel"): Row("editor", lambda w: {"training_id": w.training()}),
+}
+
+
+def write_routes() -> list[tuple[str, str]]:
+    """Every write route the resolver serves, as (method, path template)."""
+    routes = [*app._static_routes, *app._dynamic_routes]  # powertools keeps no public list
+    return sorted({(r.method.upper(), r.path) for r in routes if r.method.upper() in WRITES})
+
+
+def _fill(template: str, params: Params) -> str:
+    for name, value in params.items():
+        template = template.replace(f"<{name}>", value)
+    assert "<" not in template, f"setup left a path parameter unfilled: {template}"
+    return template
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    data = tmp_path_factory.mktemp("matrix") / "data"
+    container = build_local(Settings(data_dir=data, min_part_bytes=1024))
+    set_container(container)
+    try:
+        w = World(container)
+        w.project_id = w.ok(OWNER, "POST", "/projects", {"name": "matrix"})["project_id"]
+        for user, role in ((EDITOR, "editor"), (VIEWER, "viewer")):
+            w.ok(OWNER, "PUT", f"/projects/{w.project_id}/members/{user}", {"role": role})
+        yield w
+    finally:
+        set_container(None)
+        container.close()
+
+
+def _log_end(container: Container) -> int:
+    events = container.store.read_all(after_position=0, limit=1_000_000)
+    return events[-1].position if events else 0
+
+
+def _jobs(container: Container) -> list[str]:
+    root = Path(container.settings.data_dir) / "jobs"
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def test_every_write_route_has_a_row() -> None:
+    missing = [f"{m} {p}" for m, p in write_routes() if (m, p) not in MATRIX]
+    stale = [f"{m} {p}" for m, p in MATRIX if (m, p) not in set(write_routes())]
+    assert not missing, f"write routes without a row in MATRIX (add one, see the docstring): {missing}"
+    assert not stale, f"rows for routes the API no longer serves: {stale}"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in sorted(MATRIX)])
+def test_role_matrix(world: World, method: str, path: str) -> None:
+    row = MATRIX[(method, path)]
+    # Given a fresh fixture object in the shared project
+    params = row.setup(world)
+    url = _fill(path, params) + row.query
+    body = row.body(params)
+    refused = {"editor": (VIEWER, OUTSIDER), "owner": (EDITOR, VIEWER, OUTSIDER), "any": ()}[row.rule]
+    before, jobs_before = _log_end(world.container), _jobs(world.container)
+
+    # When each role below the rule calls it, Then it is refused, and nothing happened
+    for user in refused:
+        status, doc = world.call(user, method, url, body)
+        want = NON_MEMBER if user == OUTSIDER else 403
+        assert (status, doc.get("field")) == (want, row.refused_field), (user, status, doc)
+    assert _log_end(world.container) == before, "a refused write appended events"
+    assert _jobs(world.container) == jobs_before, "a refused write started a job"
+
+    # When the lowest allowed role calls it, Then it gets what the route's rule says
+    allowed = {"editor": EDITOR, "owner": OWNER, "any": OUTSIDER}[row.rule]
+    send = row.allowed_body(params) if row.allowed_body else body
+    status, doc = world.call(allowed, method, url, send)
+    assert status == row.expect, (allowed, status, doc)
+    if row.expect_field is not None:
+        assert doc.get("field") == row.expect_field, doc
+    assert _jobs(world.container) == jobs_before, "the matrix must not start jobs (use allowed_body)"
