@@ -178,6 +178,10 @@ def _config(w: World) -> Params:
 
 
 MATRIX: dict[tuple[str, str], Row] = {
+    ("POST", "/jobs/<name>/cancel"): Row(
+        "editor", lambda w: {"name": f"archtest-{w.derived_config()}-0badcafe"}, expect=404, expect_field="name"
+    ),
+    ("PUT", "/projects/<project_id>/limits"): Row("owner", _project, body=lambda p: {"limits": {"max_jobs": 6}}),
     ("POST", "/projects"): Row("any", lambda w: {}, body=lambda p: {"name": "another"}, expect=201),
     ("PUT", "/projects/<project_id>/members/<user_id>"): Row("owner", _member, body=lambda p: {"role": "editor"}),
     ("DELETE", "/projects/<project_id>/members/<user_id>"): Row("owner", _member),
