@@ -249,6 +249,14 @@ MATRIX: dict[tuple[str, str], Row] = {
         expect_field="name",
     ),
     ("POST", "/trainings/<training_id>/cancel"): Row("editor", lambda w: {"training_id": w.training()}),
+    ("POST", "/projects/<project_id>/pretrainings"): Row(
+        "editor",
+        _project,
+        body=lambda p: {"template": "bert-tiny", "dataset_ids": ["d"], "name": "p"},
+        allowed_body=lambda p: {"template": "bert-tiny", "dataset_ids": ["d"], "name": " "},
+        expect=422,
+        expect_field="name",
+    ),
 }
 
 
