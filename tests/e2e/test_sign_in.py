@@ -35,9 +35,9 @@ def test_create_user_login_and_add_the_member_by_email(platform, tmp_path: Path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     # Then before he is a member he sees no project; the owner adds him by e-mail
-    assert json.loads(as_bob("--json", "projects", "list").stdout) == []
+    assert json.loads(as_bob("--json", "projects", "list").stdout) == {"items": []}  # the one list shape
     platform.cli("projects", "member", pid, "bob@example.com", "viewer")
-    listed = json.loads(as_bob("--json", "projects", "list").stdout)
+    listed = json.loads(as_bob("--json", "projects", "list").stdout)["items"]
     assert [(p["project_id"], p["role"]) for p in listed] == [(pid, "viewer")]
     # And an unknown e-mail is a 404 naming the field; logout forgets the token
     bad = platform.cli("projects", "member", pid, "nobody@example.com", "viewer", check=False)
