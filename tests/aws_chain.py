@@ -231,8 +231,12 @@ class Chain(PlaysSageMaker):
         return doc
 
     def pump(self) -> int:
-        """Stream records -> the projector, as the event source mapping delivers them."""
-        projector = self.function("functions.projector.handler.handler")
+        """Stream records -> the projector and the reactions Lambda (two event source mappings on
+        the same stream, each with its own position), as they deliver them."""
+        consumers = [
+            self.function("functions.projector.handler.handler"),
+            self.function("functions.projector.reactions.handler"),
+        ]
         delivered = 0
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
@@ -253,8 +257,9 @@ class Chain(PlaysSageMaker):
                 if not out["Records"]:
                     break
                 if records:
-                    response = self.invoke(projector, {"Records": records})
-                    assert response["batchItemFailures"] == [], response
+                    for consumer in consumers:
+                        response = self.invoke(consumer, {"Records": records})
+                        assert response["batchItemFailures"] == [], (consumer.handler, response)
                     delivered += len(records)
         return delivered
 
@@ -283,19 +288,51 @@ class Chain(PlaysSageMaker):
 
     # ------------------------------------------------------------------ Step Functions
     def run_executions(self) -> list[dict[str, Any]]:
-        """Run every execution the API started (and not yet run) to its end."""
+        """Run every execution the reactions started (and not yet run) to its end; EventBridge's
+        status changes (RUNNING, then the end) go to the run-status Lambda, as the rule sends them."""
         results = []
         for arn, machine in self.machines.items():
             for ex in self.sfn.list_executions(stateMachineArn=arn)["executions"]:
                 if ex["executionArn"] in self.done:
                     continue
                 self.done.add(ex["executionArn"])
+                self.status_change(ex["executionArn"], "RUNNING")
                 doc = json.loads(self.sfn.describe_execution(executionArn=ex["executionArn"])["input"])
                 status, out = self.run(machine, ex["name"], doc)
                 self._settle(ex["executionArn"], status, out)
+                self.status_change(ex["executionArn"], status)
                 self.pump()
                 results.append({"workflow": machine["name"], "name": ex["name"], "status": status, "output": out})
         return results
+
+    def status_change(self, execution_arn: str, status: str) -> None:
+        """An EventBridge "Step Functions Execution Status Change" into the run-status Lambda."""
+        desc = self.sfn.describe_execution(executionArn=execution_arn)
+        ended = status != "RUNNING"
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [execution_arn],
+            "detail": {
+                "executionArn": execution_arn,
+                "stateMachineArn": desc["stateMachineArn"],
+                "name": desc["name"],
+                "status": status,
+                "startDate": int(desc["startDate"].timestamp() * 1000),
+                "stopDate": int(datetime.now(UTC).timestamp() * 1000) if ended else None,
+                "input": desc["input"],
+                "output": desc.get("output") if ended else None,
+                "error": desc.get("error") if ended else None,
+                "cause": desc.get("cause") if ended else None,
+            },
+        }
+        self.invoke(self.function("functions.events.handler.handler"), event)
+        self.pump()
 
     @staticmethod
     def _settle(arn: str, status: str, out: Any) -> None:

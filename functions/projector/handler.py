@@ -74,10 +74,12 @@ def dependencies() -> Dependencies:
 
 
 def _from_settings() -> Dependencies:
-    from runtime.bootstrap import build_aws
+    from runtime.bootstrap import build_aws, get_container
     from runtime.settings import get_settings
 
-    container = build_aws(get_settings())  # a stream consumer is AWS whatever TLM_BACKEND says
+    container = get_container()  # the composition root's (one per Lambda container)
+    if container.settings.backend != "aws":  # a stream consumer is AWS whatever TLM_BACKEND says
+        container = build_aws(get_settings())
     store: Any = container.store  # DynamoDbEventStore: offloaded payloads, sha256-checked
     return Dependencies(container.views, registry.all(), store.load_payload)  # type: ignore[arg-type]
 

@@ -41,6 +41,8 @@ STEP_ACCESS: dict[str, dict[str, object]] = {
     },
     "register_artifacts": {
         "events": EVENTS_WRITE,
+        # the registered model's lineage and name checks read the project's models view partition
+        "views": ("dynamodb:Query", "dynamodb:BatchGetItem"),
         "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
         **_INGEST,
     },

@@ -258,6 +258,10 @@ class WorkflowsStack(Stack):
         fn.function.add_to_role_policy(
             iam.PolicyStatement(actions=list(access["events"]), resources=[self._storage.events_table.table_arn])
         )
+        if "views" in access:
+            fn.function.add_to_role_policy(
+                iam.PolicyStatement(actions=list(access["views"]), resources=[self._storage.views_table.table_arn])
+            )
         self._grant_objects(fn.role, access)
         return fn
 
