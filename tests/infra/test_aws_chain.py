@@ -186,7 +186,8 @@ def test_every_job_request_is_what_sagemaker_needs(chain):
         )
         out = job["OutputDataConfig"]["S3OutputPath"]
         assert out.startswith((f"s3://{chain.blobs}/trainings/", f"s3://{chain.blobs}/artifacts/compiles/")), out
-    assert {c["ChannelName"] for c in by_program["train"][0]["InputDataConfig"]} == {"train", "validation", "init"}  # init: the model a fine-tune starts from
+    # init: the library model a fine-tune starts from (the dataset dir as a placeholder from scratch)
+    assert {c["ChannelName"] for c in by_program["train"][0]["InputDataConfig"]} == {"train", "validation", "init"}
     # evaluate and package read the previous job's model.tar.gz (the entry point unpacks it)
     uris = {
         p: {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in by_program[p][0]["InputDataConfig"]}
