@@ -30,29 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from domain.jobs import METRIC_NAMES
+
 METRIC_PREFIX = "metric: "
 _NUMBER = r"([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
-METRIC_NAMES = (
-    "train_loss",
-    "learning_rate",
-    "tokens_per_s",
-    "steps_per_s",
-    "epoch",
-    "val_loss",
-    "val_accuracy",
-    "test_accuracy",
-    "test_macro_f1",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "max_abs_diff",
-    "label_agreement",
-    "speedup",
-    "progress_pct",
-    "eta_s",
-    "avg_steps_per_s",
-    "mlm_loss",
-    "mlm_accuracy",
-)
 EXIT_STOPPED = 143  # 128 + SIGTERM, what a stopped container reports
 
 

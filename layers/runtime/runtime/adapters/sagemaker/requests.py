@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.errors import Invalid
+from domain.jobs import METRIC_NAMES
 from runtime.ports import JobSpec
 
 JOB_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -62,29 +63,9 @@ def metric_definitions_for(*names: str) -> list[dict[str, str]]:
     ]
 
 
-# the metric names jobs/ programs log (jobs.contract.METRIC_NAMES; a unit test keeps them equal):
-# every TLM job request carries their definitions, so SageMaker records them (FinalMetricDataList)
-JOB_METRIC_NAMES = (
-    "train_loss",
-    "learning_rate",
-    "tokens_per_s",
-    "steps_per_s",
-    "epoch",
-    "val_loss",
-    "val_accuracy",
-    "test_accuracy",
-    "test_macro_f1",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "max_abs_diff",
-    "label_agreement",
-    "speedup",
-    "progress_pct",
-    "eta_s",
-    "avg_steps_per_s",
-    "mlm_loss",
-    "mlm_accuracy",
-)
+# every TLM job request carries the definitions of the metric lines jobs log (domain.jobs), so
+# SageMaker records them (FinalMetricDataList)
+JOB_METRIC_NAMES = METRIC_NAMES
 PROGRAM_ENV = "TLM_JOB_PROGRAM"  # which jobs/ program the image's `train` entry point runs
 ENTRYPOINT = ["train"]  # the jobs image's entry point (jobs/bin/train -> jobs.entry)
 
