@@ -5,6 +5,6 @@
   the interface the services use from the local runner (the run id is the execution name).
 - ``history``: an execution's history -> per-step status and timing, in the local run shape.
 - ``service.StepFunctionsWorkflowService``: ``show_run`` / ``list_runs`` / ``cancel_run`` like
-  ``runtime.workflows.service.WorkflowService``; ``service.StepFunctionsRunsService``: the project
-  authorization of ``runtime.services.runs`` with the project read from the execution input.
+  ``runtime.workflows.service.WorkflowService`` (project listing and authorization: the runs view,
+  ``runtime.services.runs``).
 """

@@ -2,9 +2,8 @@
 local ``runtime.workflows.service.WorkflowService``'s output shape (so the API routes and the CLI
 work unchanged), from DescribeExecution, GetExecutionHistory and ListExecutions.
 
-``StepFunctionsRunsService`` is ``runtime.services.runs.RunsService`` (same access checks: viewer
-reads, editor cancels, a run without a project is nobody's) with the run's project read from the
-execution input instead of the local run stream, and the listing from ListExecutions.
+Project authorization and listing live in ``runtime.services.runs.RunsService`` over the runs
+view, on both backends.
 
 Costs: ``show_run`` is one DescribeExecution (plus one per other workflow for an unknown run id)
 and the history pages; ``list_runs`` is ListExecutions per workflow plus one DescribeExecution per
@@ -13,14 +12,12 @@ listed run (and the last 100 history events of a running one, for its current st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.errors import Forbidden
 from runtime.adapters.stepfunctions.history import loads
 from runtime.adapters.stepfunctions.runner import StepFunctionsWorkflowRunner
-from runtime.services.runs import RunsService
 
 # local statuses -> Step Functions statuses ("cancelling" does not exist there: a stop is at once)
 SFN_STATUSES = {
@@ -75,29 +72,3 @@ class StepFunctionsWorkflowService:
     def cancel_run(self, run_id: str, *, reason: str = "") -> dict[str, Any]:
         self.runner.cancel(run_id, reason=reason)
         return self.show_run(run_id)
-
-
-class StepFunctionsRunsService(RunsService):
-    """Project-authorized runs for the API, on Step Functions."""
-
-    runs: StepFunctionsWorkflowService
-
-    def _project(self, run_id: str) -> str:
-        project = self.runs.project_of(run_id)
-        if not project:
-            raise Forbidden("this run belongs to no project", field="run_id")
-        return project
-
-    def _candidates(
-        self, *, workflow: str | None, status: str | None
-    ) -> Iterator[tuple[str, Callable[[], dict[str, Any] | None]]]:
-        """From ListExecutions (already filtered by workflow and status on the service side)."""
-        for run in self.runs.iter_runs(workflow=workflow, status=status):
-            project = _project(run.pop("input", None))
-            if project:
-                run.pop("output", None)
-                yield project, _constant(run)
-
-
-def _constant(run: dict[str, Any]) -> Callable[[], dict[str, Any]]:
-    return lambda: run
