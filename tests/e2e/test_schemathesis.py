@@ -85,7 +85,7 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_status(platform: Platform
         "--checks", CHECKS,
         "--phases", "examples,coverage,fuzzing",
         "--max-examples", "3", "--seed", "7", "--no-shrink",
-        "--workers", "2", "--request-timeout", "30",
+        "--workers", "1", "--request-timeout", "30",
     ]  # fmt: skip
     # When Schemathesis runs every operation
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=540, env=platform.env, cwd=tmp_path)
@@ -95,7 +95,7 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_status(platform: Platform
     with capsys.disabled():
         print("\n--- Schemathesis summary ---\n" + summary.strip())
     # Then it finds nothing, and the server logged no 5xx for any of its requests
-    assert res.returncode == 0, output[-20000:]
+    assert res.returncode == 0, output[:12000] + "\n...\n" + output[-8000:]  # the failures come first
     tested = re.search(r"Tested:\s+(\d+)", output)
     assert tested and int(tested.group(1)) >= 50, summary
     log = platform.log.read_text(errors="replace")
