@@ -1,0 +1,39 @@
+// Every page, by client path (under /ui). A module adds its pages here and, if it has a top-level
+// page, a nav entry; studies, releases and pipelines slot in the same way.
+import type { ComponentType } from "react";
+import type { Key } from "./i18n";
+import { ConfigDetail } from "./pages/configs/ConfigDetail";
+import { ConfigList } from "./pages/configs/ConfigList";
+import { DatasetDetail } from "./pages/datasets/DatasetDetail";
+import { DatasetList } from "./pages/datasets/DatasetList";
+import { Library } from "./pages/library/Library";
+import { ModelDetail } from "./pages/library/ModelDetail";
+import { ProjectDetail } from "./pages/projects/ProjectDetail";
+import { ProjectList } from "./pages/projects/ProjectList";
+import { RunDetail } from "./pages/runs/RunDetail";
+import { RunList } from "./pages/runs/RunList";
+import { Leaderboard } from "./pages/trainings/Leaderboard";
+import { TrainingDetail } from "./pages/trainings/TrainingDetail";
+import { TrainingList } from "./pages/trainings/TrainingList";
+
+export interface Route {
+  path: string;
+  page: ComponentType<{ params: Record<string, string> }>;
+  nav?: Key; // shown in the main navigation
+}
+
+export const ROUTES: Route[] = [
+  { path: "/projects", page: ProjectList, nav: "nav.projects" },
+  { path: "/projects/:projectId", page: ProjectDetail },
+  { path: "/library", page: Library, nav: "nav.library" },
+  { path: "/models/:modelId", page: ModelDetail },
+  { path: "/datasets", page: DatasetList, nav: "nav.datasets" },
+  { path: "/datasets/:datasetId", page: DatasetDetail },
+  { path: "/configs", page: ConfigList, nav: "nav.configs" },
+  { path: "/configs/:configId", page: ConfigDetail },
+  { path: "/trainings", page: TrainingList, nav: "nav.trainings" },
+  { path: "/trainings/:trainingId", page: TrainingDetail },
+  { path: "/leaderboard", page: Leaderboard },
+  { path: "/runs", page: RunList, nav: "nav.runs" },
+  { path: "/runs/:runId", page: RunDetail },
+];
