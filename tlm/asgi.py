@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from domain.errors import DomainError, Invalid, TooLarge
+from tlm.web_static import is_ui_path
 
 log = logging.getLogger("tlm.server")
 access_log = logging.getLogger("tlm.access")
@@ -154,8 +155,10 @@ class PlatformApp:
         max_api_body: int = 6 * 1024 * 1024,
         workers: int = 64,
         drain_limit: int = 256 * 1024 * 1024,
+        web: Any = None,
     ) -> None:
         self.drain_limit = drain_limit
+        self.web = web  # tlm.web_static.WebBundle: the browser UI at / (None: API only)
         self.container = container
         self.tokens = tokens
         self.max_headers = max_headers
@@ -248,6 +251,8 @@ class PlatformApp:
             await self._put_part(req, receive, send)
         elif req.path.startswith("/blobs/"):
             await self._get_blob(req, send)
+        elif self.web is not None and is_ui_path(req.path):
+            await self._static(req, send)
         else:
             sent["user"] = await self._run(self.tokens.user_of, req.token())
             await self._api(req, receive, send, request_id, sent["user"])
@@ -319,6 +324,21 @@ class PlatformApp:
             except Exception:
                 log.exception("projection failed after %s %s; the background projector retries", method, req.path)
         return result
+
+    # ---------------------------------------------------------------- the browser UI
+    async def _static(self, req: Request, send: Send) -> None:
+        answer = await self._run(self.web.answer, req.method, req.path, req.header("If-None-Match"))
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        if req.method == "HEAD" or answer.status == 304 or answer.file is None:
+            await send({"type": "http.response.body", "body": b"" if req.method == "HEAD" else answer.body})
+            return
+        f = await self._run(open, answer.file, "rb")
+        try:
+            while chunk := await self._run(f.read, 256 * 1024):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            f.close()
+        await send({"type": "http.response.body", "body": b""})
 
     # ---------------------------------------------------------------- parts and blobs
     async def _put_part(self, req: Request, receive: Receive, send: Send) -> None:

@@ -32,6 +32,7 @@ import uvicorn
 from tlm.asgi import LengthRequired, PlatformApp, _Context, parse_range, proxy_event
 from tlm.auth import TokenBook
 from tlm.http_protocol import Timeouts, protocol_class
+from tlm.web_static import WebBundle
 
 log = logging.getLogger("tlm.server")
 _parse_range = parse_range  # the name older callers used
@@ -88,7 +89,8 @@ class LocalPlatform:
             graceful=s.server_graceful_timeout,
         )  # fmt: skip
         self.app = PlatformApp(
-            container, self.tokens, max_headers=s.server_max_headers, max_header_bytes=s.server_max_header_bytes
+            container, self.tokens, max_headers=s.server_max_headers, max_header_bytes=s.server_max_header_bytes,
+            web=WebBundle(),
         )
         config = uvicorn.Config(
             self.app,
@@ -178,6 +180,7 @@ def serve(
     token = platform.tokens.ensure_default()
     platform.start_background()
     print(f"TLM local platform on {settings.base_url}  (data: {settings.data_dir.resolve()})", flush=True)
+    print(f"  browser UI: {settings.base_url}/   (sign in with the token below)", flush=True)
     print(f"  API docs: {settings.base_url}/swagger   OpenAPI: {settings.base_url}/openapi.json", flush=True)
     print(f"  token for user 'local' in {platform.tokens.token_file} (tlm CLI reads it): {token[:8]}...", flush=True)
     if port_file is not None:
