@@ -13,7 +13,7 @@ export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.cache/jsii
 export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/.cache/torchinductor
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test test-fast lint typecheck bench clean deploy
+.PHONY: install run test test-fast lint typecheck bench clean deploy web chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,16 +23,42 @@ $(STAMP): pyproject.toml
 	npm install --prefix . --no-save --no-audit --no-fund --no-package-lock aws-cdk@2.1148.1 asl-validator@4.0.0
 	touch $(STAMP)
 
-install: $(STAMP)
+# The browser UI (web/): packages from the npm registry (exact versions, web/package-lock.json),
+# client types generated from the API's OpenAPI document, bundle in web/dist (not committed).
+# Rebuilt when web/ or the API's code changes; `tlm serve` serves it at /.
+WEB_STAMP := web/dist/.built
+WEB_DEPS := web/node_modules/.package-lock.json
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+API_SRC := $(shell find functions domain -name '*.py' 2>/dev/null)
 
-run: $(STAMP)
+$(WEB_DEPS): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+
+$(WEB_STAMP): $(STAMP) $(WEB_DEPS) $(WEB_SRC) $(API_SRC)
+	$(BIN)/python -m functions.api.openapi_dump web/openapi.json
+	npm run build --prefix web --silent -- --logLevel warn
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+
+# Debian's Chromium (+ CJK fonts) for the browser tests; installed only when missing
+chromium:
+	@dpkg -s chromium fonts-noto-cjk >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  echo "installing chromium and fonts-noto-cjk (apt-get)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    chromium fonts-noto-cjk >/dev/null; }
+
+install: $(STAMP) $(WEB_STAMP)
+
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/tlm serve
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy domain layers/runtime/runtime
 	$(BIN)/hadolint jobs/Dockerfile
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	TLM_BROWSER_REQUIRED=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "unit or contract"
@@ -52,4 +78,4 @@ deploy:
 	$(BIN)/python -m infra.deploy
 
 clean:
-	rm -rf $(VENV) .cache .tlm cdk.out .pytest_cache
+	rm -rf $(VENV) .cache .tlm cdk.out .pytest_cache web/dist web/node_modules web/openapi.json web/src/api/schema.d.ts

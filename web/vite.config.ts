@@ -13,5 +13,6 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: false,
     chunkSizeWarningLimit: 5000, // plotly is one lazily loaded chunk (~4.6 MB, ~1.4 MB gzipped)
+    rolldownOptions: { checks: { pluginTimings: false } }, // no profiling advice in make's output
   },
 });

@@ -20,7 +20,9 @@ export function HistoryTable({ items }: { items: HistoryEntry[] }) {
       </thead>
       <tbody>
         {[...items].reverse().map((e) => {
-          const at = (e as { occurred_at?: string; recorded_at?: string }).occurred_at ?? (e as { recorded_at?: string }).recorded_at;
+          // models' history says "at", configs' "occurred_at" (fields beyond the declared HistoryEntry)
+          const x = e as { at?: string; occurred_at?: string };
+          const at = x.occurred_at ?? x.at;
           return (
             <tr key={e.version}>
               <td>{e.version}</td>
