@@ -176,15 +176,18 @@ function Uploader({ modelId, onDone }: { modelId: string; onDone: () => void }) 
       setProgress((p) => (p && p.phase !== "done" ? { ...p } : p));
     }
   };
-  const phase = progress ? t(`upload.${progress.phase}`) : "";
+  const phase = progress ? t(`upload.phase.${progress.phase}`) : "";
   return (
     <section className="card" aria-labelledby="upload-title">
       <h2 id="upload-title">{t("upload.title")}</h2>
       <div className="inline-form">
         <div className="field">
-          <label htmlFor="upload-file">{t("upload.file")}</label>
+          <span className="label">{t("upload.file")}</span>
+          {/* the native control's own text follows the browser's language, not the app's: it is
+              hidden (still focusable) behind a translated button */}
           <input
             id="upload-file"
+            className="file-input"
             ref={input}
             type="file"
             disabled={busy}
@@ -196,6 +199,9 @@ function Uploader({ modelId, onDone }: { modelId: string; onDone: () => void }) 
               setResult(null);
             }}
           />
+          <label htmlFor="upload-file" className="file-button">
+            {t("upload.choose")} <span className="muted">{file ? file.name : t("upload.noFile")}</span>
+          </label>
         </div>
         <div className="field">
           <label htmlFor="upload-path">{t("upload.path")}</label>
