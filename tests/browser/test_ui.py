@@ -229,3 +229,26 @@ def test_every_page_renders_with_no_console_errors(page: Any, ui_platform: Platf
     nav.get_by_role("link", name="模型库").click()
     page.locator("#library-q").wait_for()
     shot(page, "30-narrow-library")
+
+
+def test_keyboard_only_sign_in_and_navigation(page: Any, ui_platform: Platform) -> None:
+    # Given the sign-in form, focused on the token field
+    page.goto("/")
+    page.keyboard.type(ui_platform.token)
+    page.keyboard.press("Enter")
+    page.get_by_test_id("sign-out").wait_for()
+    # When the skip link and then the navigation are reached with Tab
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "模型库":
+            break
+    else:
+        raise AssertionError("the library link is not reachable with Tab")
+    # Then Enter opens the page, whose search box takes typing
+    page.keyboard.press("Enter")
+    page.locator("#library-q").focus()
+    page.keyboard.type("qg")
+    assert page.input_value("#library-q") == "qg"
+    assert page.url.endswith("/ui/library")
