@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { enc, get, post } from "../../api/client";
 import type { LogPage } from "../../api/types";
 import { Chart, type Series } from "../../components/Chart";
@@ -40,15 +40,12 @@ export function TrainingDetail({ params }: { params: Record<string, string> }) {
   const live = tr.data !== undefined && !ENDED.includes(tr.data.state);
   useInterval(tr.reload, 2000, live);
   const [job, setJob] = useState<string | null>(null);
-  const [lines, setLines] = useState<string[]>([]);
   const [error, setError] = useState<unknown>(null);
-  const curves = useMemo(() => parseMetrics(lines), [lines]);
-  const loss: Series[] = ["train_loss", "val_loss"].filter((k) => curves[k]).map((k) => ({ name: k, x: curves[k].step, y: curves[k].value }));
-  const acc: Series[] = ["val_accuracy"].filter((k) => curves[k]).map((k) => ({ name: k, x: curves[k].step, y: curves[k].value }));
   return (
     <Async state={tr}>
       {(x) => {
         const current = job ?? x.jobs[x.jobs.length - 1]?.job ?? null;
+        const trainJob = (x.jobs.find((j) => /train/i.test(j.step)) ?? x.jobs[0])?.job ?? null;
         const p = x.progress;
         return (
           <Page
@@ -111,10 +108,7 @@ export function TrainingDetail({ params }: { params: Record<string, string> }) {
               }
             />
             {error !== null && <ErrorBox error={error} />}
-            <div className="grid2">
-              {loss.length > 0 && <Chart series={loss} title={t("trainings.loss")} xTitle={t("trainings.step")} />}
-              {acc.length > 0 && <Chart series={acc} title={t("trainings.accuracy")} xTitle={t("trainings.step")} />}
-            </div>
+            {trainJob && <Curves key={trainJob} trainingId={id} job={trainJob} live={live} />}
             {x.metrics && (
               <section className="card">
                 <h2>{t("trainings.metrics")}</h2>
@@ -147,7 +141,6 @@ export function TrainingDetail({ params }: { params: Record<string, string> }) {
                 key={current}
                 title={t("runs.log", { job: current })}
                 live={live}
-                onLines={setLines}
                 fetchPage={(start) => get<LogPage>(`/trainings/${enc(id)}/logs`, { start, job: current })}
               />
             )}
@@ -155,5 +148,41 @@ export function TrainingDetail({ params }: { params: Record<string, string> }) {
         );
       }}
     </Async>
+  );
+}
+
+/** Loss and validation curves from the training job's metric lines, followed while it runs. */
+function Curves({ trainingId, job, live }: { trainingId: string; job: string; live: boolean }) {
+  const { t } = useI18n();
+  const [lines, setLines] = useState<string[]>([]);
+  const next = useRef(0);
+  const busy = useRef(false);
+  const pull = () => {
+    if (busy.current) return;
+    busy.current = true;
+    get<LogPage>(`/trainings/${enc(trainingId)}/logs`, { start: next.current, job })
+      .then((page) => {
+        next.current = page.next;
+        if (page.lines.length) setLines((l) => [...l, ...page.lines.filter((x) => x.includes("metric: "))]);
+      })
+      .catch(() => undefined) // the log view beside it shows fetch errors
+      .finally(() => {
+        busy.current = false;
+      });
+  };
+  useEffect(pull, []); // eslint-disable-line react-hooks/exhaustive-deps
+  useInterval(pull, 3000, live);
+  // memoised: a Chart redraws when its series change, not on every parent render
+  const [loss, acc] = useMemo(() => {
+    const curves = parseMetrics(lines);
+    const series = (keys: string[]): Series[] => keys.filter((k) => curves[k]).map((k) => ({ name: k, x: curves[k].step, y: curves[k].value }));
+    return [series(["train_loss", "val_loss"]), series(["val_accuracy"])];
+  }, [lines]);
+  if (!loss.length && !acc.length) return null;
+  return (
+    <div className="grid2">
+      {loss.length > 0 && <Chart series={loss} title={t("trainings.loss")} xTitle={t("trainings.step")} />}
+      {acc.length > 0 && <Chart series={acc} title={t("trainings.accuracy")} xTitle={t("trainings.step")} />}
+    </div>
   );
 }
