@@ -49,6 +49,8 @@ export interface RunDetail {
   error: string | null;
   cause: string | null;
   steps: RunStep[];
+  project_id?: string;
+  owner?: { kind: string; id: string } | null; // the training or compile the run works for
 }
 
 export interface LogPage {

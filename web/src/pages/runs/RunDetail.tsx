@@ -112,7 +112,7 @@ export function RunDetail({ params }: { params: Record<string, string> }) {
                     ))}
                   </tbody>
                 </table>
-                {job ? <JobLog job={job} live={live} /> : <p className="muted">{t("runs.noJob")}</p>}
+                {job ? <JobLog job={job} owner={r.owner ?? null} live={live} /> : <p className="muted">{t("runs.noJob")}</p>}
               </section>
             )}
           </Page>
@@ -122,8 +122,15 @@ export function RunDetail({ params }: { params: Record<string, string> }) {
   );
 }
 
-function JobLog({ job, live }: { job: string; live: boolean }) {
+/** A step's job log, read where its owner keeps it: a training's jobs, a compile's log (all its
+ * jobs in order), or an architecture test's job (the only jobs /jobs/<name> knows). */
+function JobLog({ job, owner, live }: { job: string; owner: Run["owner"]; live: boolean }) {
   const { t } = useI18n();
-  const fetchPage = (start: number) => get<LogPage>(`/jobs/${enc(job)}/logs`, { start });
+  const fetchPage = (start: number) =>
+    owner?.kind === "training"
+      ? get<LogPage>(`/trainings/${enc(owner.id)}/logs`, { start, job })
+      : owner?.kind === "compile"
+        ? get<LogPage>(`/compiles/${enc(owner.id)}/logs`, { start })
+        : get<LogPage>(`/jobs/${enc(job)}/logs`, { start });
   return <LogView key={job} title={t("runs.log", { job })} fetchPage={fetchPage} live={live} />;
 }
