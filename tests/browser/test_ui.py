@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -221,6 +222,28 @@ def test_every_page_renders_with_no_console_errors(page: Any, ui_platform: Platf
     page.get_by_role("tab", name="对比").click()
     page.locator("table.diff").get_by_text("training.epochs").wait_for()
     shot(page, "08-config-diff")
+    # exported with the bearer token (a download), imported back as a new config, batch-edited
+    with page.expect_download() as download:
+        page.get_by_role("button", name="导出 JSON").click()
+    exported = Path(download.value.path()).read_text()
+    assert '"training"' in exported
+    go(page, "/ui/configs")
+    page.fill("#import-text", exported)
+    page.get_by_role("button", name="导入", exact=True).click()
+    page.get_by_role("tab", name="编辑").wait_for()
+    go(page, "/ui/configs")
+    row = page.locator("tr", has=page.locator(f"a[href='/ui/configs/{cfg['config_id']}']"))
+    row.get_by_role("checkbox", name="选择 tiny").check()
+    page.fill("#batch-path", "training.epochs")
+    page.fill("#batch-value", "3")
+    page.get_by_role("button", name="应用").click()
+    page.get_by_role("status").filter(has_text="已修改 1 个配置").wait_for()
+    shot(page, "07-configs-batch")
+    with ui_platform.http() as http:
+        after = http.get(f"/configs/{cfg['config_id']}").json()
+        listed = http.get(f"/projects/{pid}/configs").json()["items"]
+    assert after["values"]["training"]["epochs"] == 3 and after["version"] == 3
+    assert len(listed) == 2  # the imported copy
     # A narrow window: the navigation folds behind the menu button
     page.set_viewport_size({"width": 420, "height": 800})
     nav = page.get_by_role("navigation")

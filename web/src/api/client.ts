@@ -69,3 +69,26 @@ export const put = <T>(path: string, body?: unknown) => api<T>("PUT", path, { bo
 export const patch = <T>(path: string, body?: unknown) => api<T>("PATCH", path, { body: body ?? {} });
 export const del = <T>(path: string, query?: Query) => api<T>("DELETE", path, { query });
 export const enc = encodeURIComponent;
+
+/** Fetch a file with the bearer token and hand it to the browser as a download. */
+export async function downloadAuthorized(path: string, filename: string): Promise<void> {
+  const token = getToken();
+  const res = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!res.ok) {
+    let d: { error?: string; message?: string; field?: string | null } = {};
+    try {
+      d = await res.json();
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(res.status, d.error ?? "http_error", d.message ?? `HTTP ${res.status}`, d.field ?? null);
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,5 +1,5 @@
 import { useMemo, useState, type FormEvent } from "react";
-import { ApiError, enc, get, patch } from "../../api/client";
+import { ApiError, downloadAuthorized, enc, get, patch } from "../../api/client";
 import type { Blame, Config, History } from "../../api/types";
 import { Page } from "../../components/Page";
 import { Async, Empty, ErrorBox } from "../../components/status";
@@ -16,10 +16,26 @@ export function ConfigDetail({ params }: { params: Record<string, string> }) {
   const config = useAsync((s) => get<Config>(`/configs/${enc(id)}`, undefined, s), [id]);
   const [tab, setTab] = useState<Tab>("edit");
   const tabs: Tab[] = ["edit", "diff", "blame", "history"];
+  const [error, setError] = useState<unknown>(null);
+  const exportAs = (c: Config, fmt: "json" | "yaml") =>
+    downloadAuthorized(`/configs/${enc(c.config_id)}/export?format=${fmt}`, `${c.name}.tlm.config.${fmt}`).catch(setError);
   return (
     <Async state={config}>
       {(c) => (
-        <Page title={c.name}>
+        <Page
+          title={c.name}
+          actions={
+            <>
+              <button type="button" onClick={() => void exportAs(c, "json")}>
+                {t("configs.export")} JSON
+              </button>
+              <button type="button" onClick={() => void exportAs(c, "yaml")}>
+                {t("configs.export")} YAML
+              </button>
+            </>
+          }
+        >
+          {error !== null && <ErrorBox error={error} />}
           <p className="muted">
             {c.family} · {t("common.version")} {c.version} {c.description && `· ${c.description}`}
           </p>

@@ -5,6 +5,7 @@ import { Field, Page, WithProject } from "../../components/Page";
 import { Async, Empty, ErrorBox } from "../../components/status";
 import { useI18n } from "../../i18n";
 import { Link, navigate } from "../../lib/router";
+import { BatchEdit, ImportConfig } from "./ConfigTools";
 import { useAsync } from "../../lib/useAsync";
 
 export function ConfigList() {
@@ -19,9 +20,14 @@ export function ConfigList() {
 function Configs({ projectId }: { projectId: string }) {
   const { t } = useI18n();
   const list = useAsync((s) => get<{ items: Config[] }>(`/projects/${enc(projectId)}/configs`, undefined, s), [projectId]);
+  const [picked, setPicked] = useState<string[]>([]);
+  const toggle = (id: string) => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]));
   return (
     <>
-      <CreateConfig projectId={projectId} />
+      <div className="grid2">
+        <CreateConfig projectId={projectId} />
+        <ImportConfig projectId={projectId} />
+      </div>
       <Async state={list}>
         {(data) =>
           data.items.length === 0 ? (
@@ -30,6 +36,7 @@ function Configs({ projectId }: { projectId: string }) {
             <table>
               <thead>
                 <tr>
+                  <th scope="col">{t("configs.pick")}</th>
                   <th scope="col">{t("library.name")}</th>
                   <th scope="col">{t("library.family")}</th>
                   <th scope="col">{t("common.version")}</th>
@@ -39,6 +46,9 @@ function Configs({ projectId }: { projectId: string }) {
               <tbody>
                 {data.items.map((c) => (
                   <tr key={c.config_id}>
+                    <td>
+                      <input type="checkbox" checked={picked.includes(c.config_id)} onChange={() => toggle(c.config_id)} aria-label={t("configs.pickOne", { name: c.name })} />
+                    </td>
                     <td>
                       <Link to={`/configs/${enc(c.config_id)}`}>{c.name}</Link>
                     </td>
@@ -52,6 +62,7 @@ function Configs({ projectId }: { projectId: string }) {
           )
         }
       </Async>
+      <BatchEdit configIds={picked} onDone={list.reload} />
     </>
   );
 }
@@ -73,7 +84,7 @@ function CreateConfig({ projectId }: { projectId: string }) {
     }
   };
   return (
-    <form className="card inline-form" onSubmit={submit} aria-labelledby="new-config">
+    <form className="card" onSubmit={submit} aria-labelledby="new-config">
       <h2 id="new-config">{t("configs.create")}</h2>
       <Async state={templates}>
         {(data) => (
