@@ -61,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--host", default=_env("HOST", "0.0.0.0"))  # noqa: S104 - SageMaker's contract
     ap.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT") or _env("PORT", "8080")))
     ap.add_argument("--port-file", default=_env("PORT_FILE", ""), help="write the bound port here once serving")
+    ap.add_argument("--watch", default="", help="exit when this path disappears (the supervisor's state dir)")
     ap.add_argument("--threads", type=int, default=int(_env("THREADS", "1")))
     ap.add_argument("--max-batch", type=int, default=int(_env("MAX_BATCH", "16")))
     ap.add_argument("--batch-delay-ms", type=float, default=float(_env("BATCH_DELAY_MS", "2")))
@@ -345,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
             tmp.replace(args.port_file)
         print(f"serving {args.model} on {args.host}:{sock.getsockname()[1]} (threads={args.threads}, "
               f"max_batch={args.max_batch}, batch_delay_ms={args.batch_delay_ms:g})", flush=True)
+        while args.watch and not task.done():
+            await asyncio.sleep(1.0)
+            if not Path(args.watch).exists():
+                print(f"serve: {args.watch} is gone, stopping", flush=True)
+                server.should_exit = True
         await task
 
     asyncio.run(serve())
