@@ -43,9 +43,15 @@ def config_name(prefix: str, spec: ServingSpec) -> str:
     return f"{endpoint_name(prefix, spec.deployment_id, spec.slot)}-{spec_hash(spec)}"
 
 
-def model_data_url(model_uri: str, bucket: str) -> str:
-    """``s3://`` as given; a blob key ``sha256/<hex>`` (a package tar.gz) in the blobs bucket."""
-    return model_uri if model_uri.startswith("s3://") else f"s3://{bucket}/{model_uri.lstrip('/')}"
+def model_data(model_uri: str, bucket: str) -> dict[str, Any]:
+    """Where SageMaker finds the package: an ``s3://.../`` prefix of its files (what
+    ``ArtifactService.materialize`` lays out) uncompressed, else a package ``.tar.gz`` (an
+    ``s3://`` uri or a blob key ``sha256/<hex>`` in the blobs bucket)."""
+    uri = model_uri if model_uri.startswith("s3://") else f"s3://{bucket}/{model_uri.lstrip('/')}"
+    if uri.endswith("/"):
+        return {"ModelDataSource": {"S3DataSource": {"S3Uri": uri, "S3DataType": "S3Prefix",
+                                                     "CompressionType": "None"}}}
+    return {"ModelDataUrl": uri}
 
 
 def container_environment(spec: ServingSpec) -> dict[str, str]:
@@ -80,7 +86,7 @@ def create_model_request(prefix: str, spec: ServingSpec, *, image: str, role_arn
         "PrimaryContainer": {
             "Image": image,
             "Mode": "SingleModel",
-            "ModelDataUrl": model_data_url(spec.model_uri, bucket),
+            **model_data(spec.model_uri, bucket),
             "Environment": container_environment(spec),
         },
         "ExecutionRoleArn": role_arn,
