@@ -17,10 +17,12 @@ Model loading and prediction are ``jobs/inference/inference.py``'s (the code shi
 package): one tokenizer path. A broken artifact fails before the port is bound: exit 1, no port
 file, so ``/ping`` never answers.
 
-Dynamic batching: requests queue; one inference thread takes what is queued (up to
-``max_batch`` texts) into one ``session.run``. When requests are queueing (the previous run had
-company) it waits up to ``batch_delay_ms`` more to fill the batch; a lone client pays no delay.
-``max_batch`` 1 turns batching off (one run per request).
+Dynamic batching: a request that finds the server idle runs at once in the event loop's thread
+(no queue, no thread hand-off: a lone client pays only HTTP). Requests that arrive while a run is
+in progress queue; one inference thread takes what is queued (up to ``max_batch`` texts) into one
+``session.run``, and while requests keep queueing (the previous run had company) it waits up to
+``batch_delay_ms`` more to fill the batch. ``max_batch`` 1 turns batching off (one run per
+request, one at a time).
 """
 
 from __future__ import annotations
@@ -168,12 +170,14 @@ class Batcher:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="ort"))
     _busy: bool = False  # the previous run had company: wait up to delay_s to fill the next
     _carry: _Pending | None = None  # taken from the queue but did not fit: first of the next run
+    active: bool = False  # a batch is being collected or run
 
     async def run_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             first, self._carry = self._carry, None
             batch = [first or await self.queue.get()]
+            self.active = True
             n = len(batch[0].texts)
             while n < self.max_batch and not self.queue.empty():
                 n = self._add(batch, n, self.queue.get_nowait())
@@ -194,11 +198,20 @@ class Batcher:
                     if not p.future.done():
                         p.future.set_exception(e)
                 continue
+            finally:
+                self.active = self._carry is not None
             i = 0
             for p in batch:
                 if not p.future.done():
                     p.future.set_result(results[i : i + len(p.texts)])
                 i += len(p.texts)
+
+    def run_now(self, texts: list[str]) -> list[dict[str, Any]] | None:
+        """Idle (nothing queued, nothing running): predict right here, in the event loop's thread,
+        sparing a lone request two thread hand-offs; None when others are waiting (queue it)."""
+        if self.active or not self.queue.empty() or len(texts) > self.max_batch:
+            return None
+        return self._run(texts)
 
     def _add(self, batch: list[_Pending], n: int, item: _Pending) -> int:
         """Add ``item`` if it fits in ``max_batch``; else keep it for the next run."""
@@ -264,12 +277,14 @@ class App:
         try:
             raw = await _body(receive)
             texts = parse_texts(raw, self.max_texts)
-            fut: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
-            self.batcher.queue.put_nowait(_Pending(texts, fut))
-            try:
-                preds = await asyncio.wait_for(fut, self.timeout_s)
-            except TimeoutError:
-                raise BadRequest(504, f"no answer within {self.timeout_s:g} s", "timeout_s") from None
+            preds = self.batcher.run_now(texts)
+            if preds is None:
+                fut: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+                self.batcher.queue.put_nowait(_Pending(texts, fut))
+                try:
+                    preds = await asyncio.wait_for(fut, self.timeout_s)
+                except TimeoutError:
+                    raise BadRequest(504, f"no answer within {self.timeout_s:g} s", "timeout_s") from None
             self.metrics.texts += len(texts)
             body = json.dumps({"predictions": preds}, ensure_ascii=False).encode()
         except BadRequest as e:
