@@ -166,6 +166,15 @@ def deploy(backend: Any, package: Path, slot: str, threads: int, max_batch: int)
     return int(ep.url.rsplit(":", 1)[1])
 
 
+def _mean_batch(port: int) -> float | None:
+    """Texts per session.run as the server counted them (its /metrics): did batching happen?"""
+    from runtime.adapters.local_serving import client
+
+    m = client.scrape(port) or {}
+    n = m.get("tlm_batch_size_count")
+    return round(m["tlm_batch_size_sum"] / n, 2) if n else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -192,6 +201,7 @@ def main() -> None:
 
     backend = LocalServingBackend(work / "serving", grace_s=5)
     thr_b = thr_u = 0.0
+    mean_batch: dict[str, float | None] = {}
     lat_b: list[float] = []
     lat_u: list[float] = []
     try:
@@ -210,6 +220,7 @@ def main() -> None:
             spent_u += len(chunk) / rps
             lat_u += lat
         thr_b, thr_u = per * args.rounds / spent_b, per * args.rounds / spent_u
+        mean_batch = {name: _mean_batch(port) for name, port in (("batched", port_b), ("unbatched", port_u))}
     finally:
         for ep in backend.list():
             backend.stop(ep.deployment_id, ep.slot)
@@ -220,7 +231,7 @@ def main() -> None:
     print(f"HTTP batch 1 sequential: p50 {p50_http:.3f} ms, p99 {pct(seq, 0.99):.3f} ms "
           f"(overhead p50 {p50_http - p50_in:.3f} ms)", flush=True)
     print(f"{args.clients} clients, batching: {thr_b:.0f} req/s, p50 {statistics.median(lat_b):.2f} ms, "
-          f"p99 {pct(lat_b, 0.99):.2f} ms", flush=True)
+          f"p99 {pct(lat_b, 0.99):.2f} ms, {mean_batch['batched']} texts per run", flush=True)
     print(f"{args.clients} clients, no batching: {thr_u:.0f} req/s, p50 {statistics.median(lat_u):.2f} ms, "
           f"p99 {pct(lat_u, 0.99):.2f} ms", flush=True)
     print(json.dumps({
@@ -232,6 +243,7 @@ def main() -> None:
         "http_p99_ms": round(pct(seq, 0.99), 3),
         "c16_batched_rps": round(thr_b, 1), "c16_unbatched_rps": round(thr_u, 1),
         "p99_ms_c16_unbatched": round(pct(lat_u, 0.99), 3),
+        "mean_batch_batched": mean_batch["batched"], "mean_batch_unbatched": mean_batch["unbatched"],
         "clients": args.clients, "requests": len(texts), "threads": args.threads, "cpus": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),  # other work on the machine: the figures move with it
         "model": str(args.model) if args.model else ("bert 1x64 int8" if args.quick else "bert 2x128 int8"),
