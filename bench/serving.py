@@ -166,13 +166,17 @@ def deploy(backend: Any, package: Path, slot: str, threads: int, max_batch: int)
     return int(ep.url.rsplit(":", 1)[1])
 
 
-def _mean_batch(port: int) -> float | None:
-    """Texts per session.run as the server counted them (its /metrics): did batching happen?"""
+def _batches(port: int) -> tuple[float, float]:
+    """(texts, runs) as the server counted them (its /metrics): did batching happen?"""
     from runtime.adapters.local_serving import client
 
     m = client.scrape(port) or {}
-    n = m.get("tlm_batch_size_count")
-    return round(m["tlm_batch_size_sum"] / n, 2) if n else None
+    return m.get("tlm_batch_size_sum", 0.0), m.get("tlm_batch_size_count", 0.0)
+
+
+def _mean(after: tuple[float, float], before: tuple[float, float]) -> float | None:
+    runs = after[1] - before[1]
+    return round((after[0] - before[0]) / runs, 2) if runs else None
 
 
 def main() -> None:
@@ -211,6 +215,7 @@ def main() -> None:
         # alternate rounds, so that both servers see the same (shared, noisy) machine
         per = max(args.clients, len(texts) // args.rounds)
         spent_b = spent_u = 0.0
+        before = {"batched": _batches(port_b), "unbatched": _batches(port_u)}
         for r in range(args.rounds):
             chunk = (texts[r * per:] + texts)[:per]
             rps, lat = concurrent(port_b, chunk, args.clients)
@@ -220,7 +225,8 @@ def main() -> None:
             spent_u += len(chunk) / rps
             lat_u += lat
         thr_b, thr_u = per * args.rounds / spent_b, per * args.rounds / spent_u
-        mean_batch = {name: _mean_batch(port) for name, port in (("batched", port_b), ("unbatched", port_u))}
+        mean_batch = {name: _mean(_batches(port), before[name])
+                      for name, port in (("batched", port_b), ("unbatched", port_u))}
     finally:
         for ep in backend.list():
             backend.stop(ep.deployment_id, ep.slot)
