@@ -99,18 +99,21 @@ def in_process_model(package: Path, threads: int) -> Any:
 
 
 def in_process_batch_gain(package: Path, threads: int, texts: list[str], batch: int) -> float:
-    """Texts/s at ``batch`` over texts/s at 1, in-process, same texts in the same order (padded to
-    the longest of each batch, as the server does): the most batching can give on this machine."""
+    """Texts/s at ``batch`` over texts/s at 1, in-process, same texts in the same order, each batch
+    run the way the server runs it (``jobs.serve.Batcher._run``: length buckets): the most batching
+    can give on this machine."""
     from jobs.inference.inference import _Model, predict_fn
+    from jobs.serve import Batcher, Metrics
 
     model = _Model(str(package), threads=threads)
+    run = Batcher(lambda ts: predict_fn(ts, model), Metrics(), batch, 0.0)._run
     t0 = time.perf_counter()
     for t in texts:
         predict_fn([t], model)
     one = time.perf_counter() - t0
     t0 = time.perf_counter()
     for i in range(0, len(texts), batch):
-        predict_fn(texts[i : i + batch], model)
+        run(texts[i : i + batch])
     return one / (time.perf_counter() - t0)
 
 
