@@ -57,7 +57,7 @@ run: $(STAMP) $(WEB_STAMP)
 test: $(STAMP) $(WEB_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy domain layers/runtime/runtime
-	$(BIN)/hadolint jobs/Dockerfile
+	$(BIN)/hadolint jobs/Dockerfile jobs/Dockerfile.serve
 	TLM_BROWSER_REQUIRED=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)

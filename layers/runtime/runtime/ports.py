@@ -5,6 +5,7 @@ Every port has one contract test suite (tests/contract) run against each adapter
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -279,3 +280,127 @@ class WorkflowEngine(Protocol):
     def resume_incomplete(self) -> list[str]:
         """Drive on every run whose driver died (locally, after a restart); ids resumed."""
         ...
+
+
+# ---------------------------------------------------------------- serving
+
+SERVING_RUNTIMES = ("onnxruntime-int8", "onnxruntime-fp32")
+SERVING_STATES = ("starting", "healthy", "unhealthy", "stopped")
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """One serving slot of a deployment: a compiled package (``model.onnx``, ``tokenizer.json``,
+    ``labels.json``, ``config.json``) served by ``jobs.serve``. ``slot`` names the copy within the
+    deployment (``blue``/``green`` or a version id); traffic between slots is the caller's choice."""
+
+    deployment_id: str  # [a-zA-Z0-9-], <= 40 chars (goes into process and endpoint names)
+    slot: str  # [a-zA-Z0-9-], <= 20 chars
+    model_uri: str  # local dir / blob key ``sha256/<hex>`` of a package tar.gz / ``s3://`` uri
+    runtime: str = "onnxruntime-int8"  # one of SERVING_RUNTIMES (what the package was compiled to)
+    threads: int = 1  # onnxruntime intra-op threads
+    max_batch: int = 16  # dynamic batching: at most this many texts in one session.run
+    batch_delay_ms: float = 2.0  # ... collected for at most this long after the first (0: no batching)
+    max_seq_len: int = 128
+    timeout_s: float = 30.0  # per invocation
+    max_texts: int = 64  # texts in one invocation (more: Invalid field="texts")
+    instance_type: str = "ml.m5.large"  # AWS only
+    instance_count: int = 1  # AWS only
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServingEndpoint:
+    deployment_id: str
+    slot: str
+    url: str  # http://127.0.0.1:<port> locally; the SageMaker endpoint name on AWS
+    spec: ServingSpec
+
+
+@dataclass(frozen=True)
+class ServingHealth:
+    status: str  # one of SERVING_STATES
+    detail: str = ""
+    restarts: int = 0  # crashes healed by the supervisor (always 0 on a managed endpoint)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float  # probability of ``label``
+    scores: dict[str, float] = field(default_factory=dict)  # label -> probability
+
+
+@dataclass(frozen=True)
+class ServingMetrics:
+    """Counters since the slot started (locally: summed over restarts of its process) and latency
+    percentiles over ``window_s`` (None when nothing was measured)."""
+
+    invocations: int = 0  # requests to /invocations
+    errors: int = 0  # of which failed (4xx + 5xx)
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    window_s: float | None = None
+
+
+class ServingBackend(Protocol):
+    """Where deployments run: supervised local processes (``runtime.adapters.local_serving``) or
+    SageMaker real-time endpoints (``runtime.adapters.sagemaker_serving``), both serving
+    ``jobs.serve``. Contract suite: tests/contract/test_serving_backend_contract.py. Every method
+    but ``start`` and ``list`` raises NotFound for an unknown deployment+slot."""
+
+    def start(self, spec: ServingSpec) -> ServingEndpoint:
+        """Launch the slot and return at once (health says when it is ``healthy``). Idempotent per
+        deployment+slot: a second start with the same spec returns the running endpoint; with a
+        different spec it is Conflict (stop it first). Invalid (field=) for a bad spec."""
+        ...
+
+    def health(self, deployment_id: str, slot: str) -> ServingHealth:
+        """``stopped`` after ``stop`` (the slot is remembered until started again)."""
+        ...
+
+    def invoke(self, deployment_id: str, slot: str, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order. Invalid(field="texts") for an empty list or a
+        non-string, TooLarge(field="texts") for more than ``max_texts``; Conflict(field="slot")
+        on a stopped slot; Unavailable when it is not serving (starting, crashed, failing)."""
+        ...
+
+    def metrics(self, deployment_id: str, slot: str) -> ServingMetrics:
+        """Also after ``stop``: the totals it reached."""
+        ...
+
+    def stop(self, deployment_id: str, slot: str) -> None:
+        """Stop serving (SIGTERM, wait, then SIGKILL locally; DeleteEndpoint on AWS). Stopping a
+        stopped slot does nothing."""
+        ...
+
+    def list(self) -> list[ServingEndpoint]:
+        """The slots not stopped."""
+        ...
+
+
+SERVING_ID_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}$")
+SLOT_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,19}$")
+_SPEC_BOUNDS = {"threads": (1, 64), "max_batch": (1, 256), "batch_delay_ms": (0, 1000), "max_seq_len": (8, 8192),
+                "timeout_s": (0.1, 300), "max_texts": (1, 1024), "instance_count": (1, 20)}
+
+
+def check_serving_ids(deployment_id: str, slot: str) -> None:
+    if not isinstance(deployment_id, str) or not SERVING_ID_RE.match(deployment_id):
+        raise Invalid("deployment_id must be 1-40 letters, digits and inner hyphens", field="deployment_id")
+    if not isinstance(slot, str) or not SLOT_RE.match(slot):
+        raise Invalid("slot must be 1-20 letters, digits and inner hyphens", field="slot")
+
+
+def check_serving_spec(spec: ServingSpec) -> None:
+    """The rules every ServingBackend applies to a spec before starting anything."""
+    check_serving_ids(spec.deployment_id, spec.slot)
+    if spec.runtime not in SERVING_RUNTIMES:
+        raise Invalid(f"runtime must be one of {', '.join(SERVING_RUNTIMES)}", field="runtime")
+    if not isinstance(spec.model_uri, str) or not spec.model_uri:
+        raise Invalid("model_uri is required (a compiled package)", field="model_uri")
+    for name, (lo, hi) in _SPEC_BOUNDS.items():
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise Invalid(f"{name} must be between {lo} and {hi}", field=name)
