@@ -110,9 +110,13 @@ def _job(nid: str, node: dict[str, Any], next: str, top: bool) -> Compiled:
     states = [
         _step(f"{nid} prepare", "pipeline_prepare", _base(nid, node), prepared, f"{nid} job", top),
         m.JobTask(
-            name=f"{nid} job", job=job, result_path=f"$.nodes.{nid}.job", next=f"{nid} record",
+            name=f"{nid} job",
+            job=job,
+            result_path=f"$.nodes.{nid}.job",
+            next=f"{nid} record",
             retry=(m.Retry(errors=(m.JOB_FAILED, m.JOB_LOST), interval_s=60, max_attempts=1),),
-            catch=(m.Catch(next=FAILURE),) if top else (), poll_seconds=60,
+            catch=(m.Catch(next=FAILURE),) if top else (),
+            poll_seconds=60,
         ),  # fmt: skip
         _step(f"{nid} record", "pipeline_record", record, f"$.nodes.{nid}.outputs", next, top),
     ]
@@ -124,8 +128,15 @@ def _condition(nid: str, node: dict[str, Any], next: str, top: bool) -> Compiled
 
     terms = parse(str(node["params"]["expression"]))
     states: list[Any] = [
-        _step(f"{nid} metrics", "pipeline_metrics", {**_base(nid, node), "metrics": [t.metric for t in terms]},
-              f"$.nodes.{nid}", f"{nid} check 1", top, comment=str(node["params"]["expression"]))  # fmt: skip
+        _step(
+            f"{nid} metrics",
+            "pipeline_metrics",
+            {**_base(nid, node), "metrics": [t.metric for t in terms]},
+            f"$.nodes.{nid}",
+            f"{nid} check 1",
+            top,
+            comment=str(node["params"]["expression"]),
+        )  # fmt: skip
     ]
     for i, t in enumerate(terms, start=1):
         target = next if i == len(terms) else f"{nid} check {i + 1}"
@@ -222,11 +233,17 @@ def compile_pipeline(defn: Definition, *, pipeline_id: str, version: int) -> m.W
         nxt = entry
     tail = [
         m.Succeed(name="Done"),
-        m.RecordTask(name=FAILURE, event_type="workflowrun.failure_recorded",
-                     data={"workflow": workflow_name(pipeline_id), "error": "$.error.Error", "cause": "$.error.Cause"},
-                     next="Failed"),  # fmt: skip
-        m.Fail(name="Failed", error=WORKFLOW_FAILED,
-               cause=f"pipeline {pipeline_id} v{version} failed; see the recorded failure"),  # fmt: skip
+        m.RecordTask(
+            name=FAILURE,
+            event_type="workflowrun.failure_recorded",
+            data={"workflow": workflow_name(pipeline_id), "error": "$.error.Error", "cause": "$.error.Cause"},
+            next="Failed",
+        ),  # fmt: skip
+        m.Fail(
+            name="Failed",
+            error=WORKFLOW_FAILED,
+            cause=f"pipeline {pipeline_id} v{version} failed; see the recorded failure",
+        ),  # fmt: skip
     ]
     return m.Workflow(
         name=workflow_name(pipeline_id),

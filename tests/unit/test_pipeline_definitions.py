@@ -90,8 +90,7 @@ def test_files_are_bounded_before_and_after_parsing() -> None:
     with pytest.raises(TooLarge):
         portable.loads("x" * (portable.MAX_BYTES + 1))
     bomb = "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
-        f"{c}: &{c} [{', '.join('*' + p for _ in range(10))}]\n"
-        for p, c in zip("abcdefg", "bcdefgh", strict=True)
+        f"{c}: &{c} [{', '.join('*' + p for _ in range(10))}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True)
     )
     with pytest.raises(TooLarge):
         portable.parse(bomb)

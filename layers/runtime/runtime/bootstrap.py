@@ -356,6 +356,29 @@ class Container:
             self._services["pretraining"] = PretrainService(self)
         return self._services["pretraining"]
 
+    @property
+    def pipelines(self) -> Any:
+        """Pipeline definitions, versions, diff, blame, compile (runtime.services.pipelines)."""
+        if "pipelines" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.pipelines import PipelineService
+
+            self._services["pipelines"] = PipelineService(
+                self.store, self.views, Access(self.store).check, self.catch_up
+            )
+        return self._services["pipelines"]
+
+    @property
+    def project_home(self) -> Any:
+        """A project's overview, activity, members and archive (runtime.services.project_home)."""
+        if "project_home" not in self._services:
+            from runtime.services.project_home import ProjectHome
+
+            self._services["project_home"] = ProjectHome(
+                self.store, self.views, self.blobs, lambda: self.users, lambda: self.artifacts, self.catch_up
+            )
+        return self._services["project_home"]
+
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log, then run the reactions the new
         events call for (no-op on AWS)."""
