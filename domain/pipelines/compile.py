@@ -51,8 +51,10 @@ Compiled = tuple[list[Any], str]
 Compiler = Callable[[str, dict[str, Any], str, bool], Compiled]
 
 
-def workflow_name(pipeline_id: str) -> str:
-    return f"pipeline-{pipeline_id.lower()}"[:63]
+def workflow_name(pipeline_id: str, version: int) -> str:
+    """One workflow (a state machine on AWS) per pipeline version: runs of different versions
+    never share a definition."""
+    return f"pipeline-{pipeline_id.lower()[:40]}-v{version}"
 
 
 def _base(nid: str, node: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +238,7 @@ def compile_pipeline(defn: Definition, *, pipeline_id: str, version: int) -> m.W
         m.RecordTask(
             name=FAILURE,
             event_type="workflowrun.failure_recorded",
-            data={"workflow": workflow_name(pipeline_id), "error": "$.error.Error", "cause": "$.error.Cause"},
+            data={"workflow": workflow_name(pipeline_id, version), "error": "$.error.Error", "cause": "$.error.Cause"},
             next="Failed",
         ),  # fmt: skip
         m.Fail(
@@ -246,7 +248,7 @@ def compile_pipeline(defn: Definition, *, pipeline_id: str, version: int) -> m.W
         ),  # fmt: skip
     ]
     return m.Workflow(
-        name=workflow_name(pipeline_id),
+        name=workflow_name(pipeline_id, version),
         comment=f"pipeline {pipeline_id} version {version}: {defn['name']}",
         start_at=entries[0],
         states=tuple(s for group in built for s in group) + tuple(tail),

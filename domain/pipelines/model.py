@@ -84,6 +84,12 @@ def _check_params(nid: str, kind: NodeKind, params: Any, out: list[Violation]) -
             out.append(Violation(f"{where}.{loc}" if loc else where, msg))
 
 
+def kind_of(node: Any) -> NodeKind | None:
+    """The kind of a node as written, or None (not a mapping, no kind, an unknown one)."""
+    kind = node.get("kind") if isinstance(node, dict) else None
+    return KINDS.get(kind) if isinstance(kind, str) else None
+
+
 def edges(defn: Definition) -> list[Edge]:
     """Every edge of a (structurally valid) definition, typed by the source port."""
     nodes = defn.get("nodes", {})
@@ -91,7 +97,7 @@ def edges(defn: Definition) -> list[Edge]:
     for nid, node in nodes.items():
         for port, ref in (node.get("inputs") or {}).items():
             src, _, sport = str(ref).partition(".")
-            skind = KINDS.get(nodes.get(src, {}).get("kind", ""))
+            skind = kind_of(nodes.get(src))
             p = skind.output(sport) if skind else None
             out.append(Edge(src, sport, nid, port, p.type if p else None))
         for src in node.get("after") or []:
@@ -128,7 +134,7 @@ def _cycle(defn: Definition) -> list[str] | None:
 
 def _upstream_metrics(defn: Definition, ref: str) -> tuple[str, ...] | None:
     src, _, _ = ref.partition(".")
-    kind = KINDS.get(defn["nodes"].get(src, {}).get("kind", ""))
+    kind = kind_of(defn["nodes"].get(src))
     return kind.metrics if kind else None
 
 
@@ -142,8 +148,7 @@ def _check_node(defn: Definition, nid: str, node: Any, out: list[Violation]) -> 
     unknown = set(node) - {"kind", "params", "inputs", "after"}
     for k in sorted(unknown):
         out.append(Violation(f"{where}.{k}", f"unknown node field {k!r}; expected kind, params, inputs, after"))
-    kind_name = node.get("kind")
-    kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    kind = kind_of(node)
     if kind is None:
         out.append(Violation(f"{where}.kind", f"unknown node kind {node.get('kind')!r}; known: {', '.join(KINDS)}"))
         return
@@ -166,7 +171,7 @@ def _check_node(defn: Definition, nid: str, node: Any, out: list[Violation]) -> 
         if src not in nodes:
             out.append(Violation(at, f"no node {src!r}"))
             continue
-        skind = KINDS.get(nodes[src].get("kind")) if isinstance(nodes[src], dict) else None
+        skind = kind_of(nodes[src])
         if skind is None:
             continue  # reported on that node
         have = skind.output(sport)

@@ -67,7 +67,7 @@ def dumps(defn: Definition, fmt: str = "yaml") -> str:
     raise Invalid(f"unknown format {fmt!r}; expected json or yaml", field="format")
 
 
-def _bounded(value: Any) -> None:
+def check_bounds(value: Any) -> None:
     count = 0
     todo: list[tuple[Any, int]] = [(value, 1)]
     while todo:
@@ -109,7 +109,7 @@ def parse(text: str | bytes) -> Any:
         raise Invalid(f"not valid JSON or YAML{at}: {getattr(e, 'problem', None) or e}", field="file") from None
     except RecursionError:
         raise Invalid(f"pipeline file nested deeper than {MAX_DEPTH} levels", field="file") from None
-    _bounded(data)
+    check_bounds(data)
     return data
 
 

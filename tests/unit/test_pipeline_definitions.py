@@ -105,6 +105,7 @@ def test_compile_shapes_parallel_sources_job_triplets_choices_and_not_available(
     d = sample()
     assert stages(d)[0] == ["model", "data", "params"]
     wf = compile_pipeline(d, pipeline_id="p1", version=3)
+    assert wf.name == "pipeline-p1-v3"  # one workflow (state machine) per pipeline version
     first = wf.state(wf.start_at)
     assert isinstance(first, m.ParallelState) and len(first.branches) == 3
     assert isinstance(wf.state("train job"), m.JobTask) and wf.state("train job").job.program == "train"
@@ -135,3 +136,14 @@ def test_approval_compiles_to_a_poll_loop() -> None:
     assert stages(d)[3:5] == [["ok"], ["gate"]]  # the condition gets a stage of its own
     assert isinstance(wf.state("ok wait"), m.Wait) and wf.state("ok wait").next == "ok"
     assert wf.state("ok decided").choices[0].next == "gate metrics"
+
+
+@pytest.mark.parametrize(
+    "node", [{"kind": {"a": 1}}, {"kind": []}, 1, [], {"kind": "train", "inputs": [1]}, {"kind": "train", "after": "x"}]
+)
+def test_malformed_nodes_are_invalid_never_a_crash(node: Any) -> None:
+    d = sample()
+    d["nodes"]["model"] = node
+    with pytest.raises(PipelineInvalid) as e:
+        validate(d)
+    assert e.value.field.startswith("nodes.")

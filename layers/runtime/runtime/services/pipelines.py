@@ -51,7 +51,7 @@ def definition_of(definition: dict[str, Any] | None, text: str | bytes | None) -
         raise Invalid("give exactly one of definition or file", field="definition")
     if text is not None:
         return portable.loads(text)
-    portable._bounded(definition)
+    portable.check_bounds(definition)
     return portable.from_document(definition)
 
 
