@@ -8,7 +8,7 @@ from pydantic import Field
 
 from functions.api.schemas import MAX_INT, Body, Role
 
-MAX_ARCHIVE_BASE64 = 8_000_000  # ~6 MB of archive: a Lambda request's payload limit
+MAX_ARCHIVE_BASE64 = 6_000_000  # ~4.5 MB of archive: the body stays under the 6 MiB Lambda/API limit
 
 
 class PipelineSource(Body):

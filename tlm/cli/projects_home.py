@@ -13,6 +13,8 @@ from tlm.cli.common import Grid, client, console, err, fail, fail_with, out, out
 from tlm.cli.common import json_mode as _json
 from tlm.client import ApiError
 
+MAX_ARCHIVE_BYTES = 4_500_000  # base64 of it fits functions.api.schemas_pipelines.MAX_ARCHIVE_BASE64
+
 
 def _call(method: str, path: str, **kw: Any) -> Any:
     try:
@@ -90,7 +92,11 @@ def import_(archive: Path) -> None:
     """Import a project archive from another installation (checked in full before anything is written)."""
     if not archive.is_file():
         fail_with("not_a_file", f"not a file: {archive}", field="archive")
-    body = {"archive_base64": base64.b64encode(archive.read_bytes()).decode()}
+    data = archive.read_bytes()
+    if len(data) > MAX_ARCHIVE_BYTES:
+        fail_with("too_large", f"{archive} is {len(data)} bytes; through the API an archive may hold at most "
+                  f"{MAX_ARCHIVE_BYTES} bytes (the request body limit)", field="archive")  # fmt: skip
+    body = {"archive_base64": base64.b64encode(data).decode()}
     r = _call("POST", "/projects/import", json=body)
     out(r) if _json() else console.print(
         f"imported project {r['project_id']}: {r['streams']} streams, {r['events']} events, {r['blobs']} blobs"
