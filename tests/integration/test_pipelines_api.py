@@ -158,3 +158,5 @@ def test_overview_activity_invite_and_transfer(container: Container, project: st
     moved = ok(OWNER, "POST", f"/projects/{project}/owner", {"member": EDITOR})
     assert moved["members"][EDITOR] == "owner" and moved["members"][OWNER] == "editor"
     ok(EDITOR, "POST", f"/projects/{project}/owner", {"member": OWNER})  # and back
+    status, body = call(OWNER, "GET", f"/projects/{project}/activity?cursor=bm9wZQ")
+    assert (status, body["field"]) == (422, "cursor")
