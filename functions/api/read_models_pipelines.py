@@ -132,6 +132,21 @@ class Imported(Out):
     blobs: int
 
 
+class PipelineRunStarted(Out):
+    run_id: str
+    pipeline_id: str
+    pipeline_version: int
+    workflow: str
+
+
+class PipelineRun(Out):
+    run_id: str
+    pipeline_id: str
+    pipeline_version: int
+    status: str | None
+    nodes: dict[str, dict[str, Any]]
+
+
 RESPONSES: dict[tuple[str, str], type[BaseModel]] = {
     ("GET", "/pipeline-kinds"): NodeKinds,
     ("POST", "/pipelines/validate"): Validated,
@@ -149,4 +164,6 @@ RESPONSES: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/projects/<project_id>/owner"): Members,
     ("POST", "/projects/<project_id>/export"): Exported,
     ("POST", "/projects/import"): Imported,
+    ("POST", "/pipelines/<pipeline_id>/runs"): PipelineRunStarted,
+    ("GET", "/pipeline-runs/<run_id>"): PipelineRun,
 }

@@ -287,6 +287,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         "owner", lambda w: {"project_id": w.own_project()}, body=lambda p: {"member": f"u-{new_id()[:8]}"}
     ),
     ("POST", "/projects/<project_id>/export"): Row("owner", _project),
+    ("POST", "/pipelines/<pipeline_id>/runs"): Row(  # a version that does not exist: no run starts
+        "editor", lambda w: {"pipeline_id": w.pipeline()}, query="?version=99", expect=404, expect_field="version"
+    ),
     ("POST", "/projects/import"): Row(
         "any", lambda w: {}, body=lambda p: {"archive_base64": "bm90IGEgdGFy"}, expect=422, expect_field="archive"
     ),

@@ -118,3 +118,14 @@ def workflow(pipeline_id: str, version: Version = None) -> dict[str, Any]:
     from runtime.workflows import asl
 
     return {"workflow": wf.model_dump(mode="json"), "asl": asl.render(wf)}
+
+
+@router.post("/pipelines/<pipeline_id>/runs", tags=["pipelines"], summary="Run a pipeline version (local engine)",
+             status_code=201)  # fmt: skip
+def run(pipeline_id: str, version: Version = None) -> tuple[dict[str, Any], int]:
+    return container().pipeline_runs.request(caller(router), pipeline_id, version=version), 201
+
+
+@router.get("/pipeline-runs/<run_id>", tags=["pipelines"], summary="A pipeline run: status, per-node status, outputs")
+def show_run(run_id: str) -> dict[str, Any]:
+    return container().pipeline_runs.show(caller(router), run_id)  # type: ignore[no-any-return]

@@ -21,9 +21,9 @@ from runtime.ports import BlobStore, EventStore, ViewStore
 from runtime.services.access import Access
 from runtime.services.commands import Caller, execute
 
-COUNTED = ("models", "datasets", "configs", "pipelines", "runs", "trainings", "compiles")
+COUNTED = ("models", "datasets", "configs", "pipelines", "pipeline_runs", "runs", "trainings", "compiles")
 _PLURAL = {"model": "models", "dataset": "datasets", "config": "configs", "pipeline": "pipelines", "run": "runs",
-           "training": "trainings", "compile": "compiles"}  # fmt: skip
+           "training": "trainings", "compile": "compiles", "pipeline_run": "pipeline_runs"}  # fmt: skip
 NOT_YET = ("studies", "versions", "deployments")  # modules on other branches: counted once merged
 MAX_PAGE = 200
 

@@ -33,6 +33,7 @@ KINDS = {
     "project": "project",
     "projectlimits": "limits",
     "modelname": "name",
+    "pipelinerun": "pipeline_run",
 }
 _RUN_EVENTS = frozenset({"workflowrun.started", "workflowrun.succeeded", "workflowrun.failed", "workflowrun.cancelled"})
 _DELETED = frozenset({"model.deleted", "config.deleted", "pipeline.deleted"})
