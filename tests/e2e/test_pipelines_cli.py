@@ -47,6 +47,10 @@ def test_pipeline_from_yaml_to_a_second_installation(platform: Platform, tmp_pat
     assert [c["path"] for c in diff["changes"]] == ["nodes.gate.params.expression"]
     history = cli_json(platform, "pipelines", "history", pipe["pipeline_id"])["items"]
     assert [h["nodes_changed"] for h in history] == [[], ["gate"]]
+    # And a run of it ends (the sample names a dataset this project lacks: that node fails, named)
+    run = cli_json(platform, "pipelines", "run", pipe["pipeline_id"], "--wait")
+    assert run["status"] == "failed" and run["nodes"]["data"]["status"] == "failed", run
+    assert "demo-sentiment" in run["nodes"]["data"]["error"]["cause"] and run["nodes"]["train"]["status"] == "skipped"
     out = tmp_path / "v1.yaml"
     platform.cli("pipelines", "export", pipe["pipeline_id"], "--version", "1", "-o", str(out))
     assert out.read_text() == FIXTURE.read_text()

@@ -193,3 +193,36 @@ def export(
     else:
         output.write_text(r.text, encoding="utf-8")
         err.print(f"wrote {output}")
+
+
+def _run_view(r: dict[str, Any]) -> None:
+    console.print(f"run {r['run_id']} of v{r['pipeline_version']}: [bold]{r['status']}[/bold]")
+    t = Grid("node", "status", "outputs")
+    for nid, n in r["nodes"].items():
+        t.add_row(nid, str(n["status"]), escape(str(n["outputs"] or "")))
+    console.print(t)
+
+
+@pipelines_app.command("run")
+def run(
+    pipeline_id: str,
+    version: Annotated[int | None, typer.Option(help="default: the latest")] = None,
+    wait: Annotated[bool, typer.Option(help="poll until the run ends")] = False,
+) -> None:
+    """Run a pipeline version on the local engine (source nodes run today; see the README)."""
+    import time
+
+    params = {"version": version} if version is not None else None
+    started = _call("POST", f"/pipelines/{pipeline_id}/runs", params=params)
+    r = _call("GET", f"/pipeline-runs/{started['run_id']}")
+    while wait and r["status"] not in ("succeeded", "failed", "cancelled"):
+        time.sleep(1)
+        r = _call("GET", f"/pipeline-runs/{started['run_id']}")
+    out(r) if _json() else _run_view(r)
+
+
+@pipelines_app.command("run-status")
+def run_status(run_id: str) -> None:
+    """A pipeline run: its status and each node's status and outputs."""
+    r = _call("GET", f"/pipeline-runs/{run_id}")
+    out(r) if _json() else _run_view(r)

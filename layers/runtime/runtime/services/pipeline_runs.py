@@ -22,7 +22,7 @@ from typing import Any
 from domain.errors import ConcurrencyConflict, Conflict, NotFound, Unavailable
 from domain.events import new_id
 from domain.pipelines.aggregate import PIPELINES
-from domain.pipelines.compile import compile_pipeline, workflow_name
+from domain.pipelines.compile import compile_pipeline, stages, workflow_name
 from domain.pipelines.runs import PIPELINE_RUNS, RequestPipelineRun
 from domain.records import RecordedEvent
 from domain.workflows import model as m
@@ -141,10 +141,22 @@ class PipelineRunService:
         )
         nodes = {}
         steps = details.get("steps") or []
-        for nid in pipeline.definition.get("nodes", {}):
-            mine = [s for s in steps if s.get("step") == nid or str(s.get("step", "")).startswith(f"{nid} ")]
-            status = "recorded" if nid in run.outputs else (mine[-1].get("status") if mine else "pending")
-            nodes[nid] = {"status": status, "outputs": run.outputs.get(nid)}
+        ended = details.get("status") in ("succeeded", "failed", "cancelled")
+        for i, group in enumerate(stages(pipeline.definition), start=1):
+            for nid in group:
+                # a node inside a Parallel stage has no top-level steps: it shows its stage's
+                if len(group) > 1:
+                    mine = [s for s in steps if s.get("step") == f"Stage {i}"]
+                else:
+                    mine = [s for s in steps if s.get("step") == nid or str(s.get("step", "")).startswith(f"{nid} ")]
+                if nid in run.outputs:
+                    status = "recorded"
+                elif mine:
+                    status = str(mine[-1].get("status"))
+                else:
+                    status = "skipped" if ended else "pending"
+                error = mine[-1].get("error") if mine and nid not in run.outputs else None
+                nodes[nid] = {"status": status, "outputs": run.outputs.get(nid), "error": error}
         return {
             "run_id": run_id,
             "pipeline_id": run.pipeline_id,
