@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from functions.api import errors, openapi
 from functions.api.read_models import RESPONSES
+from functions.api.read_models_pipelines import RESPONSES as PIPELINE_RESPONSES
 from functions.api.routers import (
     compiles,
     configs,
@@ -27,6 +28,8 @@ from functions.api.routers import (
     uploads,
 )
 from functions.api.routers import limits as limits_router
+from functions.api.routers import pipelines as pipelines_router
+from functions.api.routers import project_home as project_home_router
 
 TITLE, VERSION = "TLM API", "0.1.0"
 DESCRIPTION = "TLM model lifecycle platform. Authorize with a bearer token (`tlm serve` prints where it is)."
@@ -50,6 +53,8 @@ for r in (
 for r in (datasets.router, trainings.router, leaderboard.router):
     app.include_router(r)
 app.include_router(limits_router.router)  # issue 11: per-project limits
+app.include_router(pipelines_router.router)  # issue 15: pipelines
+app.include_router(project_home_router.router)  # issue 15: project activity, members, archive
 errors.install(app)
 
 
@@ -58,7 +63,7 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 
 
-openapi.declare(app, RESPONSES)
+openapi.declare(app, {**RESPONSES, **PIPELINE_RESPONSES})
 app.enable_swagger(
     path="/swagger", title=TITLE, version=VERSION, description=DESCRIPTION,
     security_schemes=SECURITY_SCHEMES, security=SECURITY, persist_authorization=True,

@@ -62,9 +62,13 @@ def _entities(platform: Platform) -> tuple[dict[str, str], dict[str, dict[str, s
         did = http.post(f"/projects/{pid}/datasets", json={"name": "fuzz-data"}).json()["model_id"]
         up = http.post(f"/models/{mid}/uploads", json={"path": "w.bin", "size": 10, "sha256": "a" * 64}).json()
         assert http.put(f"/projects/{pid}/members/bob", json={"role": "viewer"}).status_code == 200
+        pipeline_file = (Path(__file__).resolve().parents[1] / "fixtures" / "pipeline_sentiment.yaml").read_text()
+        pipe, doomed_pipe = (
+            http.post(f"/projects/{pid}/pipelines", json={"file": pipeline_file}).json()["pipeline_id"] for _ in "ab"
+        )
     ids = {
         "project_id": pid, "model_id": mid, "dataset_id": did, "config_id": cid, "upload_id": up["upload_id"],
-        "user_id": "bob", "name": "bert-tiny",
+        "user_id": "bob", "name": "bert-tiny", "pipeline_id": pipe,
     }  # fmt: skip
     per_path = {
         "/projects/{project_id}/datasets/demo-sentiment": {"project_id": "no-such-id"},
@@ -72,6 +76,8 @@ def _entities(platform: Platform) -> tuple[dict[str, str], dict[str, dict[str, s
         "/models/{model_id}/compiles": {"model_id": "no-such-id"},
         "/models/{model_id}": {"model_id": doomed_model},
         "/configs/{config_id}": {"config_id": doomed_config},
+        "/pipelines/{pipeline_id}": {"pipeline_id": doomed_pipe},
+        "/projects/{project_id}/owner": {"project_id": "no-such-id"},  # the fuzzed project keeps its owner
     }
     return ids, per_path
 

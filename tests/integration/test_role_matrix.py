@@ -58,6 +58,7 @@ OWNER, EDITOR, VIEWER, OUTSIDER = "owner-1", "editor-1", "viewer-1", "outsider-1
 NON_MEMBER = 403  # what a non-member gets from every project-scoped write (never a 404 on some)
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 BLOB = b"role matrix payload\n" * 64
+PIPELINE_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "pipeline_sentiment.yaml"
 
 
 class Context:
@@ -137,6 +138,17 @@ class World:
         execute(self.container.store, TRAININGS, training_id, cmd, Caller(user_id=OWNER))
         self.run("train", training_id)
         return training_id
+
+    def pipeline(self) -> str:
+        body = {"file": PIPELINE_FILE.read_text()}
+        return str(self.ok(OWNER, "POST", f"/projects/{self.project_id}/pipelines", body)["pipeline_id"])
+
+    def own_project(self) -> str:
+        """A fresh project with the same roles (for routes that change who owns it)."""
+        pid = str(self.ok(OWNER, "POST", "/projects", {"name": f"p-{new_id()[:8]}"})["project_id"])
+        for user, role in ((EDITOR, "editor"), (VIEWER, "viewer")):
+            self.ok(OWNER, "PUT", f"/projects/{pid}/members/{user}", {"role": role})
+        return pid
 
 
 Params = dict[str, str]
@@ -256,6 +268,30 @@ MATRIX: dict[tuple[str, str], Row] = {
         allowed_body=lambda p: {"template": "bert-tiny", "dataset_ids": ["d"], "name": " "},
         expect=422,
         expect_field="name",
+    ),
+    # issue 15: pipelines and the project as home
+    ("POST", "/pipelines/validate"): Row("any", lambda w: {}, body=lambda p: {"file": PIPELINE_FILE.read_text()}),
+    ("POST", "/projects/<project_id>/pipelines"): Row(
+        "editor", _project, body=lambda p: {"file": PIPELINE_FILE.read_text()}, expect=201
+    ),
+    ("PUT", "/pipelines/<pipeline_id>"): Row(
+        "editor",
+        lambda w: {"pipeline_id": w.pipeline()},
+        body=lambda p: {"file": PIPELINE_FILE.read_text().replace("max_epochs: 1", "max_epochs: 2")},
+    ),
+    ("DELETE", "/pipelines/<pipeline_id>"): Row("editor", lambda w: {"pipeline_id": w.pipeline()}),
+    ("POST", "/projects/<project_id>/members"): Row(
+        "owner", _project, body=lambda p: {"member": f"u-{new_id()[:8]}", "role": "viewer"}, expect=201
+    ),
+    ("POST", "/projects/<project_id>/owner"): Row(
+        "owner", lambda w: {"project_id": w.own_project()}, body=lambda p: {"member": f"u-{new_id()[:8]}"}
+    ),
+    ("POST", "/projects/<project_id>/export"): Row("owner", _project),
+    ("POST", "/pipelines/<pipeline_id>/runs"): Row(  # a version that does not exist: no run starts
+        "editor", lambda w: {"pipeline_id": w.pipeline()}, query="?version=99", expect=404, expect_field="version"
+    ),
+    ("POST", "/projects/import"): Row(
+        "any", lambda w: {}, body=lambda p: {"archive_base64": "bm90IGEgdGFy"}, expect=422, expect_field="archive"
     ),
 }
 

@@ -32,6 +32,8 @@ from tlm.cli.leaderboard import install as install_leaderboard
 from tlm.cli.login import admin_app
 from tlm.cli.login import login as login_command
 from tlm.cli.login import logout as logout_command
+from tlm.cli.pipelines import pipelines_app
+from tlm.cli.projects_home import install as install_project_home
 from tlm.cli.runs import runs_app
 from tlm.cli.train import train_app
 from tlm.client import ApiError
@@ -52,6 +54,8 @@ app.command("login")(login_command)
 app.command("logout")(logout_command)
 app.add_typer(admin_app, name="admin")
 install_leaderboard(models_app)  # models leaderboard / compare (h6)
+app.add_typer(pipelines_app, name="pipelines")  # issue 15
+install_project_home(projects_app)  # issue 15: projects show / activity / invite / transfer / export / import
 
 
 @app.callback()

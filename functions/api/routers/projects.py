@@ -22,7 +22,9 @@ def list_projects() -> dict[str, Any]:
 
 @router.get("/projects/<project_id>", tags=["projects"])
 def get_project(project_id: str) -> dict[str, Any]:
-    return container().library.get_project(caller(router), project_id)
+    c, who = container(), caller(router)
+    doc = c.library.get_project(who, project_id)
+    return {**doc, **c.project_home.overview(who, project_id)}  # issue 15: counts of what it holds
 
 
 @router.put("/projects/<project_id>/members/<user_id>", tags=["projects"], summary="Add a member or change a role")

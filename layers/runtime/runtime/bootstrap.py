@@ -216,6 +216,10 @@ class Container:
                 },
                 poll_interval_s=0.5,
             )
+            from runtime.services.pipeline_runs import PipelineWorkflows  # issue 15: pipeline versions
+
+            runner = self._services["workflows"]
+            runner.workflows = PipelineWorkflows(runner.workflows, self.store)
         return self._services["workflows"]
 
     @property
@@ -318,6 +322,10 @@ class Container:
                 compile_root=self.output_root("artifacts/compiles"),
             )
             self._services["reactions"] = ReactionRegistry(runs.reactions())
+            if self.settings.backend == "local":  # issue 15: pipeline runs (local engine only so far)
+                from runtime.services.pipeline_runs import start_reaction
+
+                self._services["reactions"].register(start_reaction(self.store, lambda: self.workflows))
         return self._services["reactions"]  # type: ignore[no-any-return]
 
     @property
@@ -355,6 +363,42 @@ class Container:
 
             self._services["pretraining"] = PretrainService(self)
         return self._services["pretraining"]
+
+    @property
+    def pipelines(self) -> Any:
+        """Pipeline definitions, versions, diff, blame, compile (runtime.services.pipelines)."""
+        if "pipelines" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.pipelines import PipelineService
+
+            self._services["pipelines"] = PipelineService(
+                self.store, self.views, Access(self.store).check, self.catch_up
+            )
+        return self._services["pipelines"]
+
+    @property
+    def pipeline_runs(self) -> Any:
+        """Pipeline runs: request, show (runtime.services.pipeline_runs)."""
+        if "pipeline_runs" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.pipeline_runs import PipelineRunService
+
+            self._services["pipeline_runs"] = PipelineRunService(
+                self.store, Access(self.store).check, lambda: self.runs,
+                local=self.settings.backend == "local", catch_up=self.catch_up,
+            )  # fmt: skip
+        return self._services["pipeline_runs"]
+
+    @property
+    def project_home(self) -> Any:
+        """A project's overview, activity, members and archive (runtime.services.project_home)."""
+        if "project_home" not in self._services:
+            from runtime.services.project_home import ProjectHome
+
+            self._services["project_home"] = ProjectHome(
+                self.store, self.views, self.blobs, lambda: self.users, lambda: self.artifacts, self.catch_up
+            )
+        return self._services["project_home"]
 
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log, then run the reactions the new

@@ -27,6 +27,7 @@ from domain.projection import Projection
 # Modules that register projections when imported. Entry points call load() to import them.
 MODULES: list[str] = ["runtime.views.library", "runtime.views.compiles", "runtime.workflows.runs_view"]
 MODULES.append("runtime.views.configs")  # the configs list (issue 11)
+MODULES += ["runtime.views.pipelines", "runtime.views.project_activity"]  # issue 15
 
 _REGISTRY: dict[str, Projection] = {}
 _LOCK = threading.Lock()

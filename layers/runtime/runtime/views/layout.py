@@ -18,6 +18,8 @@ from domain.projection import Row
 
 PARTITIONS: dict[str, str] = {"models": "project_id"}
 INDEXED: frozenset[str] = frozenset({"models"})
+PARTITIONS["pipelines"] = "project_id"  # issue 15: a project's pipelines
+PARTITIONS["project_activity"] = "project_id"  # issue 15: a project's streams (counts, feed, export)
 
 
 def partition_of(view: str, row: Row | None) -> str | None:

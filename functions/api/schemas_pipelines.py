@@ -1,0 +1,40 @@
+"""Request bodies of the pipeline and project-home routes (issue 15)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from functions.api.schemas import MAX_INT, Body, Role
+
+MAX_ARCHIVE_BASE64 = 6_000_000  # ~4.5 MB of archive: the body stays under the 6 MiB Lambda/API limit
+
+
+class PipelineSource(Body):
+    """Exactly one of ``file`` (the YAML or JSON text) or ``definition`` (the parsed document)."""
+
+    file: str | None = Field(default=None, max_length=256_000, description="YAML or JSON pipeline file")
+    definition: dict[str, Any] | None = Field(default=None, description="the pipeline document (format tlm.pipeline)")
+
+
+class SavePipeline(PipelineSource):
+    expected_version: int | None = Field(
+        default=None, ge=1, le=MAX_INT, description="the version you read (409 if not)"
+    )
+
+
+class Invite(Body):
+    member: str = Field(min_length=1, max_length=320, description="user id or e-mail")
+    role: Role = "viewer"
+
+
+class TransferOwnership(Body):
+    member: str = Field(min_length=1, max_length=320, description="the new owner: user id or e-mail")
+    keep_role: Literal["editor", "viewer"] = "editor"
+
+
+class ImportProject(Body):
+    archive_base64: str = Field(
+        min_length=1, max_length=MAX_ARCHIVE_BASE64, description="a tlm project archive (.tar.gz)"
+    )
