@@ -18,7 +18,7 @@ MAX_LEN = int(os.environ.get("TLM_MAX_SEQ_LENGTH", "128"))
 
 
 class _Model:
-    def __init__(self, model_dir: str) -> None:
+    def __init__(self, model_dir: str, *, max_len: int | None = None, threads: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         d = Path(model_dir)
@@ -26,7 +26,7 @@ class _Model:
         config = json.loads((d / "config.json").read_text(encoding="utf-8"))
         self.tokenizer = Tokenizer.from_file(str(d / "tokenizer.json"))
         self.tokenizer.no_truncation()
-        self.tokenizer.enable_truncation(MAX_LEN)
+        self.tokenizer.enable_truncation(max_len or MAX_LEN)
         pad = self.tokenizer.token_to_id("[PAD]") or 0
         side = "left" if config.get("model_type") == "xlnet" else "right"
         self.tokenizer.enable_padding(pad_id=pad, pad_token="[PAD]", direction=side)
@@ -36,6 +36,9 @@ class _Model:
 
             so = ort.SessionOptions()
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            if threads:
+                so.intra_op_num_threads = threads
+                so.inter_op_num_threads = 1
             self.session = ort.InferenceSession(str(d / "model.onnx"), so, providers=["CPUExecutionProvider"])
         else:
             from transformers import AutoModelForSequenceClassification

@@ -5,6 +5,7 @@ Every port has one contract test suite (tests/contract) run against each adapter
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -355,17 +356,51 @@ class ServingBackend(Protocol):
         different spec it is Conflict (stop it first). Invalid (field=) for a bad spec."""
         ...
 
-    def health(self, deployment_id: str, slot: str) -> ServingHealth: ...
+    def health(self, deployment_id: str, slot: str) -> ServingHealth:
+        """``stopped`` after ``stop`` (the slot is remembered until started again)."""
+        ...
 
     def invoke(self, deployment_id: str, slot: str, texts: Sequence[str]) -> list[Prediction]:
-        """One prediction per text, in order. Invalid(field="texts") for an empty list, a
-        non-string or more than ``max_texts``; Unavailable when the slot is not healthy."""
+        """One prediction per text, in order. Invalid(field="texts") for an empty list or a
+        non-string, TooLarge(field="texts") for more than ``max_texts``; Conflict(field="slot")
+        on a stopped slot; Unavailable when it is not serving (starting, crashed, failing)."""
         ...
 
-    def metrics(self, deployment_id: str, slot: str) -> ServingMetrics: ...
+    def metrics(self, deployment_id: str, slot: str) -> ServingMetrics:
+        """Also after ``stop``: the totals it reached."""
+        ...
 
     def stop(self, deployment_id: str, slot: str) -> None:
-        """Stop and forget the slot (SIGTERM then wait locally; DeleteEndpoint on AWS)."""
+        """Stop serving (SIGTERM, wait, then SIGKILL locally; DeleteEndpoint on AWS). Stopping a
+        stopped slot does nothing."""
         ...
 
-    def list(self) -> list[ServingEndpoint]: ...
+    def list(self) -> list[ServingEndpoint]:
+        """The slots not stopped."""
+        ...
+
+
+SERVING_ID_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,39}$")
+SLOT_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,19}$")
+_SPEC_BOUNDS = {"threads": (1, 64), "max_batch": (1, 256), "batch_delay_ms": (0, 1000), "max_seq_len": (8, 8192),
+                "timeout_s": (0.1, 300), "max_texts": (1, 1024), "instance_count": (1, 20)}
+
+
+def check_serving_ids(deployment_id: str, slot: str) -> None:
+    if not isinstance(deployment_id, str) or not SERVING_ID_RE.match(deployment_id):
+        raise Invalid("deployment_id must be 1-40 letters, digits and inner hyphens", field="deployment_id")
+    if not isinstance(slot, str) or not SLOT_RE.match(slot):
+        raise Invalid("slot must be 1-20 letters, digits and inner hyphens", field="slot")
+
+
+def check_serving_spec(spec: ServingSpec) -> None:
+    """The rules every ServingBackend applies to a spec before starting anything."""
+    check_serving_ids(spec.deployment_id, spec.slot)
+    if spec.runtime not in SERVING_RUNTIMES:
+        raise Invalid(f"runtime must be one of {', '.join(SERVING_RUNTIMES)}", field="runtime")
+    if not isinstance(spec.model_uri, str) or not spec.model_uri:
+        raise Invalid("model_uri is required (a compiled package)", field="model_uri")
+    for name, (lo, hi) in _SPEC_BOUNDS.items():
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise Invalid(f"{name} must be between {lo} and {hi}", field=name)
