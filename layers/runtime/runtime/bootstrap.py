@@ -319,7 +319,9 @@ class Container:
             )
             from runtime.reactions.releases import ReleaseReactions
 
-            releases = ReleaseReactions(store=self.store, workflows=lambda: self.workflows, serving=lambda: self.serving)
+            releases = ReleaseReactions(
+                store=self.store, workflows=lambda: self.workflows, serving=lambda: self.serving
+            )
             self._services["reactions"] = ReactionRegistry([*runs.reactions(), *releases.reactions()])
         return self._services["reactions"]  # type: ignore[no-any-return]
 

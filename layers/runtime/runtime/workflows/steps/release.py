@@ -85,7 +85,7 @@ def steps(container: Any) -> dict[str, Any]:
             return {"next": "healthy"}
         limit = float(state.slots[u.slot].params.get("startup_timeout_s", 120))
         waited = time.time() - float((doc.get("launch") or {}).get("started_at") or time.time())
-        if status == "stopped" or waited > limit:
+        if status in ("stopped", "unhealthy") or waited > limit:  # never healthy yet: unhealthy = gave up
             why = f"the candidate {u.version_id} did not become healthy"
             return {"next": "failed", "cause": f"{why} ({status}{': ' + detail if detail else ''}, {waited:.0f} s)"}
         return {"next": "wait", "status": status}
