@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the ports and services the container hands out (no import c
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
     from runtime.adapters.sqlite.db import Database
-    from runtime.ports import BlobStore, EventStore, JobRunner, ViewStore
+    from runtime.ports import BlobStore, EventStore, JobRunner, ServingBackend, ViewStore
     from runtime.reactions.local import LocalSubscription
     from runtime.reactions.registry import ReactionRegistry
     from runtime.services.arch_tests import ArchTestService
@@ -400,7 +400,22 @@ class Container:
         if self.projector is not None:
             self.projector.catch_up()
 
+    @property
+    def serving(self) -> ServingBackend:
+        """The ServingBackend port: supervised ``jobs.serve`` processes under ``<data_dir>/serving``
+        locally, SageMaker real-time endpoints on AWS (ADR 0014)."""
+        if "serving" not in self._services:
+            if self.settings.backend == "local":
+                from runtime.adapters.local_serving import LocalServingBackend
+
+                self._services["serving"] = LocalServingBackend(self.settings.data_dir / "serving", self.blobs)
+            else:
+                self._services["serving"] = _sagemaker_serving(self)
+        return self._services["serving"]  # type: ignore[no-any-return]
+
     def close(self) -> None:
+        if "serving" in self._services and hasattr(self._services["serving"], "close"):
+            self._services["serving"].close()  # supervision ends; the serving processes keep running
         if self.projector is not None:
             self.projector.stop()
         if self.db is not None:
@@ -455,6 +470,30 @@ def _sagemaker_jobs(container: Container) -> Any:
         image_uris=images,
         bucket=s.artifacts_bucket or s.blobs_bucket,
         s3_client=session.client("s3", endpoint_url=s.endpoint_url),
+    )
+
+
+def _sagemaker_serving(container: Container) -> Any:
+    from domain.errors import Unavailable
+    from runtime.adapters.sagemaker_serving import SageMakerServingBackend
+
+    s = container.settings
+    role = s.serving_role_arn or s.sagemaker_role_arn
+    if not (s.serving_image_uri and role):
+        raise Unavailable(
+            "no serving backend is configured for the aws backend (TLM_SERVING_IMAGE_URI and "
+            "TLM_SERVING_ROLE_ARN or TLM_SAGEMAKER_ROLE_ARN)",
+            field="backend",
+        )
+    session = _session(container)
+    return SageMakerServingBackend(
+        session.client("sagemaker", endpoint_url=s.endpoint_url),
+        session.client("sagemaker-runtime", endpoint_url=s.endpoint_url),
+        session.client("cloudwatch", endpoint_url=s.endpoint_url),
+        image_uri=s.serving_image_uri,
+        role_arn=role,
+        bucket=s.blobs_bucket,
+        prefix=s.serving_prefix,
     )
 
 

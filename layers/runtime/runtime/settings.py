@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     sagemaker_role_arn: str | None = None  # TLM_SAGEMAKER_ROLE_ARN: the role SageMaker jobs run as
     job_image_uri: str | None = None  # TLM_JOB_IMAGE_URI: the jobs/ container image (every program)
     job_image_uris: dict[str, str] = Field(default_factory=dict)  # TLM_JOB_IMAGE_URIS: JSON per program
+    serving_image_uri: str | None = None  # TLM_SERVING_IMAGE_URI: serving/Dockerfile's image (SageMaker endpoints)
+    serving_role_arn: str | None = None  # TLM_SERVING_ROLE_ARN: the endpoints' role (default: the jobs' role)
+    serving_prefix: str = "tlm"  # TLM_SERVING_PREFIX: endpoints are "<prefix>-<deployment>-<slot>"
 
     max_part_bytes: int = 64 * 1024 * 1024
 
