@@ -84,7 +84,9 @@ class VersionService:
         params: dict[str, Any] | None = None,
         description: str = "",
         parent_version_id: str | None = None,
+        expect_model_id: str | None = None,
     ) -> dict[str, Any]:
+        """``expect_model_id``: the model the caller addressed (a compile of another is refused)."""
         if (model_id is None) == (compile_id is None):
             raise Invalid("name exactly one of model_id or compile_id", field="model_id")
         snapshot: dict[str, Any] = {"compile_report": {}, "package": {}, "compile_id": None}
@@ -99,6 +101,8 @@ class VersionService:
             snapshot.update(compile_id=compile_id, compile_report=dict(comp.report or {}),
                             package=dict(comp.manifest or {}))  # fmt: skip
         assert model_id is not None
+        if expect_model_id is not None and model_id != expect_model_id:
+            raise Invalid(f"compile {compile_id} is of model {model_id}, not {expect_model_id}", field="compile_id")
         model, _ = load(self.store, MODELS, model_id)
         if not model.exists:
             raise NotFound(f"no model {model_id!r}", field="model_id")
