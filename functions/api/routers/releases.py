@@ -10,9 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import Field
 
-from domain.errors import Invalid
 from functions.api.deps import caller, container
 from functions.api.openapi import ErrorBody
+from functions.api.routers.configs import _time as parse_time
 from functions.api.schemas import MAX_INT, Body
 
 router = APIGatewayRouter()
@@ -23,15 +23,7 @@ Number = Annotated[float, Field(ge=0, le=MAX_INT)]
 
 
 def _time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid("must be an ISO 8601 time", field="as_of") from None
-    if when.tzinfo is None:
-        raise Invalid("must include a time zone (e.g. Z or +08:00)", field="as_of")
-    return when
+    return parse_time(value, "as_of")
 
 
 class Params(Body):
