@@ -203,3 +203,34 @@ def test_a_never_healthy_first_version_fails_the_deployment(world: dict[str, Any
     assert not any(h["type"] == "deployment.traffic_shifted" for h in doc["history"])
     with pytest.raises(Conflict):
         c.releases.predict(VIC, did, ["好"])
+
+
+def test_linear_update_and_shadow_copies(world: dict[str, Any]) -> None:
+    c, fake = world["c"], world["fake"]
+    v1, _ = version_from_compile(world)
+    v2, _ = version_from_compile(world)
+    did = c.releases.start(BOB, v1)["deployment_id"]
+    settle(c, did, lambda d: d["status"] == "running")
+
+    # Given a shadow test of v2 on every request: answers stay v1's, v2's are compared
+    c.releases.shadow(BOB, did, v2, 100)
+    settle(c, did, lambda d: "green" in fake.live(did))
+    for _ in range(3):
+        assert c.releases.predict(VIC, did, ["好", "差"])["version_id"] == v1
+    shadow = c.releases.show(VIC, did)["shadow"]
+    assert shadow["compared"] == {"copied": 6, "agreed": 6, "errors": 0}
+    with pytest.raises(Conflict):  # no update while a shadow test runs
+        c.releases.update(BOB, did, v2)
+    c.releases.stop_shadow(BOB, did)
+    settle(c, did, lambda d: fake.live(did) == {"blue"})
+
+    # When v2 goes out linearly in 50 % steps
+    c.releases.update(BOB, did, v2, strategy={"kind": "linear", "percent": 50, "bake_s": 0})
+    doc = settle(c, did, lambda d: d["status"] == "running" and d["primary_version"] == v2)
+    shifts = [h["weights"] for h in doc["history"] if h["type"] == "deployment.traffic_shifted"]
+    assert shifts[-2:] == [{"blue": 50, "green": 50}, {"green": 100}]
+    t_mid = next(h["at"] for h in doc["history"] if h["type"] == "deployment.shadow_stopped")
+    from datetime import datetime
+
+    then = c.releases.show(VIC, did, as_of=datetime.fromisoformat(t_mid))
+    assert then["primary_version"] == v1 and then["shadow"] is None
