@@ -31,7 +31,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy domain layers/runtime/runtime
-	$(BIN)/hadolint jobs/Dockerfile
+	$(BIN)/hadolint jobs/Dockerfile jobs/Dockerfile.serve
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)

@@ -17,10 +17,11 @@ Model loading and prediction are ``jobs/inference/inference.py``'s (the code shi
 package): one tokenizer path. A broken artifact fails before the port is bound: exit 1, no port
 file, so ``/ping`` never answers.
 
-Dynamic batching: requests queue; one inference thread takes what is queued (up to
-``max_batch`` texts) into one ``session.run``. When requests are queueing (the previous run had
-company) it waits up to ``batch_delay_ms`` more to fill the batch; a lone client pays no delay.
-``max_batch`` 1 turns batching off (one run per request).
+Dynamic batching (``Batcher``): requests that arrive while a run is in progress queue and go
+into the next ``session.run`` together (up to ``max_batch`` texts); while requests keep queueing
+it waits up to ``batch_delay_ms`` more to fill a batch. A lone request runs at once in the event
+loop's thread (no delay, no thread hand-off). ``max_batch`` 1 turns batching off (one run per
+request, one at a time).
 """
 
 from __future__ import annotations
@@ -160,53 +161,81 @@ class _Pending:
 
 @dataclass
 class Batcher:
+    """Dynamic batching without a dispatcher thread: a request queues its texts and, when nobody
+    is leading, starts a leader task. The leader yields once (requests already read by the server
+    queue behind it), takes up to ``max_batch`` texts and runs them: in the event loop's thread
+    when it holds one request (a lone client pays no thread hand-off), on the inference thread
+    when it holds several (the loop keeps reading requests meanwhile). It leads until the queue is
+    empty; while requests keep queueing (the previous run had company) it first waits up to
+    ``delay_s`` for more."""
+
     predict: Callable[[list[str]], list[dict[str, Any]]]
     metrics: Metrics
     max_batch: int
     delay_s: float
-    queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
+    queue: deque[_Pending] = field(default_factory=deque)
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="ort"))
+    active: bool = False  # a leader is collecting or running
     _busy: bool = False  # the previous run had company: wait up to delay_s to fill the next
-    _carry: _Pending | None = None  # taken from the queue but did not fit: first of the next run
+    _more: asyncio.Event = field(default_factory=asyncio.Event)
+    _leader: asyncio.Task[None] | None = None
 
-    async def run_forever(self) -> None:
+    async def submit(self, texts: list[str], timeout_s: float) -> list[dict[str, Any]]:
+        fut: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+        self.queue.append(_Pending(texts, fut))
+        self._more.set()
+        if not self.active:
+            self.active = True
+            self._leader = asyncio.get_running_loop().create_task(self._lead())
+        return await asyncio.wait_for(fut, timeout_s)
+
+    def _queued(self) -> int:
+        return sum(len(p.texts) for p in self.queue)
+
+    async def _lead(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            first, self._carry = self._carry, None
-            batch = [first or await self.queue.get()]
-            n = len(batch[0].texts)
-            while n < self.max_batch and not self.queue.empty():
-                n = self._add(batch, n, self.queue.get_nowait())
-            if self._busy and self.delay_s > 0 and n < self.max_batch and self._carry is None:
-                deadline = loop.time() + self.delay_s
-                while n < self.max_batch and self._carry is None and (left := deadline - loop.time()) > 0:
-                    try:
-                        item = await asyncio.wait_for(self.queue.get(), left)
-                    except TimeoutError:
-                        break
-                    n = self._add(batch, n, item)
-            self._busy = len(batch) > 1 or self._carry is not None or not self.queue.empty()
-            texts = [t for p in batch for t in p.texts]
-            try:
-                results = await loop.run_in_executor(self.pool, self._run, texts)
-            except Exception as e:  # noqa: BLE001 - every waiting request gets the failure
+        try:
+            await asyncio.sleep(0)
+            while self.queue:
+                if self._busy and self.delay_s > 0 and self._queued() < self.max_batch:
+                    deadline = loop.time() + self.delay_s
+                    while self._queued() < self.max_batch and (left := deadline - loop.time()) > 0:
+                        self._more.clear()
+                        try:
+                            await asyncio.wait_for(self._more.wait(), left)
+                        except TimeoutError:
+                            break
+                batch, n = [self.queue.popleft()], 0
+                n = len(batch[0].texts)
+                while self.queue and n + len(self.queue[0].texts) <= self.max_batch:
+                    n += len(self.queue[0].texts)
+                    batch.append(self.queue.popleft())
+                batch = [p for p in batch if not p.future.done()]  # timed out meanwhile
+                if not batch:
+                    continue
+                texts = [t for p in batch for t in p.texts]
+                try:
+                    if len(batch) == 1:
+                        results = self._run(texts)
+                    else:
+                        results = await loop.run_in_executor(self.pool, self._run, texts)
+                except Exception as e:  # noqa: BLE001 - every request of the run gets the failure
+                    for p in batch:
+                        if not p.future.done():
+                            p.future.set_exception(e)
+                    continue
+                finally:
+                    self._busy = len(batch) > 1 or bool(self.queue)
+                i = 0
                 for p in batch:
                     if not p.future.done():
-                        p.future.set_exception(e)
-                continue
-            i = 0
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_result(results[i : i + len(p.texts)])
-                i += len(p.texts)
-
-    def _add(self, batch: list[_Pending], n: int, item: _Pending) -> int:
-        """Add ``item`` if it fits in ``max_batch``; else keep it for the next run."""
-        if n + len(item.texts) > self.max_batch:
-            self._carry = item
-            return self.max_batch
-        batch.append(item)
-        return n + len(item.texts)
+                        p.future.set_result(results[i : i + len(p.texts)])
+                    i += len(p.texts)
+        finally:
+            self.active = False
+            if self.queue:  # queued after the last look (cannot happen without a yield, but be sure)
+                self.active = True
+                self._leader = loop.create_task(self._lead())
 
     def _run(self, texts: list[str]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -235,13 +264,11 @@ def parse_texts(body: bytes, max_texts: int) -> list[str]:
 class App:
     def __init__(self, batcher: Batcher, metrics: Metrics, *, max_texts: int, timeout_s: float) -> None:
         self.batcher, self.metrics, self.max_texts, self.timeout_s = batcher, metrics, max_texts, timeout_s
-        self._task: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while (msg := await receive())["type"] != "lifespan.shutdown":
                 if msg["type"] == "lifespan.startup":
-                    self._task = asyncio.create_task(self.batcher.run_forever())
                     await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -264,10 +291,8 @@ class App:
         try:
             raw = await _body(receive)
             texts = parse_texts(raw, self.max_texts)
-            fut: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
-            self.batcher.queue.put_nowait(_Pending(texts, fut))
             try:
-                preds = await asyncio.wait_for(fut, self.timeout_s)
+                preds = await self.batcher.submit(texts, self.timeout_s)
             except TimeoutError:
                 raise BadRequest(504, f"no answer within {self.timeout_s:g} s", "timeout_s") from None
             self.metrics.texts += len(texts)
@@ -330,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     metrics = Metrics()
     batcher = Batcher(predict, metrics, args.max_batch, args.batch_delay_ms / 1000.0)
     app = App(batcher, metrics, max_texts=args.max_texts, timeout_s=args.timeout_s)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP; with
+    # the default 0 the body write waits for the client's delayed ACK of the head (~40 ms a request)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)

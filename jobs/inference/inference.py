@@ -26,7 +26,10 @@ class _Model:
         config = json.loads((d / "config.json").read_text(encoding="utf-8"))
         self.tokenizer = Tokenizer.from_file(str(d / "tokenizer.json"))
         self.tokenizer.no_truncation()
-        self.tokenizer.enable_truncation(max_len or MAX_LEN)
+        positions = config.get("max_position_embeddings")  # longer inputs have no position to sit at
+        self.max_len = min(max_len or MAX_LEN, positions) if isinstance(positions, int) and positions > 0 else (
+            max_len or MAX_LEN)
+        self.tokenizer.enable_truncation(self.max_len)
         pad = self.tokenizer.token_to_id("[PAD]") or 0
         side = "left" if config.get("model_type") == "xlnet" else "right"
         self.tokenizer.enable_padding(pad_id=pad, pad_token="[PAD]", direction=side)
