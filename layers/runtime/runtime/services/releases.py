@@ -27,6 +27,7 @@ from typing import Any
 from domain.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from domain.events import new_id
 from domain.releases import deployment as dep
+from domain.releases import registry
 from domain.releases import versions as v
 from domain.releases.traffic import copy_to_shadow, route, validate_strategy, validate_thresholds
 from runtime.ports import BlobStore, EventStore, ServingBackend
@@ -113,8 +114,8 @@ class DeploymentService:
         first = self._request(version, "start", None, thresholds, f"start {version_id}")
         cmd = dep.CreateDeployment(deployment_id=deployment_id, project_id=version.project_id,
                                    model_id=version.model_id, name=name or version.model_id, first=first)  # fmt: skip
-        add = dep.AddDeployment(deployment_id=deployment_id)
-        changes = [Change(dep.DEPLOYMENTS, deployment_id, cmd), Change(dep.REGISTRY, version.project_id, add)]
+        add = registry.AddDeployment(deployment_id=deployment_id)
+        changes = [Change(dep.DEPLOYMENTS, deployment_id, cmd), Change(registry.REGISTRY, version.project_id, add)]
         execute_many(self.store, changes, caller, retries=2)
         self.catch_up()
         return self.show(caller, deployment_id)
@@ -197,7 +198,7 @@ class DeploymentService:
 
     def list_deployments(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
         self.access.require(caller, project_id, "viewer")
-        reg, _ = load(self.store, dep.REGISTRY, project_id)
+        reg, _ = load(self.store, registry.REGISTRY, project_id)
         out = []
         for did in reversed(reg.ids):
             s, _ = load(self.store, dep.DEPLOYMENTS, did)
