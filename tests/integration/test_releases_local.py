@@ -234,3 +234,24 @@ def test_linear_update_and_shadow_copies(world: dict[str, Any]) -> None:
 
     then = c.releases.show(VIC, did, as_of=datetime.fromisoformat(t_mid))
     assert then["primary_version"] == v1 and then["shadow"] is None
+
+
+def test_an_unhealthy_slot_is_an_event_and_so_is_its_healing(world: dict[str, Any]) -> None:
+    c, fake = world["c"], world["fake"]
+    v1, blob = version_from_compile(world)
+    did = c.releases.start(BOB, v1)["deployment_id"]
+    settle(c, did, lambda d: d["status"] == "running")
+    # Given the serving slot stops answering its health check
+    fake.broken.add(blob)
+    c.release_monitor.sample(did)
+    c.release_monitor.sample(did)  # a second failed check is the same episode: no second event
+    doc = c.releases.show(VIC, did)
+    assert doc["unhealthy"] == {"blue": "exit 1: model.onnx is not an ONNX graph"}
+    assert [h["type"] for h in doc["history"]].count("deployment.unhealthy") == 1
+    # When it answers again, the healing is recorded too; the samples show both
+    fake.broken.discard(blob)
+    c.release_monitor.sample(did)
+    doc = c.releases.show(VIC, did)
+    assert doc["unhealthy"] == {} and doc["history"][-1]["type"] == "deployment.healed"
+    points = c.release_monitor.metrics(VIC, did)["series"][0]["points"]
+    assert [p["healthy"] for p in points][-3:] == [False, False, True]
