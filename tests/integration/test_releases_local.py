@@ -243,7 +243,7 @@ def test_an_unhealthy_slot_is_an_event_and_so_is_its_healing(world: dict[str, An
     settle(c, did, lambda d: d["status"] == "running")
     # Given the serving slot stops answering its health check
     fake.broken.add(blob)
-    c.release_monitor.sample(did)
+    assert c.release_monitor.watch() == 1  # what the local server does every 30 s
     c.release_monitor.sample(did)  # a second failed check is the same episode: no second event
     doc = c.releases.show(VIC, did)
     assert doc["unhealthy"] == {"blue": "exit 1: model.onnx is not an ONNX graph"}

@@ -58,6 +58,14 @@ class ReleaseMonitor:
             out.append(evt.model_dump())
         return out
 
+    def watch(self) -> int:
+        """One sample of every deployment that has a live serving slot (the local server calls this
+        every 30 s, so a slot that goes unhealthy is recorded without anyone looking); how many."""
+        ids = sorted({e.deployment_id for e in self.serving().list()})
+        for deployment_id in ids:
+            self.sample(deployment_id)
+        return len(ids)
+
     def samples(self, deployment_id: str, *, since: float | None = None,
                 as_of: datetime | None = None) -> list[dict[str, Any]]:  # fmt: skip
         records = self.store.read(SAMPLES.stream_id(deployment_id), until_time=as_of)
