@@ -13,7 +13,9 @@ de-duplicated, fixed seed), compiled to ONNX int8 by the real ``jobs.compile``; 
 3. 16 concurrent clients (threads, keep-alive, one text per request) against two slots of the
    same package, with dynamic batching (``max_batch`` 16, ``batch_delay_ms`` 2) and without
    (``max_batch`` 1), in alternating rounds: ``batching_throughput_gain`` = requests/s with /
-   without; ``p99_ms_c16`` = p99 latency with.
+   without; ``p99_ms_c16`` = p99 latency with. ``in_process_batch16_gain`` (texts/s at batch 16
+   over batch 1, in-process) bounds what batching can give on this machine; ``mean_batch_*`` are
+   the texts per ``session.run`` the servers counted during those rounds.
 
 Both sides get the same onnxruntime threads (``--threads``, default 1). The clients run in this
 process, on the same cores as the server (the machine is small and shared: read the figures so).
@@ -94,6 +96,25 @@ def in_process_model(package: Path, threads: int) -> Any:
 
     model = _Model(str(package), threads=threads)
     return lambda text: predict_fn([text], model)
+
+
+def in_process_batch_gain(package: Path, threads: int, texts: list[str], batch: int) -> float:
+    """Texts/s at ``batch`` over texts/s at 1, in-process, same texts in the same order, each batch
+    run the way the server runs it (``jobs.serve.Batcher._run``: length buckets): the most batching
+    can give on this machine."""
+    from jobs.inference.inference import _Model, predict_fn
+    from jobs.serve import Batcher, Metrics
+
+    model = _Model(str(package), threads=threads)
+    run = Batcher(lambda ts: predict_fn(ts, model), Metrics(), batch, 0.0)._run
+    t0 = time.perf_counter()
+    for t in texts:
+        predict_fn([t], model)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        run(texts[i : i + batch])
+    return one / (time.perf_counter() - t0)
 
 
 class Client:
@@ -204,7 +225,7 @@ def main() -> None:
     texts = (texts * (n // max(1, len(texts)) + 1))[:n]
 
     backend = LocalServingBackend(work / "serving", grace_s=5)
-    thr_b = thr_u = 0.0
+    thr_b = thr_u = batch_limit = 0.0
     mean_batch: dict[str, float | None] = {}
     lat_b: list[float] = []
     lat_u: list[float] = []
@@ -212,6 +233,7 @@ def main() -> None:
         port_b = deploy(backend, package, "batched", args.threads, max_batch=16)
         port_u = deploy(backend, package, "unbatched", args.threads, max_batch=1)
         limit, seq = sequential(port_b, in_process_model(package, args.threads), texts)
+        batch_limit = in_process_batch_gain(package, args.threads, texts, 16)
         # alternate rounds, so that both servers see the same (shared, noisy) machine
         per = max(args.clients, len(texts) // args.rounds)
         spent_b = spent_u = 0.0
@@ -236,6 +258,7 @@ def main() -> None:
     print(f"in-process batch 1: p50 {p50_in:.3f} ms, p99 {pct(limit, 0.99):.3f} ms ({len(texts)} texts)", flush=True)
     print(f"HTTP batch 1 sequential: p50 {p50_http:.3f} ms, p99 {pct(seq, 0.99):.3f} ms "
           f"(overhead p50 {p50_http - p50_in:.3f} ms)", flush=True)
+    print(f"in-process batch 16 vs 1: {batch_limit:.2f}x texts/s (the most batching can give here)", flush=True)
     print(f"{args.clients} clients, batching: {thr_b:.0f} req/s, p50 {statistics.median(lat_b):.2f} ms, "
           f"p99 {pct(lat_b, 0.99):.2f} ms, {mean_batch['batched']} texts per run", flush=True)
     print(f"{args.clients} clients, no batching: {thr_u:.0f} req/s, p50 {statistics.median(lat_u):.2f} ms, "
@@ -249,6 +272,7 @@ def main() -> None:
         "http_p99_ms": round(pct(seq, 0.99), 3),
         "c16_batched_rps": round(thr_b, 1), "c16_unbatched_rps": round(thr_u, 1),
         "p99_ms_c16_unbatched": round(pct(lat_u, 0.99), 3),
+        "in_process_batch16_gain": round(batch_limit, 3),
         "mean_batch_batched": mean_batch["batched"], "mean_batch_unbatched": mean_batch["unbatched"],
         "clients": args.clients, "requests": len(texts), "threads": args.threads, "cpus": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),  # other work on the machine: the figures move with it

@@ -18,10 +18,11 @@ package): one tokenizer path. A broken artifact fails before the port is bound: 
 file, so ``/ping`` never answers.
 
 Dynamic batching (``Batcher``): requests that arrive while a run is in progress queue and go
-into the next ``session.run`` together (up to ``max_batch`` texts); while requests keep queueing
-it waits up to ``batch_delay_ms`` more to fill a batch. A lone request runs at once in the event
-loop's thread (no delay, no thread hand-off). ``max_batch`` 1 turns batching off (one run per
-request, one at a time).
+into the next batch together (up to ``max_batch`` texts, run in length buckets so that short
+texts are not padded to a long one's length: usually one ``session.run``, a few for mixed
+lengths); while requests keep queueing it waits up to ``batch_delay_ms`` more to fill a batch.
+A lone request runs at once in the event loop's thread (no delay, no thread hand-off).
+``max_batch`` 1 turns batching off (one run per request, one at a time).
 """
 
 from __future__ import annotations
@@ -238,12 +239,27 @@ class Batcher:
                 self._leader = loop.create_task(self._lead())
 
     def _run(self, texts: list[str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(texts), self.max_batch):
-            chunk = texts[i : i + self.max_batch]
-            self.metrics.observe_batch(len(chunk))
-            out += self.predict(chunk)
-        return out
+        """Predict ``texts`` in length buckets: sorted by length, a new ``session.run`` when a text
+        is over 2x (+16 characters) the bucket's shortest or the bucket holds ``max_batch``. Every
+        text of a run is padded to the run's longest; on a CPU, padding a batch of mixed lengths
+        costs more than batching saves (bench/serving.py measured 0.85x at batch 16 unsorted on the
+        demo texts). Results come back in the order of ``texts``."""
+        out: list[dict[str, Any] | None] = [None] * len(texts)
+        bucket: list[int] = []
+
+        def flush() -> None:
+            self.metrics.observe_batch(len(bucket))
+            for j, pred in zip(bucket, self.predict([texts[j] for j in bucket]), strict=True):
+                out[j] = pred
+            bucket.clear()
+
+        for i in sorted(range(len(texts)), key=lambda k: len(texts[k])):
+            if bucket and (len(bucket) >= self.max_batch or len(texts[i]) > 2 * len(texts[bucket[0]]) + 16):
+                flush()
+            bucket.append(i)
+        if bucket:
+            flush()
+        return [p for p in out if p is not None]
 
 
 def parse_texts(body: bytes, max_texts: int) -> list[str]:

@@ -152,3 +152,16 @@ def test_ping_metrics_and_unknown_routes() -> None:
 def test_parse_texts_accepts_the_inference_handler_shape() -> None:
     assert parse_texts(b'{"inputs": "one"}', 4) == ["one"]
     assert parse_texts('{"texts": ["中文"]}'.encode(), 4) == ["中文"]
+
+
+def test_a_batch_runs_in_length_buckets_and_answers_in_order() -> None:
+    predict = Predict()
+    texts = ["长" * 60, "短", "中" * 20, "好", "长" * 58]
+
+    async def go(app: App) -> tuple[int, bytes]:
+        return await call(app, "POST", "/invocations", json.dumps({"texts": texts}).encode())
+
+    status, body = run(go, predict)
+    assert status == 200
+    assert [p["text"] for p in json.loads(body)["predictions"]] == texts  # the request's order
+    assert predict.batches == [["短", "好"], ["中" * 20], ["长" * 58, "长" * 60]]  # no short text padded to 60
