@@ -130,6 +130,10 @@ class LocalPlatform:
                 self.container.library.collect_garbage()
             except Exception:
                 log.exception("blob garbage collection failed")
+            try:  # issue 14: serving health and metrics samples (deployment.unhealthy when it fails)
+                self.container.release_monitor.watch()
+            except Exception:
+                log.exception("sampling the deployments failed")
 
     def run(self) -> None:
         """Serve until a signal (or ``stop()``); in-flight requests finish first."""

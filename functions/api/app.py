@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from functions.api import errors, openapi
 from functions.api.read_models import RESPONSES
 from functions.api.read_models_pipelines import RESPONSES as PIPELINE_RESPONSES
+from functions.api.read_models_releases import RESPONSES as RELEASE_RESPONSES
 from functions.api.routers import (
     compiles,
     configs,
@@ -30,6 +31,7 @@ from functions.api.routers import (
 from functions.api.routers import limits as limits_router
 from functions.api.routers import pipelines as pipelines_router
 from functions.api.routers import project_home as project_home_router
+from functions.api.routers import releases as releases_router
 
 TITLE, VERSION = "TLM API", "0.1.0"
 DESCRIPTION = "TLM model lifecycle platform. Authorize with a bearer token (`tlm serve` prints where it is)."
@@ -55,6 +57,7 @@ for r in (datasets.router, trainings.router, leaderboard.router):
 app.include_router(limits_router.router)  # issue 11: per-project limits
 app.include_router(pipelines_router.router)  # issue 15: pipelines
 app.include_router(project_home_router.router)  # issue 15: project activity, members, archive
+app.include_router(releases_router.router)  # issue 14: the release center
 errors.install(app)
 
 
@@ -63,7 +66,7 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 
 
-openapi.declare(app, {**RESPONSES, **PIPELINE_RESPONSES})
+openapi.declare(app, {**RESPONSES, **PIPELINE_RESPONSES, **RELEASE_RESPONSES})
 app.enable_swagger(
     path="/swagger", title=TITLE, version=VERSION, description=DESCRIPTION,
     security_schemes=SECURITY_SCHEMES, security=SECURITY, persist_authorization=True,

@@ -46,6 +46,11 @@ STEP_ACCESS: dict[str, dict[str, object]] = {
         "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
         **_INGEST,
     },
+    # the release workflow's steps (issue 14) read and append deployment / metrics events; what the
+    # serving backend needs on AWS (SageMaker endpoints, CloudWatch metrics) is not granted yet
+    **{step: {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}}
+       for step in ("release_launch", "release_health", "release_shift", "release_bake", "release_finish",
+                    "release_rollback")},  # fmt: skip
 }
 # SageMaker downloads channels (list + get) and uploads model.tar.gz / output.tar.gz; jobs the API
 # starts directly (architecture tests, the demo import) use the artifacts bucket's jobs/ prefix.

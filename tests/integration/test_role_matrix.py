@@ -150,13 +150,48 @@ class World:
             self.ok(OWNER, "PUT", f"/projects/{pid}/members/{user}", {"role": role})
         return pid
 
+    # ---------------------------------------------------------------- release center (issue 14)
+    def version(self, model_id: str | None = None) -> str:
+        from tests.integration._release_fixtures import recorded_compile
+
+        model_id = model_id or self.model()
+        compile_id, _ = recorded_compile(self.container, OWNER, self.project_id, model_id)
+        return str(self.container.versions.create(Caller(OWNER), compile_id=compile_id)["version_id"])
+
+    def pending_approval(self) -> Params:
+        version_id = self.version()
+        self.container.versions.request_approval(Caller(OWNER), version_id, "production")
+        return {"version_id": version_id, "stage": "production"}
+
+    def alias(self) -> Params:
+        model_id = self.model()
+        version_id = self.version(model_id)
+        self.container.versions.move_alias(Caller(OWNER), model_id, "staging", version_id)
+        return {"model_id": model_id, "alias": "staging", "version_id": version_id}
+
+    def stopped_deployment(self) -> Params:
+        """A deployment as its first write records it, then stopped: no release run, no process."""
+        from domain.releases import deployment as dep
+
+        version_id = self.version()
+        state = self.container.versions.state(Caller(OWNER), version_id)
+        first = dep.RequestUpdate(update_id=new_id()[:16], run_id=new_id(), kind="start", version_id=version_id,
+                                  params=state.params, strategy={"kind": "all_at_once"}, thresholds={},
+                                  model_uri=state.files["model.tar.gz"]["blob"])  # fmt: skip
+        did = new_id()[:16]
+        create = dep.CreateDeployment(deployment_id=did, project_id=self.project_id, model_id=state.model_id,
+                                      name="matrix", first=first)  # fmt: skip
+        execute(self.container.store, dep.DEPLOYMENTS, did, create, Caller(user_id=OWNER))
+        execute(self.container.store, dep.DEPLOYMENTS, did, dep.Stop(reason="matrix"), Caller(user_id=OWNER))
+        return {"deployment_id": did, "version_id": self.version(state.model_id)}
+
 
 Params = dict[str, str]
 
 
 @dataclass(frozen=True)
 class Row:
-    rule: str  # "any" (any signed-in user) | "editor" | "owner": the lowest role allowed
+    rule: str  # "any" (any signed-in user) | "viewer" | "editor" | "owner": the lowest role allowed
     setup: Callable[[World], Params]  # a fresh fixture object -> the route's path parameters
     body: Callable[[Params], Any] = lambda p: None  # a valid body (refused callers send it)
     expect: int = 200  # the allowed caller's status
@@ -293,6 +328,52 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/projects/import"): Row(
         "any", lambda w: {}, body=lambda p: {"archive_base64": "bm90IGEgdGFy"}, expect=422, expect_field="archive"
     ),
+    # release center (issue 14): deployments are fixtures already stopped, so no serving process starts
+    ("POST", "/models/<model_id>/versions"): Row(
+        "editor", lambda w: {"model_id": w.model()}, body=lambda p: {}, expect=422, expect_field="model_id"
+    ),
+    ("PATCH", "/versions/<version_id>/params"): Row(
+        "editor", lambda w: {"version_id": w.version()}, body=lambda p: {"params": {"threads": 2}}
+    ),
+    ("POST", "/versions/<version_id>/approvals"): Row(
+        "editor", lambda w: {"version_id": w.version()}, body=lambda p: {"stage": "production"}
+    ),
+    ("POST", "/versions/<version_id>/approvals/<stage>/approve"): Row("editor", lambda w: w.pending_approval()),
+    ("POST", "/versions/<version_id>/approvals/<stage>/reject"): Row("editor", lambda w: w.pending_approval()),
+    ("PUT", "/models/<model_id>/aliases/<alias>"): Row(
+        "editor", lambda w: w.alias(), body=lambda p: {"version_id": p["version_id"]}
+    ),
+    ("DELETE", "/models/<model_id>/aliases/<alias>"): Row("editor", lambda w: w.alias()),
+    ("PUT", "/projects/<project_id>/release-policy"): Row(
+        "owner", _project, body=lambda p: {"protected_stages": ["production", "staging"]}
+    ),
+    ("POST", "/deployments"): Row(
+        "editor",
+        lambda w: {"version_id": w.version()},
+        body=lambda p: {"version_id": p["version_id"]},
+        allowed_body=lambda p: {"version_id": p["version_id"], "thresholds": {"max_error_rate": 5.0}},
+        expect=422,
+        expect_field="thresholds.max_error_rate",
+    ),
+    ("POST", "/deployments/<deployment_id>/update"): Row(
+        "editor", lambda w: w.stopped_deployment(), body=lambda p: {"version_id": p["version_id"]},
+        expect=409, expect_field="deployment_id",
+    ),  # fmt: skip
+    ("POST", "/deployments/<deployment_id>/rollback"): Row(
+        "editor", lambda w: w.stopped_deployment(), expect=409, expect_field="deployment_id"
+    ),
+    ("POST", "/deployments/<deployment_id>/stop"): Row("editor", lambda w: w.stopped_deployment()),
+    ("POST", "/deployments/<deployment_id>/shadow"): Row(
+        "editor", lambda w: w.stopped_deployment(), body=lambda p: {"version_id": p["version_id"], "percent": 10},
+        expect=409, expect_field="deployment_id",
+    ),  # fmt: skip
+    ("DELETE", "/deployments/<deployment_id>/shadow"): Row(
+        "editor", lambda w: w.stopped_deployment(), expect=409, expect_field="shadow"
+    ),
+    ("POST", "/deployments/<deployment_id>/predict"): Row(
+        "viewer", lambda w: w.stopped_deployment(), body=lambda p: {"texts": ["好"]},
+        expect=409, expect_field="deployment_id",
+    ),  # fmt: skip
 }
 
 
@@ -349,7 +430,8 @@ def test_role_matrix(world: World, method: str, path: str) -> None:
     params = row.setup(world)
     url = _fill(path, params) + row.query
     body = row.body(params)
-    refused = {"editor": (VIEWER, OUTSIDER), "owner": (EDITOR, VIEWER, OUTSIDER), "any": ()}[row.rule]
+    refused = {"editor": (VIEWER, OUTSIDER), "owner": (EDITOR, VIEWER, OUTSIDER), "any": (),
+               "viewer": (OUTSIDER,)}[row.rule]  # fmt: skip
     before, jobs_before = _log_end(world.container), _jobs(world.container)
 
     # When each role below the rule calls it, Then it is refused, and nothing happened
@@ -361,7 +443,7 @@ def test_role_matrix(world: World, method: str, path: str) -> None:
     assert _jobs(world.container) == jobs_before, "a refused write started a job"
 
     # When the lowest allowed role calls it, Then it gets what the route's rule says
-    allowed = {"editor": EDITOR, "owner": OWNER, "any": OUTSIDER}[row.rule]
+    allowed = {"editor": EDITOR, "owner": OWNER, "any": OUTSIDER, "viewer": VIEWER}[row.rule]
     send = row.allowed_body(params) if row.allowed_body else body
     status, doc = world.call(allowed, method, url, send)
     assert status == row.expect, (allowed, status, doc)

@@ -27,6 +27,8 @@ from tlm.cli.compile import compile_app
 from tlm.cli.compile import package as package_command
 from tlm.cli.configs import configs_app
 from tlm.cli.datasets import datasets_app
+from tlm.cli.deployments import deployments_app
+from tlm.cli.deployments import predict as predict_command
 from tlm.cli.leaderboard import accuracy_cell, print_metrics
 from tlm.cli.leaderboard import install as install_leaderboard
 from tlm.cli.login import admin_app
@@ -36,6 +38,7 @@ from tlm.cli.pipelines import pipelines_app
 from tlm.cli.projects_home import install as install_project_home
 from tlm.cli.runs import runs_app
 from tlm.cli.train import train_app
+from tlm.cli.versions import versions_app
 from tlm.client import ApiError
 
 app = typer.Typer(help="TLM: the language-model lifecycle platform", no_args_is_help=True)
@@ -49,6 +52,9 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(train_app, name="train")
 app.add_typer(compile_app, name="compile")
 app.add_typer(runs_app, name="runs")
+app.add_typer(versions_app, name="versions")  # issue 14: the release center
+app.add_typer(deployments_app, name="deployments")
+app.command("predict")(predict_command)
 app.command("package")(package_command)
 app.command("login")(login_command)
 app.command("logout")(logout_command)

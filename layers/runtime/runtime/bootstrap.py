@@ -321,7 +321,12 @@ class Container:
                 training_root=self.output_root("trainings"),
                 compile_root=self.output_root("artifacts/compiles"),
             )
-            self._services["reactions"] = ReactionRegistry(runs.reactions())
+            from runtime.reactions.releases import ReleaseReactions
+
+            releases = ReleaseReactions(
+                store=self.store, workflows=lambda: self.workflows, serving=lambda: self.serving
+            )
+            self._services["reactions"] = ReactionRegistry([*runs.reactions(), *releases.reactions()])
             if self.settings.backend == "local":  # issue 15: pipeline runs (local engine only so far)
                 from runtime.services.pipeline_runs import start_reaction
 
@@ -399,6 +404,39 @@ class Container:
                 self.store, self.views, self.blobs, lambda: self.users, lambda: self.artifacts, self.catch_up
             )
         return self._services["project_home"]
+
+    @property
+    def versions(self) -> Any:
+        """Model versions, aliases, approvals, release policy (runtime.services.model_versions)."""
+        if "versions" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.model_versions import VersionService
+
+            self._services["versions"] = VersionService(self.store, Access(self.store))
+        return self._services["versions"]
+
+    @property
+    def releases(self) -> Any:
+        """Deployments and predictions (runtime.services.releases)."""
+        if "releases" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.releases import DeploymentService
+
+            self._services["releases"] = DeploymentService(
+                store=self.store, blobs=self.blobs, access=Access(self.store), versions=self.versions,
+                serving=lambda: self.serving, catch_up=self.catch_up,
+            )  # fmt: skip
+        return self._services["releases"]
+
+    @property
+    def release_monitor(self) -> Any:
+        """Serving metrics samples and series per deployment (runtime.services.release_monitor)."""
+        if "release_monitor" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.release_monitor import ReleaseMonitor
+
+            self._services["release_monitor"] = ReleaseMonitor(self.store, Access(self.store), lambda: self.serving)
+        return self._services["release_monitor"]
 
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log, then run the reactions the new

@@ -317,13 +317,20 @@ def train_workflow(
 
 
 WORKFLOWS: dict[str, Callable[..., m.Workflow]] = {"compile": compile_workflow, "train": train_workflow}
-STEP_FUNCTIONS = (
+STEP_FUNCTIONS: tuple[str, ...] = (
     "validate_compile_request",
     "verify_compile",
     "record_compile",
     "prepare_training_data",
     "register_artifacts",
 )
+
+
+from runtime.workflows.release_workflow import STEPS as _RELEASE_STEPS  # noqa: E402
+from runtime.workflows.release_workflow import release_workflow  # noqa: E402
+
+WORKFLOWS["release"] = release_workflow  # issue 14: the release center's update process
+STEP_FUNCTIONS = (*STEP_FUNCTIONS, *_RELEASE_STEPS)
 
 
 def all_workflows(**options: Any) -> dict[str, m.Workflow]:
