@@ -41,6 +41,7 @@ class StudyRequested(DomainEvent):
     warm_start: list[dict[str, Any]] = []  # {"params", "values"} of another study's completed trials
     warm_start_from: str | None = None
     run_id: str
+    job_options: dict[str, Any] = {}  # extra train-job hyperparameters: eval_every, log_every, num_threads
     steps_per_trial: int | None = None  # training.max_steps override for every trial (0/None: the config's)
 
 
@@ -119,3 +120,11 @@ class StudyFinished(DomainEvent):
     best_config_id: str | None = None
     best_config_version: int | None = None
     error: str = ""
+
+
+@event("study.resumed")
+class StudyResumed(DomainEvent):
+    """A failed or cancelled study goes on under a new run (the start-study-run reaction)."""
+
+    run_id: str
+    study_id: str

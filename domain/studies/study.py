@@ -59,6 +59,8 @@ class Study:
     target: float | None = None
     cancel_requested: bool = False
     finished: ev.StudyFinished | None = None
+    run_id: str = ""
+    resumes: int = 0
 
     @property
     def exists(self) -> bool:
@@ -190,6 +192,10 @@ class Cancel(Command):
     reason: str = ""
 
 
+class Resume(Command):
+    pass
+
+
 class Finish(Command):
     reason: str
     best_trial: int | None = None
@@ -208,7 +214,9 @@ def _set_trial(study: Study, number: int, **changes: Any) -> Study:
 def evolve(state: Study, e: DomainEvent) -> Study:
     if isinstance(e, ev.StudyRequested):
         return Study(requested=e, parallelism=e.parallelism, max_trials=e.max_trials, max_wall_s=e.max_wall_s,
-                     target=e.target)  # fmt: skip
+                     target=e.target, run_id=e.run_id)  # fmt: skip
+    if isinstance(e, ev.StudyResumed):
+        return replace(state, finished=None, cancel_requested=False, run_id=e.run_id, resumes=state.resumes + 1)
     if isinstance(e, ev.TrialAsked):
         return replace(state, trials=(*state.trials, Trial(e.number, e.round, dict(e.params), e.source,
                                                                 attrs=dict(e.attrs))))
@@ -301,6 +309,12 @@ def decide(state: Study, cmd: Command) -> Sequence[DomainEvent]:
         if state.finished is not None:
             raise Conflict(f"the study has finished ({state.finished.reason})", field="study_id")
         return [] if state.cancel_requested else [ev.CancelRequested(reason=cmd.reason)]
+    if isinstance(cmd, Resume):
+        if state.finished is None or state.finished.reason not in ("failed", "cancelled"):
+            why = "it is running" if state.finished is None else f"it finished ({state.finished.reason})"
+            raise Conflict(f"only a failed or cancelled study can be resumed; {why}", field="study_id")
+        assert state.requested is not None
+        return [ev.StudyResumed(study_id=state.requested.study_id, run_id=f"{state.requested.study_id}-r{state.resumes + 1}")]
     if isinstance(cmd, Finish):
         if state.finished is not None:
             return []

@@ -317,7 +317,12 @@ class Container:
                 training_root=self.output_root("trainings"),
                 compile_root=self.output_root("artifacts/compiles"),
             )
-            self._services["reactions"] = ReactionRegistry(runs.reactions())
+            registry = ReactionRegistry(runs.reactions())
+            from runtime.reactions.studies import StudyReactions
+
+            for reaction in StudyReactions(store=self.store, workflows=lambda: self.workflows).reactions():
+                registry.register(reaction)
+            self._services["reactions"] = registry
         return self._services["reactions"]  # type: ignore[no-any-return]
 
     @property
@@ -355,6 +360,19 @@ class Container:
 
             self._services["pretraining"] = PretrainService(self)
         return self._services["pretraining"]
+
+    @property
+    def studies(self) -> Any:
+        """Hyperparameter search studies (runtime.services.studies)."""
+        if "studies" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.studies import StudiesService
+
+            self._services["studies"] = StudiesService(
+                store=self.store, access=Access(self.store), training=lambda: self.training,
+                catch_up=self.catch_up, project_runs=lambda: self.project_runs,
+            )  # fmt: skip
+        return self._services["studies"]
 
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log, then run the reactions the new

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 Step = Callable[[Any], Any]
-MODULES = ("compile", "train")
+MODULES = ("compile", "train", "study")
 
 
 def registry(container: Any) -> dict[str, Step]:
