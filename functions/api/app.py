@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from functions.api import errors, openapi
 from functions.api.read_models import RESPONSES
+from functions.api.read_models_studies import STUDY_RESPONSES
 from functions.api.routers import (
     compiles,
     configs,
@@ -27,6 +28,7 @@ from functions.api.routers import (
     uploads,
 )
 from functions.api.routers import limits as limits_router
+from functions.api.routers import studies as studies_router
 
 TITLE, VERSION = "TLM API", "0.1.0"
 DESCRIPTION = "TLM model lifecycle platform. Authorize with a bearer token (`tlm serve` prints where it is)."
@@ -50,6 +52,7 @@ for r in (
 for r in (datasets.router, trainings.router, leaderboard.router):
     app.include_router(r)
 app.include_router(limits_router.router)  # issue 11: per-project limits
+app.include_router(studies_router.router)  # issue 13: hyperparameter search
 errors.install(app)
 
 
@@ -58,7 +61,7 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 
 
-openapi.declare(app, RESPONSES)
+openapi.declare(app, {**RESPONSES, **STUDY_RESPONSES})
 app.enable_swagger(
     path="/swagger", title=TITLE, version=VERSION, description=DESCRIPTION,
     security_schemes=SECURITY_SCHEMES, security=SECURITY, persist_authorization=True,
