@@ -33,6 +33,7 @@ from tlm.cli.login import admin_app
 from tlm.cli.login import login as login_command
 from tlm.cli.login import logout as logout_command
 from tlm.cli.runs import runs_app
+from tlm.cli.search import search_app
 from tlm.cli.train import train_app
 from tlm.client import ApiError
 
@@ -47,6 +48,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(train_app, name="train")
 app.add_typer(compile_app, name="compile")
 app.add_typer(runs_app, name="runs")
+app.add_typer(search_app, name="search")
 app.command("package")(package_command)
 app.command("login")(login_command)
 app.command("logout")(logout_command)
