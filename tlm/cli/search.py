@@ -90,6 +90,7 @@ def start(
     model: Annotated[str | None, typer.Option("--model", help="library model the trials fine-tune")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="training.max_steps of every trial")] = None,
     eval_every: Annotated[int | None, typer.Option(help="validate every N steps (the pruner's evidence)")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads of each trial job")] = None,
     warm_start: Annotated[str | None, typer.Option("--warm-start", help="study id whose trials seed this one")] = None,
     project_id: Annotated[str | None, typer.Option("--project", help="project id (default: the dataset's)")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="show progress until the study ends")] = False,
@@ -105,8 +106,9 @@ def start(
     extra = {"pruner": _pruner(pruner), "max_wall_s": max_time, "target": target, "folds": folds, "model_id": model,
              "steps_per_trial": steps, "warm_start_from": warm_start}  # fmt: skip
     body |= {k: v for k, v in extra.items() if v is not None}
-    if eval_every:
-        body["job_options"] = {"eval_every": eval_every}
+    job_options = {k: v for k, v in {"eval_every": eval_every, "num_threads": threads}.items() if v}
+    if job_options:
+        body["job_options"] = job_options
     try:
         project_id = project_id or c.dataset(dataset)["project_id"]
         s = c.request("POST", f"/projects/{project_id}/studies", json=body)
