@@ -24,7 +24,7 @@ MAX_WALL_S = 7 * 24 * 3600
 MAX_OBJECTIVES = 4
 MAX_CONSTRAINTS = 8
 MAX_FOLDS = 10
-PRUNER_OPTIONS = {
+PRUNER_OPTIONS: dict[str, dict[str, tuple[float, float]]] = {
     "median": {"n_startup_trials": (0, 1000), "n_warmup_steps": (0, 10**7)},
     "percentile": {"percentile": (0.0, 100.0), "n_startup_trials": (0, 1000), "n_warmup_steps": (0, 10**7)},
     "asha": {"min_resource": (1, 10**7), "reduction_factor": (2, 100)},
@@ -58,7 +58,7 @@ def objectives(raw: Any) -> list[dict[str, Any]]:
                 elif item.endswith(":" + d):
                     text, direction = item[: -len(d) - 1], d
         elif isinstance(item, dict):
-            text, direction = item.get("expression"), item.get("direction", "maximize")
+            text, direction = str(item.get("expression") or ""), item.get("direction", "maximize")
         else:
             raise Invalid("an objective is an expression or {expression, direction}", field=where)
         if direction not in DIRECTIONS:
@@ -85,7 +85,7 @@ def pruner(raw: Any) -> dict[str, Any] | None:
     kind = spec["kind"]
     if kind == "none":
         return None
-    allowed = PRUNER_OPTIONS[kind]
+    allowed: dict[str, tuple[float, float]] = PRUNER_OPTIONS[kind]
     out: dict[str, Any] = {"kind": kind}
     for key, value in spec.items():
         if key == "kind":

@@ -82,8 +82,17 @@ class Param:
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b or (isinstance(a, int | float) and isinstance(b, int | float)
-                                                and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
+    return (
+        type(a) is type(b)
+        and a == b
+        or (
+            isinstance(a, int | float)
+            and isinstance(b, int | float)
+            and not isinstance(a, bool)
+            and not isinstance(b, bool)
+            and a == b
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,9 @@ class SearchSpace:
         extra = set(point) - {p.path for p in active}
         if extra:
             path = sorted(extra)[0]
-            raise Invalid(f"{path} does not exist for this point (its condition does not hold)", field=f"{field}.{path}")
+            raise Invalid(
+                f"{path} does not exist for this point (its condition does not hold)", field=f"{field}.{path}"
+            )
         return point
 
     def apply(self, values: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +258,9 @@ def _param(raw_path: Any, spec: Any, family: str, earlier: dict[str, Param]) -> 
     if step is not None:
         step = _number(step, f"{where}.step")
         if step <= 0 or (kind == "int" and not isinstance(step, int)):
-            raise Invalid("step must be a positive " + ("integer" if kind == "int" else "number"), field=f"{where}.step")
+            raise Invalid(
+                "step must be a positive " + ("integer" if kind == "int" else "number"), field=f"{where}.step"
+            )
         if log:
             raise Invalid("step and log cannot be combined", field=f"{where}.step")
     for key, value in (("low", low), ("high", high)):

@@ -129,7 +129,9 @@ class Study:
         if self.target is not None and len(self.directions) == 1:
             best = self.best()
             if best is not None and best.values is not None:
-                hit = best.values[0] >= self.target if self.directions[0] == "maximize" else best.values[0] <= self.target
+                hit = (
+                    best.values[0] >= self.target if self.directions[0] == "maximize" else best.values[0] <= self.target
+                )
                 if hit:
                     return "target"
         return None
@@ -218,8 +220,9 @@ def evolve(state: Study, e: DomainEvent) -> Study:
     if isinstance(e, ev.StudyResumed):
         return replace(state, finished=None, cancel_requested=False, run_id=e.run_id, resumes=state.resumes + 1)
     if isinstance(e, ev.TrialAsked):
-        return replace(state, trials=(*state.trials, Trial(e.number, e.round, dict(e.params), e.source,
-                                                                attrs=dict(e.attrs))))
+        return replace(
+            state, trials=(*state.trials, Trial(e.number, e.round, dict(e.params), e.source, attrs=dict(e.attrs)))
+        )
     if isinstance(e, ev.TrialRunning):
         return _set_trial(state, e.number, state="running", jobs=tuple(e.jobs))
     if isinstance(e, ev.TrialReported):
@@ -287,7 +290,9 @@ def decide(state: Study, cmd: Command) -> Sequence[DomainEvent]:
             return []
         return [ev.TrialReported(number=cmd.number, values=new, log_cursor=cmd.log_cursor, attrs=cmd.attrs)]
     if isinstance(cmd, Prune):
-        return [] if _live_trial(state, cmd.number) is None else [ev.TrialPruned(**cmd.model_dump(exclude={"command_id"}))]
+        return (
+            [] if _live_trial(state, cmd.number) is None else [ev.TrialPruned(**cmd.model_dump(exclude={"command_id"}))]
+        )
     if isinstance(cmd, Complete):
         if _live_trial(state, cmd.number) is None:
             return []
@@ -314,7 +319,11 @@ def decide(state: Study, cmd: Command) -> Sequence[DomainEvent]:
             why = "it is running" if state.finished is None else f"it finished ({state.finished.reason})"
             raise Conflict(f"only a failed or cancelled study can be resumed; {why}", field="study_id")
         assert state.requested is not None
-        return [ev.StudyResumed(study_id=state.requested.study_id, run_id=f"{state.requested.study_id}-r{state.resumes + 1}")]
+        return [
+            ev.StudyResumed(
+                study_id=state.requested.study_id, run_id=f"{state.requested.study_id}-r{state.resumes + 1}"
+            )
+        ]
     if isinstance(cmd, Finish):
         if state.finished is not None:
             return []

@@ -44,10 +44,37 @@ def test_tpe_study_with_pruning_survives_sigkill_and_registers_its_best(platform
     assert bad.returncode != 0 and json.loads(bad.stdout)["field"] == "space.training.learning_rate.low"
 
     # Given a TPE study with the median pruner, 4 trials of 6 steps, 2 at a time
-    s = jcli(platform, "search", "start", "--config", config["config_id"], "--dataset", did, "--space",
-             str(tmp_path / "space.yaml"), "--strategy", "tpe", "--trials", "4", "--parallel", "2",
-             "--objective", "val_accuracy:maximize", "--constraint", "parameters <= 5e6",
-             "--pruner", "median:n_startup_trials=2", "--steps", "6", "--eval-every", "2", "--threads", "1", "--name", "tiny-search")
+    s = jcli(
+        platform,
+        "search",
+        "start",
+        "--config",
+        config["config_id"],
+        "--dataset",
+        did,
+        "--space",
+        str(tmp_path / "space.yaml"),
+        "--strategy",
+        "tpe",
+        "--trials",
+        "4",
+        "--parallel",
+        "2",
+        "--objective",
+        "val_accuracy:maximize",
+        "--constraint",
+        "parameters <= 5e6",
+        "--pruner",
+        "median:n_startup_trials=2",
+        "--steps",
+        "6",
+        "--eval-every",
+        "2",
+        "--threads",
+        "1",
+        "--name",
+        "tiny-search",
+    )
     sid = s["study_id"]
     t0 = time.monotonic()
 

@@ -99,11 +99,18 @@ def test_a_tpe_study_with_pruning_registers_its_best_trial(tmp_path):
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"space": {"training.learning_rat": {"type": "float", "low": 0.1, "high": 0.2}}}, "space.training.learning_rat"),
-        ({"space": {"training.learning_rate": {"type": "float", "low": 0.1, "high": 0.1}}},
-         "space.training.learning_rate.low"),
-        ({"space": {"training.weight_decay": {"type": "float", "low": 0.0, "high": 0.1, "log": True}}},
-         "space.training.weight_decay.low"),
+        (
+            {"space": {"training.learning_rat": {"type": "float", "low": 0.1, "high": 0.2}}},
+            "space.training.learning_rat",
+        ),
+        (
+            {"space": {"training.learning_rate": {"type": "float", "low": 0.1, "high": 0.1}}},
+            "space.training.learning_rate.low",
+        ),
+        (
+            {"space": {"training.weight_decay": {"type": "float", "low": 0.0, "high": 0.1, "log": True}}},
+            "space.training.weight_decay.low",
+        ),
         ({"objectives": ["2 * 3"]}, "objectives[0].expression"),
         ({"objectives": ["val_accuracy.__class__"]}, "objectives[0].expression"),
         ({"constraints": ["latency <= 10"]}, "constraints[0]"),

@@ -41,15 +41,28 @@ def test_grid_enumerates_exactly_the_product_with_conditional_children():
         ({"training.learning_rat": {"type": "float", "low": 0.1, "high": 0.2}}, "space.training.learning_rat"),
         ({"optimizer.lr": {"type": "float", "low": 0.1, "high": 0.2}}, "space.optimizer.lr"),
         ({"training.learning_rate": {"type": "float", "low": 0.2, "high": 0.1}}, "space.training.learning_rate.low"),
-        ({"training.learning_rate": {"type": "float", "low": 0.0, "high": 0.1, "log": True}},
-         "space.training.learning_rate.low"),
+        (
+            {"training.learning_rate": {"type": "float", "low": 0.0, "high": 0.1, "log": True}},
+            "space.training.learning_rate.low",
+        ),
         ({"training.learning_rate": {"type": "float", "low": 0.1, "high": 2.0}}, "space.training.learning_rate.high"),
         ({"training.batch_size": {"type": "float", "low": 1, "high": 8}}, "space.training.batch_size.type"),
-        ({"training.lr_schedule": {"type": "categorical", "choices": ["linear", "exp"]}},
-         "space.training.lr_schedule.choices[1]"),
+        (
+            {"training.lr_schedule": {"type": "categorical", "choices": ["linear", "exp"]}},
+            "space.training.lr_schedule.choices[1]",
+        ),
         ({"training.lr_schedule": {"type": "categorical", "choices": []}}, "space.training.lr_schedule.choices"),
-        ({"training.warmup_ratio": {"type": "float", "low": 0.0, "high": 0.2, "when": {"training.lr_schedule": "x"}}},
-         "space.training.warmup_ratio.when"),
+        (
+            {
+                "training.warmup_ratio": {
+                    "type": "float",
+                    "low": 0.0,
+                    "high": 0.2,
+                    "when": {"training.lr_schedule": "x"},
+                }
+            },
+            "space.training.warmup_ratio.when",
+        ),
         ({"training.epochs": {"type": "int", "low": 1, "high": 3, "step": 0.5}}, "space.training.epochs.step"),
         ({"training.epochs": {"type": "int", "low": 1, "high": 3, "scale": 2}}, "space.training.epochs.scale"),
         ({}, "space"),
@@ -63,7 +76,8 @@ def test_bad_spaces_name_the_path(space, field):
 
 def test_model_paths_are_architecture_paths_of_the_family():
     assert parse_space({"model.d_model": {"type": "int", "low": 8, "high": 64}}, "xlnet").params[0].path == (
-        "architecture.d_model")
+        "architecture.d_model"
+    )
     with pytest.raises(Invalid):
         parse_space({"model.d_model": {"type": "int", "low": 8, "high": 64}}, "bert")
 
@@ -89,9 +103,23 @@ def test_expressions_evaluate_arithmetic_over_metrics(text, metrics, value):
 @pytest.mark.parametrize(
     "text",
     [
-        "val_accuracy.__class__", "__import__('os')", "open(val_loss)", "val_accuracy[0]", "exp(val_loss)",
-        "accuracy", "2 + 3", "val_loss ** 2", "lambda: 1", "val_loss; 1", "min", "val_loss val_loss", "'a'",
-        "log(val_loss, 2)", "", "val_loss +", "(val_loss",
+        "val_accuracy.__class__",
+        "__import__('os')",
+        "open(val_loss)",
+        "val_accuracy[0]",
+        "exp(val_loss)",
+        "accuracy",
+        "2 + 3",
+        "val_loss ** 2",
+        "lambda: 1",
+        "val_loss; 1",
+        "min",
+        "val_loss val_loss",
+        "'a'",
+        "log(val_loss, 2)",
+        "",
+        "val_loss +",
+        "(val_loss",
     ],
 )
 def test_the_parser_refuses_anything_but_arithmetic_over_metric_names(text):

@@ -103,7 +103,9 @@ def test_pruners_decide_from_the_intermediate_values_in_events():
         for e in sd.STUDIES.decide(st, sd.AskTrials(round=1, points=points)):
             st = sd.STUDIES.evolve(st, e)
         for n in range(4):  # four good trials, each watched by the pruner as it ran, then finished
-            st = sd.STUDIES.evolve(st, ev.TrialReported(number=n, values={str(s): 0.8 + 0.01 * s for s in range(1, 10)}))
+            st = sd.STUDIES.evolve(
+                st, ev.TrialReported(number=n, values={str(s): 0.8 + 0.01 * s for s in range(1, 10)})
+            )
             _, attrs = OptunaSampler().prune(st, n)  # ASHA / Hyperband record the rungs it reached
             st = sd.STUDIES.evolve(st, ev.TrialReported(number=n, values={}, attrs=attrs))
             st = sd.STUDIES.evolve(st, ev.TrialCompleted(number=n, values=[0.9]))

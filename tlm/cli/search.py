@@ -79,8 +79,10 @@ def start(
     strategy: Annotated[str, typer.Option(help="grid|random|cv-grid|cv-random|gp|tpe|cmaes|sobol|nsga2")] = "tpe",
     trials: Annotated[int, typer.Option("--trials", help="budget: number of trials")] = 20,
     parallel: Annotated[int, typer.Option("--parallel", help="trials at once (per round)")] = 1,
-    objective: Annotated[list[str] | None, typer.Option(
-        "--objective", help="metric or expression, optionally :maximize/:minimize (repeatable)")] = None,
+    objective: Annotated[
+        list[str] | None,
+        typer.Option("--objective", help="metric or expression, optionally :maximize/:minimize (repeatable)"),
+    ] = None,
     constraint: Annotated[list[str] | None, typer.Option("--constraint", help="e.g. 'parameters <= 5e6'")] = None,
     pruner: Annotated[str | None, typer.Option(help="median|percentile|asha|hyperband[:key=value,...]")] = None,
     max_time: Annotated[int | None, typer.Option("--max-time", help="budget: wall seconds")] = None,
@@ -134,8 +136,10 @@ def show(
 
     def view() -> None:
         console.print(escape(_progress_line(s)))
-        console.print(f"strategy {s['strategy']}, parallelism {s['parallelism']}, objectives "
-                      + ", ".join(f"{o['direction']} {escape(o['expression'])}" for o in s["objectives"]))
+        console.print(
+            f"strategy {s['strategy']}, parallelism {s['parallelism']}, objectives "
+            + ", ".join(f"{o['direction']} {escape(o['expression'])}" for o in s["objectives"])
+        )
         if s.get("best"):
             console.print("best params: " + escape(json.dumps(s["best"]["params"], ensure_ascii=False)))
         if s.get("best_model_id"):
@@ -169,9 +173,10 @@ def trials(
         paths = sorted({p for t in items for p in t["params"]})
         g = Grid("#", "state", *paths, "values", "last", "reason")
         for t in items:
-            g.add_row(str(t["number"]), t["state"], *[str(t["params"].get(p, "")) for p in paths],
-                      ", ".join(f"{v:.4g}" for v in t["values"] or []),
-                      "" if t["last_value"] is None else f"{t['last_value']:.4g}", escape(t["reason"][:60]))  # fmt: skip
+            last = "" if t["last_value"] is None else f"{t['last_value']:.4g}"
+            values = ", ".join(f"{v:.4g}" for v in t["values"] or [])
+            params = [str(t["params"].get(p, "")) for p in paths]
+            g.add_row(str(t["number"]), t["state"], *params, values, last, escape(t["reason"][:60]))
         console.print(g.table())
 
     out_list(items, view)
@@ -185,10 +190,13 @@ def best(study_id: str) -> None:
         b = c.request("GET", f"/studies/{study_id}/best")
     except ApiError as e:
         fail(e)
-    out(b, lambda: console.print(
-        f"trial #{b['number']} values {b['values']} params {escape(json.dumps(b['params'], ensure_ascii=False))}"
-        + (f"\nmodel {b['model_id']} config {b['config_id']} v{b['config_version']}" if b.get("model_id") else "")
-        + (f"\nPareto front: {[t['number'] for t in b['pareto_front']]}" if b.get("pareto_front") else "")))  # fmt: skip
+    params = escape(json.dumps(b["params"], ensure_ascii=False))
+    text = f"trial #{b['number']} values {b['values']} params {params}"
+    if b.get("model_id"):
+        text += f"\nmodel {b['model_id']} config {b['config_id']} v{b['config_version']}"
+    if b.get("pareto_front"):
+        text += f"\nPareto front: {[t['number'] for t in b['pareto_front']]}"
+    out(b, lambda: console.print(text))
 
 
 @search_app.command("plot")

@@ -45,7 +45,8 @@ class StartStudy(Body):
     dataset_id: str = Field(min_length=1, max_length=64)
     model_id: str | None = Field(default=None, min_length=1, max_length=64, description="fine-tune this model")
     space: dict[str, dict[str, Any]] | list[dict[str, Any]] = Field(
-        description="config path -> {type: float|int|categorical, low, high, log, step, choices, when}")
+        description="config path -> {type: float|int|categorical, low, high, log, step, choices, when}"
+    )
     strategy: Strategy = "tpe"
     objectives: list[str | Objective] = Field(default_factory=lambda: ["val_accuracy"], min_length=1, max_length=4)
     constraints: list[str] = Field(default_factory=list, max_length=8, examples=[["parameters <= 5e6"]])

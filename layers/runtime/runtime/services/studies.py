@@ -35,7 +35,12 @@ from runtime.services.commands import Caller, execute
 MAX_ENQUEUED = 100
 MAX_WARM = 500
 MAX_STEPS_PER_TRIAL = 10_000_000
-JOB_OPTIONS = {"eval_every": (1, 10**7), "log_every": (1, 10**6), "num_threads": (1, 64), "checkpoint_every": (0, 10**7)}
+JOB_OPTIONS = {
+    "eval_every": (1, 10**7),
+    "log_every": (1, 10**6),
+    "num_threads": (1, 64),
+    "checkpoint_every": (0, 10**7),
+}
 
 
 def _iso(value: Any) -> Any:
@@ -110,7 +115,9 @@ class StudiesService:
     def _job_options(raw: dict[str, Any]) -> dict[str, Any]:
         for key, value in raw.items():
             if key not in JOB_OPTIONS:
-                raise Invalid(f"unknown job option {key!r}; expected one of {sorted(JOB_OPTIONS)}", field=f"job_options.{key}")
+                raise Invalid(
+                    f"unknown job option {key!r}; expected one of {sorted(JOB_OPTIONS)}", field=f"job_options.{key}"
+                )
             dfn.bounded(value, *JOB_OPTIONS[key], f"job_options.{key}")
         return dict(raw)
 
@@ -263,14 +270,22 @@ class StudiesService:
             "study_id": study_id,
             "directions": st.directions,
             "objective_names": [o["name"] for o in req.objectives],
-            "space": [{k: p[k] for k in ("path", "kind", "low", "high", "log", "choices", "condition")} for p in req.space],
+            "space": [
+                {k: p[k] for k in ("path", "kind", "low", "high", "log", "choices", "condition")} for p in req.space
+            ],
             "trials": [
-                {"number": t.number, "state": t.state, "params": dict(t.params),
-                 "values": list(t.values) if t.values is not None else None,
-                 "constraints": list(t.constraints) if t.constraints is not None else None, "feasible": t.feasible,
-                 "intermediate": {str(k): float(v) for k, v in t.intermediate.items()},
-                 "started_at": times.get(t.number, {}).get("started_at"),
-                 "ended_at": times.get(t.number, {}).get("ended_at"), "job": t.jobs[0] if t.jobs else None}
+                {
+                    "number": t.number,
+                    "state": t.state,
+                    "params": dict(t.params),
+                    "values": list(t.values) if t.values is not None else None,
+                    "constraints": list(t.constraints) if t.constraints is not None else None,
+                    "feasible": t.feasible,
+                    "intermediate": {str(k): float(v) for k, v in t.intermediate.items()},
+                    "started_at": times.get(t.number, {}).get("started_at"),
+                    "ended_at": times.get(t.number, {}).get("ended_at"),
+                    "job": t.jobs[0] if t.jobs else None,
+                }
                 for t in st.trials
             ],  # fmt: skip
         }

@@ -317,7 +317,7 @@ def train_workflow(
 
 
 WORKFLOWS: dict[str, Callable[..., m.Workflow]] = {"compile": compile_workflow, "train": train_workflow}
-STEP_FUNCTIONS = (
+STEP_FUNCTIONS: tuple[str, ...] = (
     "validate_compile_request",
     "verify_compile",
     "record_compile",

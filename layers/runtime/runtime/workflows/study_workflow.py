@@ -36,24 +36,41 @@ def trial_iterator(poll_seconds: int) -> m.Workflow:
         name="study-trial",
         start_at="Launch",
         states=(
-            step("Launch", "study_launch_trial", parameters=item, result_path="$.launch", next="Launched",
-                 catch_to="TrialError"),  # fmt: skip
+            step(
+                "Launch",
+                "study_launch_trial",
+                parameters=item,
+                result_path="$.launch",
+                next="Launched",
+                catch_to="TrialError",
+            ),  # fmt: skip
             m.Choice(
                 name="Launched",
                 choices=(m.ChoiceRule(variable="$.launch.done", op="boolean_equals", value=True, next="Ended"),),
                 default="Watch",
             ),
-            step("Watch", "study_watch_trial", parameters=item, result_path="$.watch", next="Watched",
-                 catch_to="TrialError"),  # fmt: skip
+            step(
+                "Watch",
+                "study_watch_trial",
+                parameters=item,
+                result_path="$.watch",
+                next="Watched",
+                catch_to="TrialError",
+            ),  # fmt: skip
             m.Choice(
                 name="Watched",
                 choices=(m.ChoiceRule(variable="$.watch.done", op="boolean_equals", value=True, next="Ended"),),
                 default="Wait",
             ),
             m.Wait(name="Wait", seconds=max(1, poll_seconds), next="Watch"),
-            step("TrialError", "study_trial_error",
-                 parameters={"study_id": "$.study_id", "number": "$.number", "error": "$.error"},
-                 result_path="$.recorded", next="Ended", catch_to=None),  # fmt: skip
+            step(
+                "TrialError",
+                "study_trial_error",
+                parameters={"study_id": "$.study_id", "number": "$.number", "error": "$.error"},
+                result_path="$.recorded",
+                next="Ended",
+                catch_to=None,
+            ),  # fmt: skip
             m.Succeed(name="Ended"),
         ),
     )
@@ -66,19 +83,37 @@ def study_workflow(*, poll_seconds: int = 60, **_options: Any) -> m.Workflow:
         comment="begin -> ask a round -> Map(trial jobs, watched and pruned) -> ask ... -> register the best",
         start_at="Begin",
         states=(
-            step("Begin", "study_begin", parameters={"study_id": "$.study_id"}, result_path="$.prepared",
-                 next="Ask"),  # fmt: skip
-            step("Ask", "study_ask", parameters={"study_id": "$.study_id", "prepared": "$.prepared"},
-                 result_path="$.asked", next="Stop"),  # fmt: skip
+            step(
+                "Begin", "study_begin", parameters={"study_id": "$.study_id"}, result_path="$.prepared", next="Ask"
+            ),  # fmt: skip
+            step(
+                "Ask",
+                "study_ask",
+                parameters={"study_id": "$.study_id", "prepared": "$.prepared"},
+                result_path="$.asked",
+                next="Stop",
+            ),  # fmt: skip
             m.Choice(
                 name="Stop",
                 choices=(m.ChoiceRule(variable="$.asked.stop", op="boolean_equals", value=True, next="Finish"),),
                 default="Trials",
             ),
-            map_step("Trials", trial_iterator(poll_seconds), items_path="$.asked.trials", result_path=None,
-                     next="Ask", max_concurrency=0),  # fmt: skip
-            step("Finish", "study_finish", parameters={"study_id": "$.study_id", "asked": "$.asked"},
-                 result_path="$.finished", next="Done", timeout_s=900),  # fmt: skip
+            map_step(
+                "Trials",
+                trial_iterator(poll_seconds),
+                items_path="$.asked.trials",
+                result_path=None,
+                next="Ask",
+                max_concurrency=0,
+            ),  # fmt: skip
+            step(
+                "Finish",
+                "study_finish",
+                parameters={"study_id": "$.study_id", "asked": "$.asked"},
+                result_path="$.finished",
+                next="Done",
+                timeout_s=900,
+            ),  # fmt: skip
             m.Succeed(name="Done"),
             *failure_tail("study"),
         ),

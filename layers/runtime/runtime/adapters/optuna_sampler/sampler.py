@@ -148,7 +148,7 @@ class OptunaSampler:
                 opt.add_trial(_frozen(space, t.params, TrialState.RUNNING, intermediate=t.intermediate, attrs=attrs))
                 current_id = opt.trials[-1]._trial_id
             elif t.state in ("complete", "pruned") and t.intermediate:
-                last = t.last_value()
+                last = t.last_value() or 0.0
                 state = TrialState.COMPLETE if t.state == "complete" else TrialState.PRUNED
                 opt.add_trial(_frozen(space, t.params, state, values=[last] if state == TrialState.COMPLETE else None,
                                       intermediate=t.intermediate, attrs=attrs))  # fmt: skip

@@ -39,7 +39,7 @@ from domain.workflows.model import StepError
 from runtime import sampler as sampler_port
 from runtime.adapters.sagemaker.requests import job_metric_definitions
 from runtime.ports import JobSpec
-from runtime.services.commands import Caller, execute, load
+from runtime.services.commands import Caller, execute
 from runtime.workflows.definitions import DEFAULT_SUBSTITUTIONS
 from runtime.workflows.steps import outputs
 from runtime.workflows.steps.train import split_files
@@ -196,8 +196,12 @@ def study_launch_trial(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
         spec = JobSpec(
             name=name,
             program="train",
-            hyperparameters={"config": json.dumps(values), "training_id": f"{study_id}-{number}",
-                             "init_model": str(prepared.get("init_model") or ""), **req.job_options},  # fmt: skip
+            hyperparameters={
+                "config": json.dumps(values),
+                "training_id": f"{study_id}-{number}",
+                "init_model": str(prepared.get("init_model") or ""),
+                **req.job_options,
+            },  # fmt: skip
             channels=channels,
             output_uri=f"{container.output_root('studies')}/{study_id}",
             instance_type=DEFAULT_SUBSTITUTIONS["TrainingInstanceType"],
@@ -228,7 +232,9 @@ def _stop(container: Any, jobs: tuple[str, ...]) -> None:
             container.jobs.stop(job)
 
 
-def study_watch_trial(container: Any, doc: dict[str, Any], *, sampler: Any = sampler_port.optuna_sampler) -> dict[str, Any]:
+def study_watch_trial(
+    container: Any, doc: dict[str, Any], *, sampler: Any = sampler_port.optuna_sampler
+) -> dict[str, Any]:
     study_id, number = str(doc["study_id"]), int(doc["number"])
     st, _ = _study(container, study_id)
     t, req = st.trial(number), st.requested
@@ -300,7 +306,11 @@ def study_trial_error(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
     error = doc.get("error") or {}
     t = st.trial(number)
     _stop(container, t.jobs)
-    _do(container, study_id, sd.Fail(number=number, reason=f"{error.get('Error', 'error')}: {error.get('Cause', '')}"[:2000]))
+    _do(
+        container,
+        study_id,
+        sd.Fail(number=number, reason=f"{error.get('Error', 'error')}: {error.get('Cause', '')}"[:2000]),
+    )
     return {"done": True}
 
 
@@ -322,8 +332,17 @@ def study_finish(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
     caller = _caller(container, study_id)
     config = _best_config(container, caller, req, best)
     model_id = _register(container, caller, st, best)
-    _do(container, study_id, sd.Finish(reason=reason, best_trial=best.number, model_id=model_id,
-                                       best_config_id=config["config_id"], best_config_version=config["version"]))
+    _do(
+        container,
+        study_id,
+        sd.Finish(
+            reason=reason,
+            best_trial=best.number,
+            model_id=model_id,
+            best_config_id=config["config_id"],
+            best_config_version=config["version"],
+        ),
+    )
     return {"reason": reason, "best_trial": best.number, "model_id": model_id}
 
 
@@ -333,8 +352,8 @@ def _best_config(container: Any, caller: Caller, req: Any, best: sd.Trial) -> di
     current = container.configs.get(caller, req.config_id)
     wanted = SearchSpace.from_list(req.space).apply(current["values"], best.params)
     if wanted == current["values"]:
-        return current
-    return container.configs.edit(caller, req.config_id, set=dict(best.params))  # type: ignore[no-any-return]
+        return dict(current)
+    return dict(container.configs.edit(caller, req.config_id, set=dict(best.params)))
 
 
 def _register(container: Any, caller: Caller, st: sd.Study, best: sd.Trial) -> str:
