@@ -328,7 +328,7 @@ def test_state_machines_have_deterministic_names(templates):
     from runtime.adapters.stepfunctions.names import state_machine_name
 
     names = {sm["Properties"].get("StateMachineName") for sm in _state_machines(templates).values()}
-    assert names == {state_machine_name("Tlm", w) for w in ("compile", "train")}
+    assert names == {state_machine_name("Tlm", w) for w in ("compile", "train", "study")}
 
 
 def test_api_function_gets_the_workflow_and_job_settings(templates):

@@ -32,7 +32,8 @@ from runtime.services.compiles import compile_run_input
 from runtime.services.training import training_run_input
 
 SYSTEM = Caller(user_id="system:reactions")
-STARTS = ("compile", "train")  # the workflows these reactions start (infra grants StartExecution on them)
+# the workflows these reactions start (infra grants StartExecution on them); study: runtime.reactions.studies
+STARTS = ("compile", "train", "study")
 RUN_ENDS = frozenset({wev.RunSucceeded.event_type, wev.RunFailed.event_type, wev.RunCancelled.event_type})
 _STATUS = {
     wev.RunSucceeded.event_type: "succeeded",

@@ -62,12 +62,15 @@ class StudyReactions:
             return  # its Finish step recorded the end
         error, cause = _failure(records)
         status = "cancelled" if event.type == wev.RunCancelled.event_type else "failed"
-        self._finish(str(study_id), status, f"{error}: {cause}" if error else cause, event)
+        self._finish(str(study_id), status, f"{error}: {cause}" if error else cause, event,
+                     run_id=str(started.data.get("run_id") or ""))  # fmt: skip
 
-    def _finish(self, study_id: str, reason: str, error: str, event: RecordedEvent) -> None:
+    def _finish(self, study_id: str, reason: str, error: str, event: RecordedEvent, *, run_id: str = "") -> None:
         state, _ = load(self.store, sd.STUDIES, study_id)
         if not state.exists or state.finished is not None:
             return
+        if run_id and run_id != state.run_id:
+            return  # the end of an earlier run (a resumed study runs under a new one)
         best = state.best()
         cmd = sd.Finish(reason=reason, best_trial=best.number if best else None, error=error[:2000])
         with contextlib.suppress(Conflict):

@@ -203,7 +203,7 @@ def study_launch_trial(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
                 **req.job_options,
             },  # fmt: skip
             channels=channels,
-            output_uri=f"{container.output_root('studies')}/{study_id}",
+            output_uri=f"{container.output_root('trainings')}/study-{study_id}",
             instance_type=DEFAULT_SUBSTITUTIONS["TrainingInstanceType"],
             max_runtime_s=6 * 3600,
             metric_definitions=job_metric_definitions(),
