@@ -160,3 +160,23 @@ def test_cancel_stops_running_trials_and_a_cancelled_study_can_be_resumed(tmp_pa
         assert all(len([u for u in later if u["round"] == t["round"]]) == 1 for t in later)
     finally:
         stop_runs(c)
+
+
+@pytest.mark.slow  # ~6 s: 2 trials x 2 fold jobs
+def test_a_cross_validated_study_runs_k_fold_jobs_per_trial_and_reports_mean_and_std(tmp_path):
+    c, pid, did, cid = platform(tmp_path)
+    try:
+        space = {"training.learning_rate": {"type": "float", "low": 1e-3, "high": 3e-3, "step": 1e-3}}
+        doc = c.studies.start(ALICE, pid, name="cv", config_id=cid, dataset_id=did, space=space, strategy="cv-grid",
+                              folds=2, max_trials=10, parallelism=2)  # fmt: skip
+        done = wait_finished(c, doc["study_id"])
+        trials = c.studies.trials(ALICE, doc["study_id"])
+        # the grid has 3 points: the study ends when they are done, before its budget of 10
+        assert done["finished_reason"] == "exhausted" and len(trials) == 3
+        for t in trials:
+            assert t["state"] == "complete" and len(t["jobs"]) == 2 and t["jobs"][1].endswith("-f1")
+            assert t["std"] == [pytest.approx(0.0)] and t["values"][0] > 0
+        folds = sorted((tmp_path / "data").rglob("folds/*/train.jsonl"))
+        assert len(folds) == 2
+    finally:
+        stop_runs(c)
