@@ -353,14 +353,16 @@ def test_api_may_start_list_describe_and_stop_only_tlm_executions(templates):
     assert len(start) == 1 and set(start[0]["Action"]) == {"states:StartExecution", "states:ListExecutions"}
     machines = sorted(_joined(r) for r in start[0]["Resource"])
     assert machines == [
-        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Tlm-{w}" for w in ("compile", "train")
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Tlm-{w}"
+        for w in ("compile", "study", "train")
     ]
     read = _api_statements(templates, "states:DescribeExecution")
     assert len(read) == 1
     assert set(read[0]["Action"]) == {"states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"}
     executions = sorted(_joined(r) for r in read[0]["Resource"])
     assert executions == [
-        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Tlm-{w}:*" for w in ("compile", "train")
+        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Tlm-{w}:*"
+        for w in ("compile", "study", "train")
     ]
     # no states:* anywhere, no "*" resource for any states action
     for _, st in _statements(templates["Api"]):

@@ -91,7 +91,13 @@ def test_a_tpe_study_with_pruning_registers_its_best_trial(tmp_path):
         data = c.studies.study_data(ALICE, doc["study_id"])
         assert data["directions"] == ["maximize"] and len(data["trials"]) == 6
         assert all(isinstance(k, str) for t in data["trials"] for k in t["intermediate"])
-        assert "number,state,training.learning_rate" in c.studies.trials_csv(ALICE, doc["study_id"])
+        assert c.studies.trials_csv(ALICE, doc["study_id"]).count("\n") == 7
+        # And a second study warm-starts from its completed trials (points of its own space only)
+        again = c.studies.start(ALICE, pid, name="again", config_id=cid, dataset_id=did, space=SPACE, max_trials=1,
+                                warm_start_from=doc["study_id"])  # fmt: skip
+        assert again["warm_start_trials"] == sum(t["state"] == "complete" for t in trials) > 0
+        c.studies.cancel(ALICE, again["study_id"])
+        wait_finished(c, again["study_id"])
     finally:
         stop_runs(c)
 

@@ -17,8 +17,6 @@ study goes on under a new run).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -291,19 +289,10 @@ class StudiesService:
         }
 
     def trials_csv(self, caller: Caller, study_id: str) -> str:
-        rows = self.trials(caller, study_id)
-        st = self._state(caller, study_id)
-        assert st.requested is not None
-        paths = [p["path"] for p in st.requested.space]
-        names = [o["name"] for o in st.requested.objectives]
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["number", "state", *paths, *names, "feasible", "last_value", "started_at", "ended_at", "reason"])
-        for r in rows:
-            vals = r["values"] or [None] * len(names)
-            w.writerow([r["number"], r["state"], *[r["params"].get(p, "") for p in paths], *vals, r["feasible"],
-                        r["last_value"], r["started_at"], r["ended_at"], r["reason"]])  # fmt: skip
-        return buf.getvalue()
+        """Every trial as CSV (``runtime.services.study_plots.trials_csv`` over ``study_data``)."""
+        from runtime.services.study_plots import trials_csv
+
+        return trials_csv(self.study_data(caller, study_id))
 
     # ------------------------------------------------------------------ steering
     def change(self, caller: Caller, study_id: str, *, parallelism: int | None = None, max_trials: int | None = None,
