@@ -67,8 +67,8 @@ def test_a_tpe_study_with_pruning_registers_its_best_trial(tmp_path):
         doc = c.studies.start(ALICE, pid, name="search", config_id=cid, dataset_id=did, space=SPACE, strategy="tpe",
                               objectives=["val_accuracy:maximize"], constraints=["parameters <= 5e6"],
                               pruner={"kind": "median", "n_startup_trials": 2}, max_trials=6, parallelism=2,
-                              enqueue=[{"training.learning_rate": 3e-3, "model.num_hidden_layers": 1,
-                                        "training.lr_schedule": "constant"}])  # fmt: skip
+                              enqueue=[{"training.learning_rate": lr, "model.num_hidden_layers": 1,
+                                        "training.lr_schedule": "constant"} for lr in (3e-3, 2e-3, 1e-4)])  # fmt: skip
         assert doc["status"] == "running" and doc["counts"]["asked"] == 0
         # When it runs to its end
         done = wait_finished(c, doc["study_id"])
@@ -77,7 +77,10 @@ def test_a_tpe_study_with_pruning_registers_its_best_trial(tmp_path):
         assert [t["number"] for t in trials] == list(range(6)) and done["finished_reason"] == "budget", trials
         assert {t["round"] for t in trials} == {1, 2, 3}
         assert all(t["state"] in ("complete", "pruned") for t in trials), [(t["state"], t["reason"]) for t in trials]
-        assert trials[0]["source"] == "enqueued" and trials[0]["params"]["training.learning_rate"] == 3e-3
+        assert [t["source"] for t in trials[:3]] == ["enqueued"] * 3 and trials[3]["source"] == "sampler"
+        # the poor third point (lr 1e-4) was pruned against the first two: its job stopped, its last value kept
+        assert trials[2]["state"] == "pruned" and trials[2]["last_value"] < min(trials[0]["values"][0], 0.9)
+        assert c.jobs.describe(trials[2]["jobs"][0]).state == "Stopped"
         for t in trials:
             assert ("training.warmup_ratio" in t["params"]) == (t["params"]["training.lr_schedule"] == "linear")
             assert t["intermediate"], t
