@@ -99,5 +99,7 @@ def test_a_study_is_started_and_read_through_the_api(api):
     data = api("GET", f"/studies/{sid}/data")[1]
     assert data["directions"] == ["maximize"] and data["space"][0]["path"] == "training.learning_rate"
     assert api("GET", f"/studies/{sid}/plots")[0] == 200
+    listed = api("GET", f"/projects/{ids['pid']}/studies")[1]["items"]
+    assert [(i["study_id"], i["status"]) for i in listed] == [(sid, "cancelled")]
     assert api("GET", "/studies/nope")[0] == 404
     assert api("GET", f"/studies/{sid}/best")[0] == 404
