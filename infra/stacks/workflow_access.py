@@ -70,6 +70,7 @@ STUDY_JOBS: dict[str, tuple[str, ...]] = {
     "study_finish": ("sagemaker:DescribeTrainingJob",),
 }
 STUDY_LOGS = ("study_watch_trial",)
+SAMPLER_STEPS = ("study_ask", "study_watch_trial")  # they load optuna: its own layer (infra/packaging.py)
 # SageMaker downloads channels (list + get) and uploads model.tar.gz / output.tar.gz; jobs the API
 # starts directly (architecture tests, the demo import) use the artifacts bucket's jobs/ prefix.
 SAGEMAKER_ACCESS: dict[str, object] = {

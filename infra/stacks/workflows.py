@@ -35,10 +35,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import packaging
-from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
+from infra.constructs.lambda_function import RuntimeLayer, SamplerLayer, TlmFunction
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack, bucket_name
-from infra.stacks.workflow_access import SAGEMAKER_ACCESS, STEP_ACCESS, STUDY_JOBS, STUDY_LOGS
+from infra.stacks.workflow_access import SAGEMAKER_ACCESS, SAMPLER_STEPS, STEP_ACCESS, STUDY_JOBS, STUDY_LOGS
 from runtime.adapters.stepfunctions.names import state_machine_name
 
 GPU_INSTANCE_TYPES = [
@@ -193,6 +193,11 @@ class WorkflowsStack(Stack):
 
         # --- Lambda task handlers: functions.steps.handler with TLM_STEP, one Lambda per Step_<function>
         self.layer = RuntimeLayer(self, "Runtime", assets=assets)
+        self.sampler_layer = (
+            SamplerLayer(self, "Sampler", assets=assets, runtime=self.layer.runtime)
+            if assets.sampler_layer_dir is not None and any(_STEP + s in used for s in SAMPLER_STEPS)
+            else None
+        )
         self._assets = assets
         self.steps: dict[str, TlmFunction] = {
             name[len(_STEP) :]: self._step_function(name[len(_STEP) :])
@@ -254,6 +259,7 @@ class WorkflowsStack(Stack):
             },
             description=f"TLM workflow step {name}",
             timeout=Duration.minutes(5),
+            extra_layers=(self.sampler_layer.layer,) if self.sampler_layer and name in SAMPLER_STEPS else (),
         )
         access = STEP_ACCESS[name]
         fn.function.add_to_role_policy(
