@@ -52,14 +52,20 @@ STEP_ACCESS: dict[str, dict[str, object]] = {
 # they get STUDY_JOBS below; trial outputs go under trainings/ (study_launch_trial), like a training's
 _STUDY_READ = {"events": EVENTS_WRITE, "views": ("dynamodb:Query", "dynamodb:BatchGetItem")}
 STEP_ACCESS |= {
-    "study_begin": {"events": ("dynamodb:Query",), "get": {"blobs": ("sha256/*", _PAYLOADS)},
-                    "put": {"blobs": ("channels/*",)}},  # fmt: skip
+    "study_begin": {
+        "events": ("dynamodb:Query",),
+        "get": {"blobs": ("sha256/*", _PAYLOADS)},
+        "put": {"blobs": ("channels/*",)},
+    },  # fmt: skip
     "study_ask": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
     "study_launch_trial": {**_STUDY_READ, "get": {"blobs": (_PAYLOADS,)}},
     "study_watch_trial": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
     "study_trial_error": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
-    "study_finish": {**_STUDY_READ, "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
-                     **_INGEST},  # fmt: skip
+    "study_finish": {
+        **_STUDY_READ,
+        "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
+        **_INGEST,
+    },  # fmt: skip
 }
 # SageMaker actions of the study steps (training jobs of this account; PassRole of the SageMaker role
 # to start one; the job's CloudWatch log stream for the metric lines)
