@@ -50,6 +50,10 @@ FUNCTION_GROUPS = ("api", "projector", "triggers", "steps", "events")
 FORBIDDEN = ("torch", "transformers", "sagemaker", "onnx")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache")
 _SOURCES = (("domain", REPO / "domain"), ("runtime", REPO / "layers" / "runtime" / "runtime"))
+# optuna's own layer (DESIGN: never in the core layer), for the search workflow's ask and watch steps
+# (runtime.adapters.optuna_sampler, imported lazily). Without scipy (the sobol strategy) and torch
+# (gp): those strategies run on the local backend only. Packages the core layer has are left out.
+SAMPLER_REQUIREMENTS = ["optuna==5.0.0", "cmaes==0.13.1"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class LambdaAssets:
     python_version: str
     platform: str
     layer_bytes: int
+    sampler_layer_dir: Path | None = None
 
     @property
     def layer_mb(self) -> float:
@@ -210,7 +215,7 @@ def build(out: Path = DEFAULT_OUT, *, force: bool = False) -> LambdaAssets:
     out = Path(out)
     reqs = core_requirements()
     deps_key = _deps_key(reqs)
-    key = _sources_key(deps_key)
+    key = _sources_key(deps_key + _deps_key(SAMPLER_REQUIREMENTS))
     manifest_path = out / "manifest.json"
     if not force and manifest_path.exists():
         m = json.loads(manifest_path.read_text())
@@ -233,6 +238,7 @@ def build(out: Path = DEFAULT_OUT, *, force: bool = False) -> LambdaAssets:
     for name, src in _SOURCES:
         shutil.copytree(src, python_dir / name, ignore=_IGNORE)
     function_dirs = _copy_functions(out)
+    sampler_bytes = _build_sampler(out, python_dir)
 
     layer_bytes = tree_bytes(out / "layer")
     manifest = {
@@ -244,9 +250,40 @@ def build(out: Path = DEFAULT_OUT, *, force: bool = False) -> LambdaAssets:
         "layer_mb": round(layer_bytes / 1024 / 1024, 1),
         "function_bytes": {g: tree_bytes(d) for g, d in function_dirs.items()},
         "limit_bytes": LAYER_LIMIT_BYTES,
+        "sampler_requirements": SAMPLER_REQUIREMENTS,
+        "sampler_bytes": sampler_bytes,
     }
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return _assets(out, manifest)
+
+
+def _top_name(entry: str) -> str:
+    """``PyYAML-6.0.4.dist-info`` -> ``pyyaml``; ``yaml`` -> ``yaml``; ``six.py`` -> ``six``."""
+    base = entry.split("-")[0] if entry.endswith((".dist-info", ".data")) else entry.removesuffix(".py")
+    return base.lower().replace("-", "_")
+
+
+def _build_sampler(out: Path, core_python: Path) -> int:
+    """``out/sampler/python``: SAMPLER_REQUIREMENTS minus what the core layer has (layers merge into
+    one /opt/python; a second copy of a package would overwrite the core layer's)."""
+    deps_dir = out / "deps" / f"sampler-{_deps_key(SAMPLER_REQUIREMENTS)}"
+    meta = deps_dir.with_suffix(".json")
+    if not meta.exists():
+        shutil.rmtree(deps_dir, ignore_errors=True)
+        py, plat = _install_deps(SAMPLER_REQUIREMENTS, deps_dir, out / "wheelhouse")
+        meta.write_text(json.dumps({"python": py, "platform": plat, "requirements": SAMPLER_REQUIREMENTS}))
+    shutil.rmtree(out / "sampler", ignore_errors=True)
+    dest = out / "sampler" / "python"
+    dest.mkdir(parents=True)
+    core = {_top_name(p.name) for p in core_python.iterdir()}
+    for entry in sorted(deps_dir.iterdir()):
+        if entry.name == "bin" or _top_name(entry.name) in core:
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, dest / entry.name, ignore=_IGNORE, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(entry), str(dest / entry.name))
+    return tree_bytes(out / "sampler")
 
 
 def _link_or_copy(src: str, dst: str) -> str:
@@ -265,6 +302,7 @@ def _assets(out: Path, m: dict) -> LambdaAssets:
         python_version=m["python"],
         platform=m["platform"],
         layer_bytes=m["layer_bytes"],
+        sampler_layer_dir=out / "sampler" if m.get("sampler_bytes") else None,
     )
 
 

@@ -15,6 +15,7 @@ from functions.api import errors, openapi
 from functions.api.read_models import RESPONSES
 from functions.api.read_models_pipelines import RESPONSES as PIPELINE_RESPONSES
 from functions.api.read_models_releases import RESPONSES as RELEASE_RESPONSES
+from functions.api.read_models_studies import STUDY_RESPONSES
 from functions.api.routers import (
     compiles,
     configs,
@@ -32,6 +33,7 @@ from functions.api.routers import limits as limits_router
 from functions.api.routers import pipelines as pipelines_router
 from functions.api.routers import project_home as project_home_router
 from functions.api.routers import releases as releases_router
+from functions.api.routers import studies as studies_router
 
 TITLE, VERSION = "TLM API", "0.1.0"
 DESCRIPTION = "TLM model lifecycle platform. Authorize with a bearer token (`tlm serve` prints where it is)."
@@ -58,6 +60,7 @@ app.include_router(limits_router.router)  # issue 11: per-project limits
 app.include_router(pipelines_router.router)  # issue 15: pipelines
 app.include_router(project_home_router.router)  # issue 15: project activity, members, archive
 app.include_router(releases_router.router)  # issue 14: the release center
+app.include_router(studies_router.router)  # issue 13: hyperparameter search
 errors.install(app)
 
 
@@ -66,7 +69,7 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 
 
-openapi.declare(app, {**RESPONSES, **PIPELINE_RESPONSES, **RELEASE_RESPONSES})
+openapi.declare(app, {**RESPONSES, **PIPELINE_RESPONSES, **RELEASE_RESPONSES, **STUDY_RESPONSES})
 app.enable_swagger(
     path="/swagger", title=TITLE, version=VERSION, description=DESCRIPTION,
     security_schemes=SECURITY_SCHEMES, security=SECURITY, persist_authorization=True,

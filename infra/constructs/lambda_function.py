@@ -35,6 +35,22 @@ class RuntimeLayer(Construct):
         )
 
 
+class SamplerLayer(Construct):
+    """optuna (+ cmaes) for the search workflow's ask and watch steps, never in the core layer."""
+
+    def __init__(self, scope: Construct, id: str, *, assets: LambdaAssets, runtime: lambda_.Runtime) -> None:
+        super().__init__(scope, id)
+        assert assets.sampler_layer_dir is not None
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            code=lambda_.Code.from_asset(str(assets.sampler_layer_dir)),
+            compatible_runtimes=[runtime],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="TLM study sampler: optuna, cmaes (runtime.adapters.optuna_sampler)",
+        )
+
+
 class TlmFunction(Construct):
     def __init__(
         self,
@@ -49,6 +65,7 @@ class TlmFunction(Construct):
         description: str,
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 1024,
+        extra_layers: tuple[lambda_.ILayerVersion, ...] = (),
     ) -> None:
         super().__init__(scope, id)
         self.log_group = logs.LogGroup(
@@ -65,7 +82,7 @@ class TlmFunction(Construct):
             architecture=lambda_.Architecture.X86_64,
             code=lambda_.Code.from_asset(str(assets.function_dirs[group])),
             handler=handler,
-            layers=[layer.layer],
+            layers=[layer.layer, *extra_layers],
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,

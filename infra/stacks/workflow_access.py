@@ -52,6 +52,36 @@ STEP_ACCESS: dict[str, dict[str, object]] = {
        for step in ("release_launch", "release_health", "release_shift", "release_bake", "release_finish",
                     "release_rollback")},  # fmt: skip
 }
+# the search workflow's steps (runtime.workflows.steps.study): they start, watch and stop the trials'
+# SageMaker jobs themselves (the pruner needs the job's metric lines), so besides their data access
+# they get STUDY_JOBS below; trial outputs go under trainings/ (study_launch_trial), like a training's
+_STUDY_READ = {"events": EVENTS_WRITE, "views": ("dynamodb:Query", "dynamodb:BatchGetItem")}
+STEP_ACCESS |= {
+    "study_begin": {
+        "events": ("dynamodb:Query",),
+        "get": {"blobs": ("sha256/*", _PAYLOADS)},
+        "put": {"blobs": ("channels/*",)},
+    },  # fmt: skip
+    "study_ask": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
+    "study_launch_trial": {**_STUDY_READ, "get": {"blobs": (_PAYLOADS,)}},
+    "study_watch_trial": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
+    "study_trial_error": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
+    "study_finish": {
+        **_STUDY_READ,
+        "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
+        **_INGEST,
+    },  # fmt: skip
+}
+# SageMaker actions of the study steps (training jobs of this account; PassRole of the SageMaker role
+# to start one; the job's CloudWatch log stream for the metric lines)
+STUDY_JOBS: dict[str, tuple[str, ...]] = {
+    "study_launch_trial": ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"),
+    "study_watch_trial": ("sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"),
+    "study_trial_error": ("sagemaker:StopTrainingJob",),
+    "study_finish": ("sagemaker:DescribeTrainingJob",),
+}
+STUDY_LOGS = ("study_watch_trial",)
+SAMPLER_STEPS = ("study_ask", "study_watch_trial")  # they load optuna: its own layer (infra/packaging.py)
 # SageMaker downloads channels (list + get) and uploads model.tar.gz / output.tar.gz; jobs the API
 # starts directly (architecture tests, the demo import) use the artifacts bucket's jobs/ prefix.
 SAGEMAKER_ACCESS: dict[str, object] = {

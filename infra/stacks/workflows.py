@@ -35,10 +35,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import packaging
-from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
+from infra.constructs.lambda_function import RuntimeLayer, SamplerLayer, TlmFunction
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack, bucket_name
-from infra.stacks.workflow_access import SAGEMAKER_ACCESS, STEP_ACCESS
+from infra.stacks.workflow_access import SAGEMAKER_ACCESS, SAMPLER_STEPS, STEP_ACCESS, STUDY_JOBS, STUDY_LOGS
 from runtime.adapters.stepfunctions.names import state_machine_name
 
 GPU_INSTANCE_TYPES = [
@@ -115,6 +115,7 @@ class WorkflowsStack(Stack):
         image_uri = Token.as_string(
             Fn.condition_if(prebuilt.logical_id, self.prebuilt_image.value_as_string, self.jobs_image.image_uri)
         )
+        self._image_uri = image_uri  # the study steps start trial jobs with it
         # <account>.dkr.ecr.<region>.<suffix>/<repository>:<tag> -> the repository's ARN
         prebuilt_repo = Fn.select(0, Fn.split(":", Fn.select(1, Fn.split("/", self.prebuilt_image.value_as_string))))
         repo_arn = Token.as_string(
@@ -192,6 +193,11 @@ class WorkflowsStack(Stack):
 
         # --- Lambda task handlers: functions.steps.handler with TLM_STEP, one Lambda per Step_<function>
         self.layer = RuntimeLayer(self, "Runtime", assets=assets)
+        self.sampler_layer = (
+            SamplerLayer(self, "Sampler", assets=assets, runtime=self.layer.runtime)
+            if assets.sampler_layer_dir is not None and any(_STEP + s in used for s in SAMPLER_STEPS)
+            else None
+        )
         self._assets = assets
         self.steps: dict[str, TlmFunction] = {
             name[len(_STEP) :]: self._step_function(name[len(_STEP) :])
@@ -253,6 +259,7 @@ class WorkflowsStack(Stack):
             },
             description=f"TLM workflow step {name}",
             timeout=Duration.minutes(5),
+            extra_layers=(self.sampler_layer.layer,) if self.sampler_layer and name in SAMPLER_STEPS else (),
         )
         access = STEP_ACCESS[name]
         fn.function.add_to_role_policy(
@@ -263,7 +270,50 @@ class WorkflowsStack(Stack):
                 iam.PolicyStatement(actions=list(access["views"]), resources=[self._storage.views_table.table_arn])
             )
         self._grant_objects(fn.role, access)
+        if name in STUDY_JOBS:
+            self._study_jobs(fn, name)
         return fn
+
+    def _study_jobs(self, fn: TlmFunction, name: str) -> None:
+        """The search workflow's steps run the trials' SageMaker jobs themselves (issue 13)."""
+        fn.function.add_environment("TLM_JOB_IMAGE_URI", self._image_uri)
+        fn.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(STUDY_JOBS[name]),
+                resources=[self.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
+            )
+        )
+        if "sagemaker:CreateTrainingJob" in STUDY_JOBS[name]:
+            fn.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.sagemaker_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                )
+            )
+        if name in STUDY_LOGS:
+            fn.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["logs:GetLogEvents", "logs:DescribeLogStreams"],
+                    resources=[self.format_arn(service="logs", resource="log-group",
+                                               resource_name="/aws/sagemaker/TrainingJobs:*",
+                                               arn_format=ArnFormat.COLON_RESOURCE_NAME)],
+                )
+            )  # fmt: skip
+        Validations.of(fn.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+                "training-job/*]",
+                reason="Trial job names are made per study and trial at run time; the actions are limited to "
+                "this account's training jobs.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                "log-group:/aws/sagemaker/TrainingJobs:*]",
+                reason="A trial's log stream is named after its job; read access is limited to the training jobs' "
+                "log group.",
+            ),
+        )
 
     def _grant_objects(self, role: iam.IRole, access: Mapping[str, object]) -> None:
         """S3 statements for ``access`` ({"get"|"put"|"delete"|"parts"|"abort"|"list": {bucket kind:

@@ -192,7 +192,8 @@ def test_functions_use_the_layer_tracing_and_tlm_settings(templates):
             env = p["Environment"]["Variables"]
             assert env["TLM_BACKEND"] == "aws" and "TLM_EVENTS_TABLE" in env and "TLM_BLOBS_BUCKET" in env
             assert env["POWERTOOLS_SERVICE_NAME"].startswith("tlm-") and env["POWERTOOLS_METRICS_NAMESPACE"]
-            assert len(p["Layers"]) == 1, fid
+            sampler = env.get("TLM_STEP") in ("study_ask", "study_watch_trial")  # + optuna's own layer
+            assert len(p["Layers"]) == (2 if sampler else 1), fid
 
 
 def test_api_has_cognito_authorizer_throttling_access_logs_and_tracing(templates):
@@ -328,7 +329,7 @@ def test_state_machines_have_deterministic_names(templates):
     from runtime.adapters.stepfunctions.names import state_machine_name
 
     names = {sm["Properties"].get("StateMachineName") for sm in _state_machines(templates).values()}
-    assert names == {state_machine_name("Tlm", w) for w in ("compile", "train", "release")}
+    assert names == {state_machine_name("Tlm", w) for w in ("compile", "train", "release", "study")}
 
 
 def test_api_function_gets_the_workflow_and_job_settings(templates):
@@ -354,7 +355,7 @@ def test_api_may_start_list_describe_and_stop_only_tlm_executions(templates):
     machines = sorted(_joined(r) for r in start[0]["Resource"])
     assert machines == [
         f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:Tlm-{w}"
-        for w in ("compile", "release", "train")
+        for w in ("compile", "release", "study", "train")
     ]
     read = _api_statements(templates, "states:DescribeExecution")
     assert len(read) == 1
@@ -362,7 +363,7 @@ def test_api_may_start_list_describe_and_stop_only_tlm_executions(templates):
     executions = sorted(_joined(r) for r in read[0]["Resource"])
     assert executions == [
         f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Tlm-{w}:*"
-        for w in ("compile", "release", "train")
+        for w in ("compile", "release", "study", "train")
     ]
     # no states:* anywhere, no "*" resource for any states action
     for _, st in _statements(templates["Api"]):

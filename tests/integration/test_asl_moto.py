@@ -113,8 +113,9 @@ def test_every_rendering_is_accepted(aws: dict[str, Any], name: str, sync_jobs: 
     ]
     assert aws["sfn"].describe_state_machine(stateMachineArn=arn)["status"] == "ACTIVE"
     resources = json.dumps(body)
-    has_jobs = "createTrainingJob" in json.dumps(asl.render(d.WORKFLOWS[name]()))  # the release workflow has none
-    assert ("createTrainingJob.sync" in resources) is (sync_jobs and has_jobs)
+    # the release workflow has no jobs; the study starts its jobs from Lambda steps
+    if "sagemaker:createTrainingJob" in resources:
+        assert ("createTrainingJob.sync" in resources) is sync_jobs
 
 
 def test_compile_happy_path_polls_the_job(aws: dict[str, Any]) -> None:

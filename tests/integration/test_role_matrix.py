@@ -185,6 +185,21 @@ class World:
         execute(self.container.store, dep.DEPLOYMENTS, did, dep.Stop(reason="matrix"), Caller(user_id=OWNER))
         return {"deployment_id": did, "version_id": self.version(state.model_id)}
 
+    def study(self) -> str:
+        """A requested study whose run is recorded (no thread drives it, no job starts)."""
+        from domain.studies.events import StudyRequested
+        from domain.studies.study import STUDIES, RequestStudy
+
+        study_id = new_id()[:16]
+        req = StudyRequested(study_id=study_id, project_id=self.project_id, name="s", strategy="random",
+                             space=[{"path": "training.epochs", "kind": "int", "low": 1, "high": 2}],
+                             objectives=[{"expression": "val_accuracy", "direction": "maximize", "name": "acc"}],
+                             max_trials=2, config_id="c", config_version=1, family="bert", base_values={},
+                             dataset_id="d", run_id=study_id)  # fmt: skip
+        execute(self.container.store, STUDIES, study_id, RequestStudy(requested=req), Caller(user_id=OWNER))
+        self.run("study", study_id)
+        return study_id
+
 
 Params = dict[str, str]
 
@@ -374,6 +389,22 @@ MATRIX: dict[tuple[str, str], Row] = {
         "viewer", lambda w: w.stopped_deployment(), body=lambda p: {"texts": ["好"]},
         expect=409, expect_field="deployment_id",
     ),  # fmt: skip
+    ("POST", "/projects/<project_id>/studies"): Row(
+        "editor",
+        _project,
+        body=lambda p: {"name": "s", "config_id": "c", "dataset_id": "d", "space": {"training.epochs": {
+            "type": "int", "low": 1, "high": 2}}},
+        allowed_body=lambda p: {"name": " ", "config_id": "c", "dataset_id": "d", "space": {}},
+        expect=422,
+        expect_field="name",
+    ),
+    ("POST", "/studies/<study_id>/settings"): Row(
+        "editor", lambda w: {"study_id": w.study()}, body=lambda p: {"parallelism": 2}
+    ),
+    ("POST", "/studies/<study_id>/cancel"): Row("editor", lambda w: {"study_id": w.study()}),
+    ("POST", "/studies/<study_id>/resume"): Row(
+        "editor", lambda w: {"study_id": w.study()}, expect=409, expect_field="study_id"
+    ),
 }
 
 

@@ -37,6 +37,7 @@ from tlm.cli.login import logout as logout_command
 from tlm.cli.pipelines import pipelines_app
 from tlm.cli.projects_home import install as install_project_home
 from tlm.cli.runs import runs_app
+from tlm.cli.search import search_app
 from tlm.cli.train import train_app
 from tlm.cli.versions import versions_app
 from tlm.client import ApiError
@@ -55,6 +56,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(versions_app, name="versions")  # issue 14: the release center
 app.add_typer(deployments_app, name="deployments")
 app.command("predict")(predict_command)
+app.add_typer(search_app, name="search")
 app.command("package")(package_command)
 app.command("login")(login_command)
 app.command("logout")(logout_command)

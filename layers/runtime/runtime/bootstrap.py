@@ -331,6 +331,10 @@ class Container:
                 from runtime.services.pipeline_runs import start_reaction
 
                 self._services["reactions"].register(start_reaction(self.store, lambda: self.workflows))
+            from runtime.reactions.studies import StudyReactions
+
+            for reaction in StudyReactions(store=self.store, workflows=lambda: self.workflows).reactions():
+                self._services["reactions"].register(reaction)
         return self._services["reactions"]  # type: ignore[no-any-return]
 
     @property
@@ -437,6 +441,19 @@ class Container:
 
             self._services["release_monitor"] = ReleaseMonitor(self.store, Access(self.store), lambda: self.serving)
         return self._services["release_monitor"]
+
+    @property
+    def studies(self) -> Any:
+        """Hyperparameter search studies (runtime.services.studies)."""
+        if "studies" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.studies import StudiesService
+
+            self._services["studies"] = StudiesService(
+                store=self.store, access=Access(self.store), training=lambda: self.training,
+                catch_up=self.catch_up, project_runs=lambda: self.project_runs,
+            )  # fmt: skip
+        return self._services["studies"]
 
     def catch_up(self) -> None:
         """Local read-your-writes: bring the views up to the log, then run the reactions the new

@@ -33,8 +33,8 @@ from runtime.services.training import training_run_input
 
 SYSTEM = Caller(user_id="system:reactions")
 # the workflows the reactions start (infra grants StartExecution on them); "release" is
-# runtime.reactions.releases' start-release-run
-STARTS = ("compile", "train", "release")
+# runtime.reactions.releases' start-release-run, "study" runtime.reactions.studies'
+STARTS = ("compile", "train", "release", "study")
 RUN_ENDS = frozenset({wev.RunSucceeded.event_type, wev.RunFailed.event_type, wev.RunCancelled.event_type})
 _STATUS = {
     wev.RunSucceeded.event_type: "succeeded",

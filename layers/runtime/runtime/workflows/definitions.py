@@ -336,3 +336,15 @@ STEP_FUNCTIONS = (*STEP_FUNCTIONS, *_RELEASE_STEPS)
 def all_workflows(**options: Any) -> dict[str, m.Workflow]:
     """Every shipped workflow, built with the same options (as infra renders them)."""
     return {name: build(**options) for name, build in WORKFLOWS.items()}
+
+
+def _add_study() -> None:
+    """The search workflow (``runtime.workflows.study_workflow``) and its step functions."""
+    from runtime.workflows import study_workflow
+
+    WORKFLOWS["study"] = study_workflow.study_workflow
+    global STEP_FUNCTIONS
+    STEP_FUNCTIONS = (*STEP_FUNCTIONS, *study_workflow.STEP_FUNCTIONS)
+
+
+_add_study()

@@ -1,0 +1,77 @@
+"""Hyperparameter search: samplers against random search, and ASHA pruning on training jobs.
+
+    .venv/bin/python bench/hpo.py [--quick] [--threads 2] [--only samplers,pruning]
+
+1. ``bench/hpo_samplers.py``: median trials to reach a target for optuna's TPE (multivariate),
+   GP (GPSampler) and CMA-ES against RandomSampler, over >= 5 seeds, on BBOB functions
+   (``cocoex``) and a 3-fold cross-validated SVM on scikit-learn's digits. Target: the median of
+   random search's best after half the budget, from separate calibration seeds; censored runs
+   count as the budget and are reported.
+2. ``bench/hpo_pruning.py``: the same trials of real ``jobs.train`` jobs (bert-tiny, a demo-data
+   prefix) without pruning and with optuna's SuccessiveHalvingPruner stopping jobs by SIGTERM;
+   epochs (and job seconds) used, and best validation accuracy of each arm.
+
+``--quick``: BBOB f1/f8/f15 in 2-D + the SVM, budget 40, 5 seeds; 9 trials x 9 epochs on 320
+training texts (200 validation). Full: f1/f8/f10/f15/f21 in 2-D and 5-D + the SVM, budget 80,
+7 seeds; 27 trials x 9 epochs on 1,000 texts (400 validation).
+
+Last line: JSON with ``tpe_trials_vs_random``, ``gp_trials_vs_random``, ``cmaes_trials_vs_random``
+(geometric means over problems of median(sampler) / median(random); lower is better),
+``pruning_compute_saving`` (epochs without pruning / with ASHA), ``pruning_best_acc_delta``
+(points of validation accuracy, ASHA minus no pruning) and the details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per training job")
+    ap.add_argument("--only", default="samplers,pruning")
+    args = ap.parse_args()
+    parts = set(args.only.split(","))
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"bench": "hpo", "quick": args.quick}
+    samplers: dict[str, Any] = {}
+    pruning: dict[str, Any] = {}
+    if "samplers" in parts:
+        import hpo_samplers
+
+        samplers = hpo_samplers.run_all(quick=args.quick, log=log)
+        log(f"samplers: {json.dumps(samplers['ratios'])} ({time.perf_counter() - t0:.0f} s)")
+    if "pruning" in parts:
+        import hpo_pruning
+
+        with tempfile.TemporaryDirectory(prefix="tlm-hpo-") as tmp:
+            pruning = hpo_pruning.run_all(Path(tmp), quick=args.quick, threads=args.threads, log=log)
+        log(f"pruning: saving {pruning['compute_saving_epochs']}x epochs, best acc delta "
+            f"{pruning['best_acc_delta_points']} points")
+    ratios = samplers.get("ratios", {})
+    out |= {
+        "tpe_trials_vs_random": ratios.get("tpe"), "gp_trials_vs_random": ratios.get("gp"),
+        "cmaes_trials_vs_random": ratios.get("cmaes"),
+        "pruning_compute_saving": pruning.get("compute_saving_epochs"),
+        "pruning_best_acc_delta": pruning.get("best_acc_delta_points"),
+        "minutes": round((time.perf_counter() - t0) / 60, 1), "samplers": samplers, "pruning": pruning,
+    }
+    print(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

