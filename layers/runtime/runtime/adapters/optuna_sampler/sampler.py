@@ -86,12 +86,20 @@ def _attrs(t: Trial) -> dict[str, Any]:
     return out
 
 
+def _name(study_id: str) -> str:
+    """A fixed optuna study name: HyperbandPruner assigns trials to brackets by a hash of the study's
+    name and the trial number, so a generated (random) name would move trials between brackets at
+    every rebuild."""
+    return f"tlm-study-{study_id}"
+
+
 def rebuild(study: Study, sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
     """The optuna study the events describe (in memory)."""
     req = study.requested
     assert req is not None
     space = SearchSpace.from_list(req.space)
-    opt = optuna.create_study(directions=[o["direction"] for o in req.objectives], sampler=sampler)
+    opt = optuna.create_study(study_name=_name(req.study_id), directions=[o["direction"] for o in req.objectives],
+                              sampler=sampler)  # fmt: skip
     for w in req.warm_start:
         opt.add_trial(_frozen(space, w["params"], TrialState.COMPLETE, values=list(w["values"])))
     for t in study.trials:
@@ -140,7 +148,8 @@ class OptunaSampler:
         req = study.requested
         assert req is not None and req.pruner is not None and req.intermediate is not None
         space = SearchSpace.from_list(req.space)
-        opt = optuna.create_study(direction=req.intermediate["direction"], pruner=pruner(req.pruner))
+        opt = optuna.create_study(study_name=_name(req.study_id), direction=req.intermediate["direction"],
+                                  pruner=pruner(req.pruner))  # fmt: skip
         current_id = None
         for t in study.trials:
             attrs = {k: v for k, v in t.attrs.items() if k.startswith(_PRUNER_ATTRS)}
