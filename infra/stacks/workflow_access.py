@@ -46,9 +46,18 @@ STEP_ACCESS: dict[str, dict[str, object]] = {
         "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
         **_INGEST,
     },
+    # the demo-import workflow: the import job's output (the job runner's jobs/output/ prefix in the
+    # artifacts bucket) becomes a dataset; the project's models view says whether it already did
+    "ingest_demo_dataset": {
+        "events": EVENTS_WRITE,
+        "views": ("dynamodb:Query", "dynamodb:BatchGetItem"),
+        "get": {"blobs": ("sha256/*", _PAYLOADS, *_INGEST_GET), "artifacts": ("jobs/output/*",)},
+        **_INGEST,
+    },
 }
 # SageMaker downloads channels (list + get) and uploads model.tar.gz / output.tar.gz; jobs the API
-# starts directly (architecture tests, the demo import) use the artifacts bucket's jobs/ prefix.
+# asked for through the API (architecture tests, the demo import: one-job workflows) write under the
+# artifacts bucket's jobs/ prefix.
 SAGEMAKER_ACCESS: dict[str, object] = {
     "get": {"blobs": ("channels/*", *_OUTPUTS), "artifacts": ("jobs/checkpoints/*",)},
     "put": {"blobs": _OUTPUTS, "artifacts": ("jobs/output/*", "jobs/checkpoints/*")},
