@@ -17,9 +17,11 @@ from domain.workflows import model as m
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
 from runtime.workflows.job_workflows import ARCH_TEST_KEYS, IMPORT_KEYS
-from tests.integration.test_asl_moto import SUBS, SFN_ROLE, TABLE, aws, lambda_results, run  # noqa: F401
+from tests.integration import test_asl_moto as base
+from tests.integration.test_asl_moto import SFN_ROLE, SUBS, TABLE, lambda_results, run
 
 pytestmark = pytest.mark.integration
+aws = base.aws  # the moto fixture (Step Functions executing, scripted SageMaker job outcomes)
 
 ARCH_INPUT = {
     "job_name": "archtest-0123456789ab-0badcafe",

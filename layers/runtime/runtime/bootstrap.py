@@ -119,7 +119,6 @@ class Container:
                 inner = _sagemaker_jobs(self)
             else:
                 from runtime.adapters.local_jobs import LocalJobRunner
-
                 from runtime.services.training import IMPORT_PROGRAM, IMPORT_TARGET
 
                 inner = LocalJobRunner(self.settings.data_dir / "jobs")

@@ -48,7 +48,6 @@ from domain.trainings import TRAININGS, RequestTraining, Training
 from runtime.ports import EventStore, JobRunner, ViewStore
 from runtime.services import finetune
 from runtime.services.commands import Caller, execute, load
-from runtime.services.demo_import import find_dataset
 
 if TYPE_CHECKING:
     from runtime.services.artifacts import Artifacts
@@ -376,7 +375,7 @@ class TrainingService:
 
     def import_status(self, caller: Caller, project_id: str, job_name: str) -> dict[str, Any]:
         """The import's state (its run's: the job's while it runs, ``InProgress`` while its files
-        are ingested); once it succeeded, the dataset and the corpus counts."""
+        are ingested); once it succeeded, the dataset and the corpus counts its run recorded."""
         self.c.library.access.require(caller, project_id, "viewer")
         self.c.catch_up()  # locally: the reactions start its run and record its end (no-op on AWS)
         request, _ = load(self.c.store, JOB_REQUESTS, job_name) if job_name.startswith(
@@ -389,16 +388,17 @@ class TrainingService:
             return {**out, "state": "Failed", "failure_reason": request.cause or request.error or "failed"}
         if request.outcome == "cancelled":
             return {**out, "state": "Stopped"}
+        if request.outcome == "succeeded":
+            result = request.result  # recorded by the run's ingest step
+            return {**out, "state": "Completed", "dataset_id": result.get("dataset_id"), "rows": result.get("rows"),
+                    "available": result.get("available")}  # fmt: skip
         try:
             st = self.c.jobs.describe(job_name)
         except NotFound:
             return out  # its run has not launched the job yet
-        if request.outcome is None:  # a completed job is still being ingested
-            return {**out, "state": "InProgress" if st.state == "Completed" else st.state,
-                    "failure_reason": st.failure_reason}  # fmt: skip
-        stats = self.c.artifacts.read_json(st.model_artifacts, "stats.json")
-        return {**out, "state": "Completed", "rows": stats.get("rows"), "available": stats.get("available"),
-                "dataset_id": find_dataset(self.c.views, project_id, job_name)}  # fmt: skip
+        # a completed job is still being ingested
+        return {**out, "state": "InProgress" if st.state == "Completed" else st.state,
+                "failure_reason": st.failure_reason}  # fmt: skip
 
 
 def _progress(run: dict[str, Any] | None, jobs: list[dict[str, Any]], live: dict[str, float],
