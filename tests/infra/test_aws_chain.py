@@ -362,3 +362,17 @@ def test_the_audit_catches_a_step_that_lost_its_write_grant(chain):
     statements = [st for st in chain.cloud.policy(stack, role) if "s3:PutObject" not in json.dumps(st["Action"])]
     denied = denials(statements, chain.rec.calls[principal])
     assert denied and all(r.action == "s3:PutObject" and "/channels/" in r.resource for r in denied)
+
+
+def test_the_audit_fails_a_grant_of_the_api_that_nobody_uses(chain):
+    # the gap this check closes: CDK's broad grants left the API scanning rights nobody used
+    principal = "TlmApi." + _api_role(chain)
+    stack, role = principal.split(".", 1)
+    views = next(r.resource for r in chain.rec.calls[principal] if ":table/TlmStorage-Views" in r.resource)
+    extra = {"Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": [views]}
+    unused = [
+        (a, r)
+        for a, r in unused_grants([*chain.cloud.policy(stack, role), extra], chain.rec.calls[principal])
+        if a not in PLATFORM and not _rare(a, r, principal)
+    ]
+    assert unused == [("dynamodb:Scan", "<any resource of its statement>")]
