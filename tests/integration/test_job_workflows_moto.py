@@ -20,7 +20,7 @@ from runtime.workflows.job_workflows import ARCH_TEST_KEYS, IMPORT_KEYS
 from tests.integration import test_asl_moto as base
 from tests.integration.test_asl_moto import SFN_ROLE, SUBS, TABLE, lambda_results, run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # moto SFN + the botocore SageMaker model: ~20 s cold
 aws = base.aws  # the moto fixture (Step Functions executing, scripted SageMaker job outcomes)
 
 ARCH_INPUT = {
