@@ -197,13 +197,23 @@ class Chain(PlaysSageMaker):
             return getattr(importlib.import_module(module), attr)(json.loads(json.dumps(event)), Context(fn.name))
 
     # ------------------------------------------------------------------ entry points
-    def api(self, method: str, path: str, body: Any = None, *, user: str = "alice", query: dict | None = None):
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user: str = "alice",
+        query: dict | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        sent = {"Content-Type": "application/json", "Host": "api.example.com", **(headers or {})}
         event = {
             "resource": "/{proxy+}",
             "path": path,
             "httpMethod": method,
-            "headers": {"Content-Type": "application/json", "Host": "api.example.com"},
-            "multiValueHeaders": {"Content-Type": ["application/json"], "Host": ["api.example.com"]},
+            "headers": sent,
+            "multiValueHeaders": {k: [v] for k, v in sent.items()},
             "queryStringParameters": query,
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
             "pathParameters": {"proxy": path.lstrip("/")},

@@ -82,6 +82,9 @@ class JobTemplate(_Frozen):
 
     program: str = Field(pattern=r"^[a-z_]+$")
     name_prefix: str = Field(max_length=26)  # + "-" + uuid4 (36) <= 63, SageMaker's limit
+    # a path to the job's name in the input instead of <prefix>-<uuid> (a name fixed when the job was
+    # asked for, so it is addressed before it exists); such a job task cannot retry (names are unique)
+    name: str | None = Field(default=None, pattern=r"^\$\.[A-Za-z0-9_.]+$")
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, str] = Field(default_factory=dict)
     output_uri: str = "${ArtifactsUri}"
@@ -131,6 +134,12 @@ class JobTask(_Task):
     type: Literal["job"] = "job"
     job: JobTemplate
     poll_seconds: int = Field(default=60, ge=0)
+
+    @model_validator(mode="after")
+    def _check_fixed_name(self) -> JobTask:
+        if self.job.name is not None and self.retry:
+            raise Invalid("a job with a fixed name cannot be retried (job names are unique)", field="retry")
+        return self
 
 
 class StepTask(_Task):

@@ -4,11 +4,12 @@ powertools resolver in ``functions/api/handler.py``.
 With the workflows stack given, the API function also drives workflows and jobs on AWS
 (``runtime.adapters.stepfunctions``, ``runtime.adapters.sagemaker``): env ``TLM_STATE_MACHINE_PREFIX``,
 ``TLM_ACCOUNT_ID``, ``TLM_AWS_PARTITION`` (it builds the ``<prefix>-<workflow>`` ARNs itself, no
-lookup), ``TLM_SAGEMAKER_ROLE_ARN`` and ``TLM_JOB_IMAGE_URI``; IAM: ``states:StartExecution`` and
-``states:ListExecutions`` on those machines, ``states:DescribeExecution`` / ``GetExecutionHistory`` /
-``StopExecution`` on their executions, SageMaker training/processing jobs of this account, PassRole
-of the SageMaker role only to SageMaker, its jobs' log groups read, ``jobs/*`` puts in the
-artifacts bucket (long processing-job configurations)."""
+lookup), ``TLM_SAGEMAKER_ROLE_ARN`` and ``TLM_JOB_IMAGE_URI``. IAM, exactly what its handlers call
+(least privilege, held both ways by the IAM audit): the tables and bucket prefixes of
+``infra/stacks/role_access.API_ACCESS``, ``states:DescribeExecution`` / ``GetExecutionHistory`` /
+``StopExecution`` on the machines' executions and ``ListExecutions`` on the train machine (the API
+never starts a run: the reactions do), SageMaker job describe/stop/logs, and create + PassRole (to
+SageMaker only) for the pretraining job it still starts itself."""
 
 from __future__ import annotations
 
@@ -31,12 +32,12 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.constructs.grants import grant_access
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
-from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
+from infra.stacks.role_access import API_ACCESS
 from infra.stacks.storage import StorageStack
 from infra.stacks.workflows import WorkflowsStack
 from runtime.adapters.stepfunctions.names import state_machine_name
@@ -83,19 +84,12 @@ class ApiStack(Stack):
             "ReservedConcurrentExecutions",
             Fn.condition_if(unreserved.logical_id, Aws.NO_VALUE, reserved.value_as_number),
         )
-        storage.events_table.grant_read_write_data(fn)
-        storage.views_table.grant_read_data(fn)
-        storage.idempotency_table.grant_read_write_data(fn)
-        storage.bucket(self, "blobs").grant_read_write(fn)  # presigned multipart uploads and downloads
-        artifacts = storage.bucket(self, "artifacts")
-        artifacts.grant_read(fn)  # release downloads
-        acknowledge_bucket_grants(
-            self.api_function.role, [storage.nag_objects("blobs"), storage.nag_objects("artifacts")]
-        )
+        # exactly what the handlers call (infra/stacks/role_access.py), held both ways by the IAM audit
+        self.add_stack_dependency(storage)  # the buckets are addressed by name (storage.bucket_name)
+        grant_access(self.api_function.role, storage, API_ACCESS)
         if workflows is not None:
             self._grant_workflows(workflows)
-            self._grant_jobs(workflows, artifacts)
-            acknowledge_bucket_grants(self.api_function.role, [storage.nag_objects("artifacts", "jobs/*")])
+            self._grant_jobs(workflows)
 
         self.user_pool = cognito.UserPool(
             self,
@@ -191,13 +185,15 @@ class ApiStack(Stack):
     # ------------------------------------------------------------------ workflows and jobs
 
     def _grant_workflows(self, workflows: WorkflowsStack) -> None:
-        """Start/list on the named machines; describe/history/stop on their executions."""
+        """Describe/history/stop on the named machines' executions (a run's details and cancel);
+        list the train machine's (the leaderboard). Runs are started by the reactions, never here."""
         fn = self.api_function.function
         names = [state_machine_name(workflows.state_machine_prefix, w) for w in sorted(workflows.state_machines)]
         fn.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["states:StartExecution", "states:ListExecutions"],
-                resources=[self._arn("states", "stateMachine", n) for n in names],
+                actions=["states:ListExecutions"],
+                resources=[self._arn("states", "stateMachine", state_machine_name(workflows.state_machine_prefix,
+                                                                                  "train"))],
             )
         )
         fn.add_to_role_policy(
@@ -218,17 +214,21 @@ class ApiStack(Stack):
             )
         )
 
-    def _grant_jobs(self, workflows: WorkflowsStack, artifacts: s3.IBucket) -> None:
-        """What ``runtime.adapters.sagemaker.SageMakerJobRunner`` calls, scoped to this account."""
+    def _grant_jobs(self, workflows: WorkflowsStack) -> None:
+        """What ``runtime.adapters.sagemaker.SageMakerJobRunner`` calls from the API, scoped to this
+        account: describe a job (either kind: the runner looks a name up in both), stop a training
+        job, read its logs; create one only for a pretraining (the one job the API still starts
+        itself; every other job is a workflow's), passing the SageMaker role to SageMaker only."""
         fn = self.api_function.function
-        kinds = ("training", "processing")
+        jobs = [self._arn("sagemaker", f"{k}-job", "*", colon=False) for k in ("training", "processing")]
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob", "sagemaker:DescribeProcessingJob"],
+                                resources=jobs)  # fmt: skip
+        )
         fn.add_to_role_policy(
             iam.PolicyStatement(
-                actions=[
-                    f"sagemaker:{verb}{k.capitalize()}Job" for k in kinds for verb in ("Create", "Describe", "Stop")
-                ]
-                + ["sagemaker:AddTags"],
-                resources=[self._arn("sagemaker", f"{k}-job", "*", colon=False) for k in kinds],
+                actions=["sagemaker:StopTrainingJob", "sagemaker:CreateTrainingJob", "sagemaker:AddTags"],
+                resources=jobs[:1],
             )
         )
         fn.add_to_role_policy(
@@ -241,10 +241,9 @@ class ApiStack(Stack):
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["logs:DescribeLogStreams", "logs:GetLogEvents"],
-                resources=[self._arn("logs", "log-group", f"/aws/sagemaker/{k.capitalize()}Jobs:*") for k in kinds],
+                resources=[self._arn("logs", "log-group", "/aws/sagemaker/TrainingJobs:*")],
             )
         )
-        artifacts.grant_put(fn, "jobs/*")
         Validations.of(self.api_function.role).acknowledge(
             *(
                 Acknowledgment(
@@ -253,15 +252,12 @@ class ApiStack(Stack):
                     reason="Job names are generated per job (tlm-<program>-<id>); the actions are limited to "
                     f"this account's {k} jobs.",
                 )
-                for k in kinds
+                for k in ("training", "processing")
             ),
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-                    f"log-group:/aws/sagemaker/{k.capitalize()}Jobs:*]",
-                    reason="SageMaker writes one log stream per job under this log group; read only.",
-                )
-                for k in kinds
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                "log-group:/aws/sagemaker/TrainingJobs:*]",
+                reason="SageMaker writes one log stream per job under this log group; read only.",
             ),
         )
 

@@ -20,9 +20,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.grants import grant_access
 from infra.constructs.lambda_function import RuntimeLayer, TlmFunction
-from infra.constructs.nag import acknowledge_bucket_grants
 from infra.packaging import LambdaAssets
+from infra.stacks.role_access import PROJECTOR_ACCESS, REACTIONS_ACCESS, RUN_STATUS_ACCESS
 from infra.stacks.storage import StorageStack
 from runtime.adapters.dynamodb import keys
 from runtime.adapters.stepfunctions.names import state_machine_name
@@ -77,12 +78,10 @@ class ProjectorStack(Stack):
             timeout=Duration.minutes(2),
         )
         fn = self.projector.function
-        storage.views_table.grant_read_write_data(fn)
-        storage.events_table.grant_read_data(fn)  # a stream whose checkpoint lags re-reads its events
+        # exactly what each handler calls (infra/stacks/role_access.py), held both ways by the IAM audit
+        grant_access(self.projector.role, storage, PROJECTOR_ACCESS)
         fn.add_event_source(self._stream_source(storage))
         blobs = storage.bucket(self, "blobs")
-        blobs.grant_read(fn, keys.PAYLOAD_PREFIX + "*")  # offloaded payloads
-        acknowledge_bucket_grants(self.projector.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")])
         workflows = {
             "TLM_STATE_MACHINE_PREFIX": storage.prefix,
             "TLM_ACCOUNT_ID": Aws.ACCOUNT_ID,
@@ -121,10 +120,7 @@ class ProjectorStack(Stack):
             timeout=Duration.minutes(2),
         )
         fn = reactions.function
-        storage.views_table.grant_read_write_data(fn)  # each reaction's per-stream position
-        storage.events_table.grant_read_write_data(fn)  # reads requests and runs, appends outcomes
-        blobs.grant_read(fn, keys.PAYLOAD_PREFIX + "*")
-        acknowledge_bucket_grants(reactions.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")])
+        grant_access(reactions.role, storage, REACTIONS_ACCESS)
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"],
@@ -152,9 +148,7 @@ class ProjectorStack(Stack):
             description="TLM run status: Step Functions execution status changes -> the run's stream",
         )
         fn = status.function
-        storage.events_table.grant_read_write_data(fn)  # the run stream, its sequence item, idempotency keys
-        blobs.grant_read(fn, keys.PAYLOAD_PREFIX + "*")
-        acknowledge_bucket_grants(status.role, [storage.nag_objects("blobs", keys.PAYLOAD_PREFIX + "*")])
+        grant_access(status.role, storage, RUN_STATUS_ACCESS)
         machines = f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{storage.prefix}-"
         self.run_status_rule = events.Rule(
             self,

@@ -51,6 +51,14 @@ STEP_ACCESS: dict[str, dict[str, object]] = {
     **{step: {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}}
        for step in ("release_launch", "release_health", "release_shift", "release_bake", "release_finish",
                     "release_rollback")},  # fmt: skip
+    # the demo-import workflow: the import job's output (the job runner's jobs/output/ prefix in the
+    # artifacts bucket) becomes a dataset; the project's models view says whether it already did
+    "ingest_demo_dataset": {
+        "events": EVENTS_WRITE,
+        "views": ("dynamodb:Query", "dynamodb:BatchGetItem"),
+        "get": {"blobs": ("sha256/*", _PAYLOADS, *_INGEST_GET), "artifacts": ("jobs/output/*",)},
+        **_INGEST,
+    },
 }
 # the search workflow's steps (runtime.workflows.steps.study): they start, watch and stop the trials'
 # SageMaker jobs themselves (the pruner needs the job's metric lines), so besides their data access
@@ -83,7 +91,8 @@ STUDY_JOBS: dict[str, tuple[str, ...]] = {
 STUDY_LOGS = ("study_watch_trial",)
 SAMPLER_STEPS = ("study_ask", "study_watch_trial")  # they load optuna: its own layer (infra/packaging.py)
 # SageMaker downloads channels (list + get) and uploads model.tar.gz / output.tar.gz; jobs the API
-# starts directly (architecture tests, the demo import) use the artifacts bucket's jobs/ prefix.
+# asked for through the API (architecture tests, the demo import: one-job workflows) write under the
+# artifacts bucket's jobs/ prefix.
 SAGEMAKER_ACCESS: dict[str, object] = {
     "get": {"blobs": ("channels/*", *_OUTPUTS), "artifacts": ("jobs/checkpoints/*",)},
     "put": {"blobs": _OUTPUTS, "artifacts": ("jobs/output/*", "jobs/checkpoints/*")},

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from aws_cdk import (
     Acknowledgment,
     ArnFormat,
-    Aws,
     CfnCondition,
     CfnOutput,
     CfnParameter,
@@ -35,6 +34,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import packaging
+from infra.constructs.grants import grant_objects
 from infra.constructs.lambda_function import RuntimeLayer, SamplerLayer, TlmFunction
 from infra.packaging import LambdaAssets
 from infra.stacks.storage import StorageStack, bucket_name
@@ -316,44 +316,8 @@ class WorkflowsStack(Stack):
         )
 
     def _grant_objects(self, role: iam.IRole, access: Mapping[str, object]) -> None:
-        """S3 statements for ``access`` ({"get"|"put"|"delete"|"parts"|"abort"|"list": {bucket kind:
-        key patterns}}), each acknowledged for cdk-nag with the prefix it is limited to."""
-        actions = {
-            "get": "s3:GetObject",
-            "put": "s3:PutObject",
-            "delete": "s3:DeleteObject",
-            "parts": "s3:ListMultipartUploadParts",
-            "abort": "s3:AbortMultipartUpload",
-        }
-        patterns: list[str] = []
-        for verb, action in actions.items():
-            by_bucket = access.get(verb) or {}
-            resources = [
-                f"arn:{Aws.PARTITION}:s3:::{bucket_name(self._storage.prefix, kind)}/{key}"
-                for kind, keys_ in sorted(by_bucket.items())
-                for key in keys_
-            ]
-            if resources:
-                role.add_to_principal_policy(iam.PolicyStatement(actions=[action], resources=resources))
-                patterns += [self._storage.nag_objects(kind, key) for kind, keys_ in by_bucket.items() for key in keys_]
-        for kind, prefixes in sorted((access.get("list") or {}).items()):
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["s3:ListBucket"],
-                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket_name(self._storage.prefix, kind)}"],
-                    conditions={"StringLike": {"s3:prefix": list(prefixes)}},
-                )
-            )
-        Validations.of(role).acknowledge(
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{pattern}]",
-                    reason="Objects under this prefix are named per run, job or content hash (unknown at deploy "
-                    "time); the grant is one action on one prefix of one TLM bucket.",
-                )
-                for pattern in sorted(set(patterns))
-            )
-        )
+        """S3 statements for ``access`` (``infra.constructs.grants.grant_objects``)."""
+        grant_objects(role, self._storage, access)
 
     def _state_machine(self, name: str, asl: dict) -> sfn.StateMachine:
         text = json.dumps(asl)

@@ -95,21 +95,31 @@ def test_an_arch_test_is_cancelled_through_the_api(c, tmp_path):
     c.jobs.inner.register_program("arch_test", str(slow))
     c.limits.set(alice, pid, {"max_jobs_per_user": 1})
     status, first = call("POST", f"/configs/{child['config_id']}/arch-test", body={})
+    assert status == 202 and first["job_name"]
     second = call("POST", f"/configs/{child['config_id']}/arch-test", body={})[1]
-    # the second one waits for alice's only slot
-    status, st = call("GET", f"/jobs/{second['job_name']}")
-    assert (st["state"], st["queue_position"]) == ("Pending", 1)
-    status, st = call("POST", f"/jobs/{second['job_name']}/cancel")
+    # each request's run launches its job; whichever comes second waits for alice's only slot
+    names = [first["job_name"], second["job_name"]]
+    deadline = time.monotonic() + 20
+    while True:
+        states = {n: call("GET", f"/jobs/{n}")[1] for n in names}
+        queued = [n for n, st in states.items() if (st["state"], st["queue_position"]) == ("Pending", 1)]
+        running = [n for n, st in states.items() if st["state"] == "InProgress"]
+        if queued and running:
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(0.1)
+    (waiting,), (working,) = queued, running
+    status, st = call("POST", f"/jobs/{waiting}/cancel")
     assert status == 200 and st["state"] == "Stopped"
-    status, st = call("POST", f"/jobs/{first['job_name']}/cancel")
+    status, st = call("POST", f"/jobs/{working}/cancel")
     assert status == 200 and st["state"] in ("Stopping", "Stopped")
     deadline = time.monotonic() + 20
-    while call("GET", f"/jobs/{first['job_name']}")[1]["state"] == "Stopping":
+    while call("GET", f"/jobs/{working}")[1]["state"] == "Stopping":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert call("GET", f"/jobs/{first['job_name']}")[1]["state"] == "Stopped"
-    assert call("POST", f"/jobs/{first['job_name']}/cancel")[0] == 409
-    status, body = call("POST", f"/jobs/{first['job_name']}/cancel", "bob")
+    assert call("GET", f"/jobs/{working}")[1]["state"] == "Stopped"
+    assert call("POST", f"/jobs/{working}/cancel")[0] == 409
+    status, body = call("POST", f"/jobs/{working}/cancel", "bob")
     assert status in (403, 404)
 
 

@@ -287,3 +287,46 @@ def test_listing_a_projects_runs_never_scans(aws: Aws, monkeypatch: pytest.Monke
     assert c.project_runs.show(ALICE, mine)["project_id"] == project
     assert c.project_runs.list(Caller("bob")) == [] and c.project_runs.list(Caller("bob"), project_id=other) == []
     assert c.training.list(ALICE, project) == []
+
+
+def test_a_projects_runs_are_read_from_its_own_partition_of_the_view(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given runs in two projects (the runs view is partitioned by project, like the models view)
+    c = aws.c
+    mine = c.library.create_project(ALICE, "p")["project_id"]
+    other = c.library.create_project(ALICE, "q")["project_id"]
+    for project, n in ((mine, 1), (other, 2), (other, 3)):
+        cmd = RequestCompile(compile_id=f"c{n}", project_id=project, model_id="m1", model_version=3, target="onnx",
+                             params={"target": "onnx", "opset": 18}, run_id=f"run-c{n}")  # fmt: skip
+        execute(c.store, COMPILES, f"c{n}", cmd, ALICE)
+        aws.pump()
+        aws.on_status(aws.status_event(f"run-c{n}", "compile", "RUNNING"))
+    aws.pump()
+    queried: list[str] = []
+    query = c.views.dynamodb.query  # type: ignore[attr-defined]
+
+    def recording(**kw: Any) -> Any:
+        if kw["TableName"] == c.views.table:  # type: ignore[attr-defined]
+            queried.append(kw["ExpressionAttributeValues"][":pk"]["S"])
+        return query(**kw)
+
+    monkeypatch.setattr(c.views.dynamodb, "query", recording)  # type: ignore[attr-defined]
+    # When one project's runs are listed
+    listed = c.project_runs.list(ALICE, project_id=mine)
+    # Then only that project's partition of the runs view was read
+    assert [r["run_id"] for r in listed] == ["run-c1"]
+    assert set(queried) == {f"runs@{mine}"}, queried
+    assert sorted(r["run_id"] for r in c.project_runs.list(ALICE, project_id=other)) == ["run-c2", "run-c3"]
+    assert c.project_runs.show(ALICE, "run-c2")["project_id"] == other  # a run is still found by its id alone
+
+
+def test_a_child_execution_is_recorded_with_its_parent_run(aws: Aws) -> None:
+    # Given an execution started by a parent's ChildWorkflow state (its input names the parent's ARN)
+    parent = aws.c.workflows.machines["train"].replace(":stateMachine:", ":execution:") + ":parent-run"
+    child_input = {"compile_id": "c9", "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": parent}
+    aws.sfn.start_execution(stateMachineArn=aws.c.workflows.machines["compile"], name="child-run",
+                            input=json.dumps(child_input))  # fmt: skip
+    # When EventBridge says it is RUNNING
+    assert aws.on_status(aws.status_event("child-run", "compile", "RUNNING")) == "recorded"
+    # Then the child's start names its parent run, and its input is the child's own
+    (started,) = aws.c.store.read("workflowrun-child-run")
+    assert started.data["parent_run_id"] == "parent-run" and started.data["input"] == {"compile_id": "c9"}

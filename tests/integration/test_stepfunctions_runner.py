@@ -252,6 +252,11 @@ def test_project_runs_authorize_by_the_project_in_the_run_input(aws: dict[str, A
     create_machine(aws["sfn"], "compile")  # jobs complete at once; the step Lambdas echo
     c = container()
     project = c.library.create_project(ALICE, "demo")["project_id"]
+    from runtime import projections
+
+    projections.load()
+    for event in c.store.read(f"project-{project}"):  # (the projector keeps the memberships view)
+        apply_event(c.views, projections.select(projections.all(), ["memberships"]), event)  # type: ignore[arg-type]
     mine = c.workflows.start("compile", compile_input(project), run_id="run-mine")
     system = c.workflows.start("compile", compile_input(None), run_id="run-system")
     for run_id in (mine, system):

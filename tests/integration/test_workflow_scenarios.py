@@ -154,7 +154,8 @@ def test_child_workflow_renders_start_execution_sync2_moto_accepts(sfn: dict[str
     body = asl.render(PARENT, substitutions={**SUBS, "StateMachine_scn_child": child_arn})
     task = body["States"]["Child"]
     assert task["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
-    assert task["Parameters"] == {"StateMachineArn": child_arn, "Input": {"id.$": "$.id", "outcomes.$": "$.outcomes"}}
+    assert task["Parameters"] == {"StateMachineArn": child_arn, "Input": {"id.$": "$.id", "outcomes.$": "$.outcomes",
+                                  "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}}  # fmt: skip
     assert task["ResultSelector"] == {"output.$": "$.Output"} and task["ResultPath"] == "$.child"
     assert asl.render(PARENT)["States"]["Child"]["Parameters"]["StateMachineArn"] == "${StateMachine_scn_child}"
     arn = sfn["client"].create_state_machine(name="parent", definition=json.dumps(body), roleArn=SFN_ROLE)

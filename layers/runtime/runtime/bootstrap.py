@@ -119,8 +119,10 @@ class Container:
                 inner = _sagemaker_jobs(self)
             else:
                 from runtime.adapters.local_jobs import LocalJobRunner
+                from runtime.services.training import IMPORT_PROGRAM, IMPORT_TARGET
 
                 inner = LocalJobRunner(self.settings.data_dir / "jobs")
+                inner.register_program(IMPORT_PROGRAM, IMPORT_TARGET)  # the demo-import workflow's job
                 inner.attach_log_sink(self.job_logs.sink)  # every finished job's log into the blob store
             # per-user / per-project caps on running jobs; beyond them a job waits in a queue
             self._services["jobs"] = QueuedJobRunner(inner, self.store, self.limits.caps)
@@ -174,6 +176,9 @@ class Container:
                 Access(self.store).check,
                 check_model=self.limits.check_model,
                 read_report=report,
+                store=self.store,
+                cancel_run=lambda run_id, reason: self.runs.cancel_run(run_id, reason=reason),
+                catch_up=self.catch_up,
             )
         return self._services["arch_tests"]  # type: ignore[no-any-return]
 
@@ -306,6 +311,13 @@ class Container:
             return str(self.settings.data_dir.resolve() / kind)
         return f"s3://{self.settings.blobs_bucket}/{kind}"
 
+    def job_output_root(self) -> str:
+        """Where the jobs users ask for (arch tests, the demo import) write: the job runner's own
+        ``jobs/output`` prefix in the artifacts bucket on AWS, ``<data_dir>/artifacts/jobs`` locally."""
+        if self.settings.backend == "local":
+            return str(self.settings.data_dir.resolve() / "artifacts" / "jobs")
+        return f"s3://{self.settings.artifacts_bucket or self.settings.blobs_bucket}/jobs/output"
+
     @property
     def reactions(self) -> ReactionRegistry:
         """The process managers (runtime.reactions): request -> start its run, run ended ->
@@ -320,6 +332,7 @@ class Container:
                 channel_uri=lambda dest: self.artifacts.channel_uri(dest),
                 training_root=self.output_root("trainings"),
                 compile_root=self.output_root("artifacts/compiles"),
+                job_output_root=self.job_output_root(),
             )
             from runtime.reactions.releases import ReleaseReactions
 

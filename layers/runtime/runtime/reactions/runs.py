@@ -6,10 +6,14 @@
   Conflict; StartExecution of the same name and input is idempotent) and does nothing. A request
   that cannot start at all (its config is gone, the workflow is unknown) is recorded as its
   owner's end instead, so nothing stays "starting" for ever.
+- ``start-job-request-run`` (``jobrequest.requested``: an architecture test or the demo import,
+  ``domain.job_requests``): start the request's one-job workflow under its run id, with the job's
+  output prefix added to its input; one that cannot start is recorded as the request's end.
 - ``record-run-outcome`` (``workflowrun.succeeded|failed|cancelled``, on AWS appended by the
-  execution-status Lambda): the run's owner, named in its input (``compile_id`` or
-  ``training_id``), gets ``compile.succeeded|failed|cancelled`` / ``training.ended``. Recording
-  twice decides no events; an owner that already ended otherwise keeps its end (Conflict).
+  execution-status Lambda): the run's owner, named in its input (``compile_id``, ``training_id``
+  or a job request's ``job_name``), gets ``compile.succeeded|failed|cancelled`` /
+  ``training.ended`` / ``jobrequest.ended``. Recording twice decides no events; an owner that
+  already ended otherwise keeps its end (Conflict).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any, Protocol
 from domain.compiles.compile import COMPILES, CancelCompile, FailCompile
 from domain.configs.aggregate import CONFIG
 from domain.errors import ConcurrencyConflict, Conflict, DomainError
+from domain.job_requests import JOB_REQUESTS, RecordJobOutcome
 from domain.records import RecordedEvent
 from domain.trainings import TRAININGS, RecordOutcome
 from domain.workflows import events as wev
@@ -34,7 +39,7 @@ from runtime.services.training import training_run_input
 SYSTEM = Caller(user_id="system:reactions")
 # the workflows the reactions start (infra grants StartExecution on them); "release" is
 # runtime.reactions.releases' start-release-run, "study" runtime.reactions.studies'
-STARTS = ("compile", "train", "release", "study")
+STARTS = ("compile", "train", "arch-test", "demo-import", "release", "study")
 RUN_ENDS = frozenset({wev.RunSucceeded.event_type, wev.RunFailed.event_type, wev.RunCancelled.event_type})
 _STATUS = {
     wev.RunSucceeded.event_type: "succeeded",
@@ -61,17 +66,20 @@ class RunReactions:
         channel_uri: Callable[[str], str],
         training_root: str,
         compile_root: str,
+        job_output_root: str = "",
     ) -> None:
         self.store = store
         self.workflows = workflows  # built on first use (on AWS it needs the state machine settings)
         self.channel_uri = channel_uri
         self.training_root = training_root.rstrip("/")
         self.compile_root = compile_root.rstrip("/")
+        self.job_output_root = job_output_root.rstrip("/")  # SageMaker adds <job name>/output/
 
     def reactions(self) -> list[Reaction]:
         return [
             Reaction("start-training-run", frozenset({"training.requested"}), self.start_training_run),
             Reaction("start-compile-run", frozenset({"compile.requested"}), self.start_compile_run),
+            Reaction("start-job-request-run", frozenset({"jobrequest.requested"}), self.start_job_request_run),
             Reaction("record-run-outcome", RUN_ENDS, self.record_run_outcome),
         ]
 
@@ -118,6 +126,18 @@ class RunReactions:
         except DomainError as e:
             self._settle(d["compile_id"], FailCompile(reason=f"could not start: {e}", error="TLM.NotStarted"), event)
 
+    def start_job_request_run(self, event: RecordedEvent) -> None:
+        d = event.data
+        state, _ = load(self.store, JOB_REQUESTS, d["job_name"])
+        if state.outcome is not None:
+            return  # ended (or refused) before its run started
+        run_input = {**d["input"], "job_name": d["job_name"], "project_id": d["project_id"],
+                     "output_uri": self.job_output_root}  # fmt: skip
+        try:
+            self._start(d["workflow"], run_input, d["run_id"])
+        except DomainError as e:
+            self._record_job(d["job_name"], "failed", "TLM.NotStarted", f"could not start: {e}", event)
+
     # ------------------------------------------------------------------ run ended -> owner's outcome
     def record_run_outcome(self, event: RecordedEvent) -> None:
         records = self.store.read(event.stream_id)
@@ -131,6 +151,9 @@ class RunReactions:
         elif run_input.get("training_id"):
             error, cause = _failure(records) if status == "failed" else ("", "")
             self._record_training(str(run_input["training_id"]), status, error, cause, event)
+        elif run_input.get("job_name"):
+            error, cause = _failure(records) if status == "failed" else ("", "")
+            self._record_job(str(run_input["job_name"]), status, error, cause, event)
 
     @staticmethod
     def _compile_outcome(records: list[RecordedEvent], status: str) -> Any:
@@ -159,6 +182,14 @@ class RunReactions:
         cmd = RecordOutcome(status=status, error=error, cause=cause)
         with contextlib.suppress(Conflict):
             execute(self.store, TRAININGS, training_id, cmd, _caller(event), retries=3)
+
+    def _record_job(self, job_name: str, status: str, error: str, cause: str, event: RecordedEvent) -> None:
+        state, _ = load(self.store, JOB_REQUESTS, job_name)
+        if not state.exists or state.outcome is not None:
+            return
+        cmd = RecordJobOutcome(status=status, error=error, cause=cause)
+        with contextlib.suppress(Conflict):
+            execute(self.store, JOB_REQUESTS, job_name, cmd, _caller(event), retries=3)
 
 
 def _failure(records: list[RecordedEvent]) -> tuple[str, str]:

@@ -1,5 +1,11 @@
-"""Architecture tests as jobs: start ``jobs.arch_test`` for a derived config and read its status,
+"""Architecture tests as jobs: ask for ``jobs.arch_test`` on a derived config and read its status,
 logs and side-by-side report.
+
+One write, many reactions: ``start`` records a ``jobrequest.requested`` (``domain.job_requests``)
+and returns at once (202); the start-job-request-run reaction starts the ``arch-test`` workflow
+(``runtime.workflows.job_workflows``) whose one job has the name returned here; the run-outcome
+reaction records its end. Until the job exists its status is ``Pending`` (or ``Failed`` when the
+run could not start); a cancel before then cancels the run.
 
 Authorization: starting needs "write" on the config's project (it spends compute), reading a
 job needs "read" there. The job name carries the config id (``archtest-<config id>-<suffix>``),
@@ -7,9 +13,9 @@ so a status or log request is authorized against the config's project without a 
 names that do not have that shape are NotFound (other jobs are not readable through here).
 
 Limits: both models (child and parent) are checked against the project's parameter and memory
-limits before the job starts (``check_model``); the job carries its user and project so the job
-queue (``runtime.services.job_queue``) counts it against their caps. ``cancel`` stops it (a
-queued test leaves the queue).
+limits before the test is asked for (``check_model``); the job's ``job_request`` hyperparameter
+names its request, so the job queue (``runtime.services.job_queue``) counts it against its user's
+and project's caps. ``cancel`` stops it (a queued test leaves the queue).
 
 Where the report lives: the job writes ``<output>/arch_test.json``. The local runner keeps it in
 ``<root>/<job>/output/data``; another runner can be given ``read_report(job_name) -> dict|None``.
@@ -25,14 +31,17 @@ from typing import Any
 
 from domain.errors import Conflict, Invalid, NotFound
 from domain.events import new_id
-from runtime.ports import JobRunner, JobSpec
-from runtime.services.commands import Caller
-from runtime.services.job_queue import PROJECT_ENV, USER_ENV
+from domain.job_requests import JOB_REQUESTS, RequestJob
+from runtime.ports import EventStore, JobRunner
+from runtime.services.commands import Caller, execute, load
+from runtime.workflows.job_workflows import ARCH_TEST_KEYS
 
 Authorize = Callable[[Caller, str, str], None]
 PROGRAM = "arch_test"
 PREFIX = "archtest"
 _NAME = re.compile(rf"^{PREFIX}-([0-9a-f]{{12}})-[0-9a-f]{{8}}$")
+WORKFLOW = "arch-test"
+DEFAULTS = {"batch_size": 2, "seq_len": 32, "repeats": 5, "text": None, "num_threads": None}  # jobs.arch_test's
 LIMITS = {"batch_size": (1, 64), "seq_len": (8, 4096), "repeats": (1, 50), "num_threads": (1, 64)}
 MAX_TEXT = 20_000
 
@@ -45,17 +54,19 @@ class ArchTestService:
         authorize: Authorize,
         *,
         read_report: Callable[[str], dict[str, Any] | None] | None = None,
-        max_runtime_s: int = 900,
-        cpu_limit: float | None = None,
         check_model: Callable[[str, dict[str, Any]], Any] | None = None,
+        store: EventStore,
+        cancel_run: Callable[[str, str], Any] | None = None,
+        catch_up: Callable[[], None] = lambda: None,
     ) -> None:
         self.configs = configs
         self.runner = runner
         self.authorize = authorize
         self.read_report = read_report or self._local_report
-        self.max_runtime_s = max_runtime_s
-        self.cpu_limit = cpu_limit
         self.check_model = check_model  # (project id, config values) -> estimate, or TooLarge
+        self.store = store  # where the request is recorded (the reactions start its run)
+        self.cancel_run = cancel_run  # (run id, reason): a cancel before the job exists
+        self.catch_up = catch_up
 
     # ---------------------------------------------------------------- helpers
     def _local_report(self, name: str) -> dict[str, Any] | None:
@@ -113,16 +124,16 @@ class ArchTestService:
             for values in (hp["child"], hp["parent"]):
                 self.check_model(config["project_id"], values)
         name = f"{PREFIX}-{config_id}-{new_id()[:8]}"
-        spec = JobSpec(
-            name=name,
-            program=PROGRAM,
-            hyperparameters={**hp, **opts},
-            instance_type="ml.m5.xlarge",
-            max_runtime_s=self.max_runtime_s,
-            cpu_limit=self.cpu_limit,
-            environment={USER_ENV: caller.user_id, PROJECT_ENV: config["project_id"]},
+        values = {**hp, **DEFAULTS, **opts}
+        request = RequestJob(
+            job_name=name,
+            kind="arch_test",
+            project_id=config["project_id"],
+            workflow=WORKFLOW,
+            run_id=name,
+            input={"hyperparameters": {k: values.get(k) for k in ARCH_TEST_KEYS}, "config_id": config_id},
         )
-        self.runner.start(spec)
+        execute(self.store, JOB_REQUESTS, name, request, caller)
         lineage = config["derived_from"] or {}
         return {
             "job_name": name,
@@ -134,7 +145,11 @@ class ArchTestService:
 
     def status(self, caller: Caller, name: str) -> dict[str, Any]:
         config_id = self._config_of(caller, name)
-        st = self.runner.describe(name)
+        try:
+            st = self.runner.describe(name)
+        except NotFound:
+            self.catch_up()  # locally: the reactions start its run (read-your-writes; no-op on AWS)
+            return self._not_launched(name, config_id)
         return {
             "job_name": name,
             "config_id": config_id,
@@ -154,15 +169,51 @@ class ArchTestService:
         config_id = self._config_of(caller, name)
         config = self.configs.get(caller, config_id)
         self.authorize(caller, config["project_id"], "write")
-        st = self.runner.describe(name)
+        try:
+            st = self.runner.describe(name)
+        except NotFound:  # asked for, its run has not launched the job yet: cancel the run
+            request = self._request(name)
+            if request.outcome is not None:
+                raise Conflict(f"job {name} already {request.outcome}", field="name") from None
+            if self.cancel_run is not None:
+                self.cancel_run(request.run_id, f"cancelled by {caller.user_id}")
+            return self.status(caller, name)
         if st.state in ("Completed", "Failed", "Stopped"):
             raise Conflict(f"job {name} already {st.state}", field="name")
         self.runner.stop(name)
         return self.status(caller, name)
 
+    def _request(self, name: str) -> Any:
+        state, _ = load(self.store, JOB_REQUESTS, name)
+        if not state.exists:
+            raise NotFound(f"no architecture test job {name!r}", field="name")
+        return state
+
+    def _not_launched(self, name: str, config_id: str) -> dict[str, Any]:
+        """The status of a test whose job does not exist (yet): Pending while its run may still
+        launch it, else how the request ended."""
+        request = self._request(name)
+        state = {None: "Pending", "cancelled": "Stopped"}.get(request.outcome, "Failed")
+        return {
+            "job_name": name,
+            "config_id": config_id,
+            "program": PROGRAM,
+            "state": state,
+            "failure_reason": (request.cause or request.error or None) if state == "Failed" else None,
+            "started_at": None,
+            "ended_at": None,
+            "metrics": {},
+            "queue_position": None,
+            "report": None,
+        }
+
     def logs(self, caller: Caller, name: str, *, start: int = 0) -> dict[str, Any]:
         if start < 0:
             raise Invalid("must be >= 0", field="start")
         self._config_of(caller, name)
-        lines, nxt = self.runner.logs(name, start=start)
+        try:
+            lines, nxt = self.runner.logs(name, start=start)
+        except NotFound:
+            self._request(name)  # asked for, not launched yet: no lines
+            lines, nxt = [], start
         return {"job_name": name, "lines": lines, "next": nxt}

@@ -30,6 +30,7 @@ from typing import Any
 from domain.compiles.compile import COMPILES
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
 from domain.events import DomainEvent, EventMetadata
+from domain.job_requests import JOB_REQUESTS
 from domain.jobqueue import STREAM, Caps, JobAdmitted, JobQueued, JobReleased, QueueState, admissible, apply
 from domain.records import NewEvent
 from domain.trainings import TRAININGS
@@ -49,7 +50,7 @@ def job_scope(store: EventStore) -> Callable[[JobSpec], Scope | None]:
         env = spec.environment or {}
         if env.get(USER_ENV) and env.get(PROJECT_ENV):
             return env[USER_ENV], env[PROJECT_ENV]
-        for key, aggregate in (("training_id", TRAININGS), ("compile_id", COMPILES)):
+        for key, aggregate in (("training_id", TRAININGS), ("compile_id", COMPILES), ("job_request", JOB_REQUESTS)):
             entity = (spec.hyperparameters or {}).get(key)
             if isinstance(entity, str) and entity:
                 first = store.read(aggregate.stream_id(entity), until_version=1)

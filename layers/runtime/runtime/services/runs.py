@@ -4,8 +4,10 @@ backends.
 Which runs exist, their project, owner, status and times come from the ``runs`` view
 (``runtime.workflows.runs_view``, projected from the run streams on both backends); a run's
 per-step details from ``details`` (``show_run`` / ``cancel_run``: the run stream locally, the
-Step Functions history on AWS). Listing never reads the log: it pages the view's rows (one
-Query on DynamoDB's ``runs`` partition, no table Scan).
+Step Functions history on AWS). Listing never reads the log, nor the whole view: the ``runs`` view
+is partitioned by project (``runtime.views.layout``), so one project's runs are one Query of its
+partition on DynamoDB (``runs@<project>``), and a list without a project reads the partitions of
+the caller's projects (from the ``memberships`` view) only.
 
 Every workflow TLM starts for a user carries ``project_id`` in its run input; a run is visible
 to the members of that project (viewer reads, editor cancels). A run without a project (a system
@@ -91,10 +93,12 @@ class RunsService:
     def rows(
         self, *, project_id: str | None = None, workflow: str | None = None, status: str | None = None
     ) -> list[Row]:
-        """View rows newest first, filtered (no authorization: callers check the project)."""
+        """View rows newest first, filtered (no authorization: callers check the project). One
+        project's rows are read from its own partition of the view (``runtime.views.layout``)."""
+        rows = self.views.scan(VIEW) if project_id is None else self.views.scan_partition(VIEW, project_id)
         found = [
             row
-            for _, row in self.views.scan(VIEW)
+            for _, row in rows
             if (project_id is None or row.get("project_id") == project_id)
             and (workflow is None or row.get("workflow") == workflow)
             and (status is None or row.get("status") == status)
@@ -116,8 +120,15 @@ class RunsService:
             self.access.require(caller, project_id, "viewer")
         if self.catch_up is not None:
             self.catch_up()
+        if project_id is not None:
+            rows = self.rows(project_id=project_id, workflow=workflow, status=status)
+        else:  # the caller's projects' partitions only (the memberships view), never the whole view
+            memberships = self.views.scan("memberships", prefix=f"{caller.user_id}/")
+            projects = sorted({str(r["project_id"]) for _, r in memberships})
+            rows = [r for p in projects for r in self.rows(project_id=p, workflow=workflow, status=status)]
+            rows.sort(key=lambda r: (r.get("started_at") or "", r["run_id"]), reverse=True)
         out: list[dict[str, Any]] = []
-        for row in self._readable(caller, self.rows(project_id=project_id, workflow=workflow, status=status)):
+        for row in self._readable(caller, rows):
             out.append(summary(row))
             if len(out) >= limit:
                 break

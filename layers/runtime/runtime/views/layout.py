@@ -1,7 +1,7 @@
 """How views are laid out for reading at scale (both backends read this one table).
 
 - ``PARTITIONS``: views whose rows belong to a partition named by a row attribute (the
-  ``models`` view by ``project_id``). ``ViewStore.scan_partition(view, partition)`` reads only
+  ``models`` and ``runs`` views by ``project_id``). ``ViewStore.scan_partition(view, partition)`` reads only
   that partition's rows: SQLite through an expression index on the attribute, DynamoDB from the
   items under partition key ``<view>@<partition>`` (``runtime.adapters.dynamodb.views``).
 - ``INDEXED``: views whose rows carry analyzer terms (``row["terms"]``, see
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from domain.projection import Row
 
-PARTITIONS: dict[str, str] = {"models": "project_id"}
+PARTITIONS: dict[str, str] = {"models": "project_id", "runs": "project_id"}
 INDEXED: frozenset[str] = frozenset({"models"})
 PARTITIONS["pipelines"] = "project_id"  # issue 15: a project's pipelines
 PARTITIONS["project_activity"] = "project_id"  # issue 15: a project's streams (counts, feed, export)

@@ -12,7 +12,9 @@
   executions, ``ToleratedFailurePercentage``: Step Functions allows tolerance in that mode only).
 - ``ParallelState``: a ``Parallel`` with one branch per sub-workflow.
 - ``ChildWorkflow``: ``states:startExecution.sync:2`` on the machine ``${StateMachine_<workflow>}``
-  (``-`` as ``_``), the child's output at ``$.output`` of the result, as the local runner gives it.
+  (``-`` as ``_``), the child's output at ``$.output`` of the result, as the local runner gives it;
+  with ``parameters`` the child's input carries ``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID``
+  (its parent's execution ARN), which the run log records as the child's ``parent_run_id``.
 - ``RecordTask``: appends an event item to the events table: a ``Pass`` builds data and metadata,
   a DynamoDB ``UpdateItem`` takes the next version from a per-stream sequence item
   (``seq#workflowrun-<execution>``, kind ``sequence``, which the projector's kind filter skips) and
@@ -47,6 +49,7 @@ from runtime.workflows.asl_tasks import (  # noqa: F401  (re-exported: the rende
     record_states,
     training_job_request,
 )
+from runtime.workflows.run_status import STARTED_BY
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 _CHOICE_KEYS = {
@@ -131,7 +134,14 @@ def _state(s: Any, *, sync: bool, poll_seconds: int | None) -> dict[str, Any]:
         }
         return {s.name: {**out, **policies(s), **flow(s)}}
     if isinstance(s, m.ChildWorkflow):
-        child_input = {"Input.$": "$"} if s.parameters is None else {"Input": params(s.parameters)}
+        # the child's input names its parent execution (Step Functions' own key: the console links the
+        # two, and the run-status Lambda records it as the child's parent_run_id); a child given the
+        # whole document cannot carry it (ASL cannot add a key to "$")
+        child_input = (
+            {"Input.$": "$"}
+            if s.parameters is None
+            else {"Input": {**params(s.parameters), f"{STARTED_BY}.$": "$$.Execution.Id"}}
+        )
         out = {
             "Type": "Task",
             "Resource": "arn:aws:states:::states:startExecution.sync:2",

@@ -151,7 +151,7 @@ _DESCRIBE = "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob"
 
 
 def job_states(s: m.JobTask, *, sync: bool, poll_seconds: int | None) -> dict[str, Any]:
-    job_name = f"States.Format('{s.job.name_prefix}-{{}}', States.UUID())"
+    job_name = s.job.name or f"States.Format('{s.job.name_prefix}-{{}}', States.UUID())"
     request = training_job_request(s.job)
     if sync:
         state: dict[str, Any] = {

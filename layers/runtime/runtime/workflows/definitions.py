@@ -37,6 +37,8 @@ DEFAULT_SUBSTITUTIONS = {
     "EvaluateInstanceType": "ml.g5.xlarge",
     "CompileInstanceType": "ml.c6i.2xlarge",
     "PackageInstanceType": "ml.m5.xlarge",
+    "ArchTestInstanceType": "ml.m5.xlarge",
+    "ImportInstanceType": "ml.m5.large",
 }
 
 
@@ -331,6 +333,16 @@ from runtime.workflows.release_workflow import release_workflow  # noqa: E402
 
 WORKFLOWS["release"] = release_workflow  # issue 14: the release center's update process
 STEP_FUNCTIONS = (*STEP_FUNCTIONS, *_RELEASE_STEPS)
+
+# one-job workflows for what users ask for through the API (architecture tests, the demo import)
+from runtime.workflows.job_workflows import (  # noqa: E402
+    JOB_STEP_FUNCTIONS,
+    arch_test_workflow,
+    demo_import_workflow,
+)
+
+WORKFLOWS.update({"arch-test": arch_test_workflow, "demo-import": demo_import_workflow})
+STEP_FUNCTIONS = (*STEP_FUNCTIONS, *JOB_STEP_FUNCTIONS)
 
 
 def all_workflows(**options: Any) -> dict[str, m.Workflow]:

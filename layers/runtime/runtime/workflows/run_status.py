@@ -2,7 +2,9 @@
 type ``Step Functions Execution Status Change``) become the run's lifecycle events in its stream
 ``workflowrun-<execution name>``:
 
-- ``RUNNING`` -> ``workflowrun.started`` (input, workflow, ``backend="stepfunctions"``);
+- ``RUNNING`` -> ``workflowrun.started`` (input, workflow, ``backend="stepfunctions"``; a child
+  execution's ``parent_run_id`` from the ``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`` its parent's
+  ChildWorkflow state put in its input, the key itself left out of the recorded input);
 - ``SUCCEEDED`` -> ``workflowrun.succeeded`` (output); ``FAILED`` / ``TIMED_OUT`` ->
   ``workflowrun.failed`` (error, cause); ``ABORTED`` -> ``workflowrun.cancelled``.
 
@@ -33,6 +35,8 @@ from domain.events import DomainEvent, EventMetadata
 from domain.records import NewEvent, RecordedEvent
 from domain.workflows import events as ev
 from domain.workflows.run import WorkflowRun
+
+STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"  # a child execution's input: its parent's ARN
 
 DETAIL_TYPE = "Step Functions Execution Status Change"
 SOURCE = "aws.states"
@@ -102,11 +106,14 @@ class RunStatusRecorder:
         keys: list[str] = []
         if not started:
             run_input = _json(detail.get("input"))
+            run_input = dict(run_input) if isinstance(run_input, dict) else {}
+            parent = run_input.pop(STARTED_BY, None)  # a child run: its parent's execution ARN
             start = ev.RunStarted(
                 run_id=run_id,
                 workflow=workflow,
-                input=run_input if isinstance(run_input, dict) else {},
+                input=run_input,
                 backend="stepfunctions",
+                parent_run_id=str(parent).rsplit(":", 1)[-1] if parent else None,
             )
             events.append((start, _time(detail.get("startDate"))))
             keys.append(f"sfn-status:{execution}:started")

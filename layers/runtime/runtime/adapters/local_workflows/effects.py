@@ -227,7 +227,7 @@ class Effects:
         t = substitute(job.model_dump(), self.substitutions)
         checkpoint = t["checkpoint_uri"]
         return JobSpec(
-            name=f"{job.name_prefix}-{uuid.uuid4()}",
+            name=str(paths.resolve(job.name, doc, context)) if job.name else f"{job.name_prefix}-{uuid.uuid4()}",
             program=job.program,
             hyperparameters=paths.resolve(t["hyperparameters"], doc, context),
             channels={k: str(v) for k, v in paths.resolve(t["channels"], doc, context).items()},

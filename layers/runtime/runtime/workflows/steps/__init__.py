@@ -7,7 +7,8 @@ A step raises ``domain.workflows.model.StepError(error, cause)`` to name its fai
 workflow's Retry/Catch match on); any other exception is named by its class.
 
 Each module here exposes ``steps(container) -> dict[name, callable]``: ``compile`` (validate,
-verify, record) and, when present, ``train`` (prepare_training_data, register_artifacts).
+verify, record) and, when present, ``train`` (prepare_training_data, register_artifacts),
+``dataset_import`` (ingest_demo_dataset).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 Step = Callable[[Any], Any]
-MODULES = ("compile", "train", "pipelines", "release", "study")
+MODULES = ("compile", "train", "dataset_import", "pipelines", "release", "study")
 
 
 def registry(container: Any) -> dict[str, Step]:
