@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from functions.api.read_base import FileEntry, Model, OpenUpload, Out, Stamp  # noqa: F401 - re-exported
 from functions.api.schemas import Family, Kind, Role
@@ -292,7 +292,8 @@ class LimitValues(Out):
 class Limits(Out):
     project_id: str
     limits: LimitValues
-    storage_used: int
+    storage_used: int = Field(description="stored files plus open uploads' declared sizes (checked against the quota)")
+    storage_in_open_uploads: int
 
 
 CORE: dict[tuple[str, str], type[BaseModel]] = {
