@@ -141,3 +141,14 @@ def test_a_planning_function_cannot_take_an_idempotency_key(tmp_path):
             execute_many(SqliteEventStore(db), list, ALICE, idempotency_key="k")
     finally:
         db.close()
+
+
+def test_without_retries_the_first_conflict_is_the_callers(store, tmp_path):
+    # the default is no retry: the caller (e.g. an API client with If-Match) sees the conflict
+    store.races = 1
+    with pytest.raises(ConcurrencyConflict):
+        add_carol(store)
+    store.races = 1
+    with pytest.raises(ConcurrencyConflict):
+        execute_many(store, [Change(p.PROJECTS, "p1", p.SetMember(user_id="dan", role="viewer"))], ALICE)
+    assert store.version(STREAM) == 3  # bob's two writes only
