@@ -217,3 +217,36 @@ def test_a_dataset_file_is_validated_when_verified(c):
     done = c.library.complete_upload(ALICE, mid, uid)
     assert done["state"] == "completed" and done["validation"]["valid"] is True
     assert done["validation"]["report"]["counts"] == {"neg": 3, "pos": 3}
+
+
+ROWS = "".join(f'{{"text": "第{i}条", "label": "{"pos" if i % 2 else "neg"}"}}\n' for i in range(4)).encode()
+
+
+@pytest.mark.parametrize(("kind", "path", "validated"), [
+    ("dataset", "train.jsonl", True), ("dataset", "README.md", False), ("model", "train.jsonl", False),
+])  # fmt: skip
+def test_only_a_datasets_data_files_are_validated(c, kind, path, validated):
+    data = ROWS if path.endswith(".jsonl") else b"# notes\n"
+    mid, uid = started(c, data, path=path, kind=kind)
+    done = c.library.complete_upload(ALICE, mid, uid)
+    assert ("validation" in done) is validated
+    checked = [r.data["path"] for r in c.store.read(f"model-{mid}") if r.type == "model.file_validated"]
+    assert checked == ([path] if validated else [])
+
+
+@pytest.mark.parametrize(("kind", "validated"), [("dataset", True), ("model", False)])
+def test_a_redelivered_trigger_finishes_a_validation_cut_short(c, kind, validated):
+    # Given a data file recorded (FileAdded) by a verification that died before validating it
+    from domain.library import models as m
+    from runtime.services.commands import execute
+
+    mid, uid = started(c, ROWS, path="train.jsonl", kind=kind)
+    key = c.blobs.complete_upload(uid)
+    execute(c.store, m.MODELS, mid, m.AddFile(upload_id=uid, blob=key, size=len(ROWS), sha256=sha(ROWS)), ALICE)
+    assert not any(r.type == "model.file_validated" for r in c.store.read(f"model-{mid}"))
+    # When the trigger's redelivery finalizes it again
+    assert c.library.finalize_upload(mid, uid, key) == {"upload_id": uid, "state": "completed"}
+    # Then a dataset's file is validated now (once), a model's never
+    checked = [r for r in c.store.read(f"model-{mid}") if r.type == "model.file_validated"]
+    assert len(checked) == (1 if validated else 0)
+    assert sum(r.type == "model.file_added" for r in c.store.read(f"model-{mid}")) == 1
