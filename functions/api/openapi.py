@@ -1,7 +1,8 @@
 """What the OpenAPI document says each route answers, decided in one place.
 
 Every route gets its success code (the decorator's ``status_code``) with its typed read model
-where one is declared in ``functions.api.read_models.RESPONSES``, and the error codes it can
+where one is declared in ``functions.api.read_models.RESPONSES`` (also on any other 2xx the route
+declares without a body of its own, e.g. a 202), and the error codes it can
 really return, each with the one error body ``{"error", "message", "field"}``:
 
 - 401 on every route but the public ones (``/health``, the documents);
@@ -74,10 +75,10 @@ def declare(app: Any, read_models: dict[tuple[str, str], type[BaseModel]] | None
         declared: dict[int, Any] = dict(route.responses or {})
         ok = int(route.status_code or 200)
         model = read_models.get((route.method, route.path))
-        if ok not in declared:
-            declared[ok] = {"description": "Success"}
-            if model is not None:
-                declared[ok]["content"] = {"application/json": {"model": model}}
+        declared.setdefault(ok, {"description": "Success"})
+        for code, spec in declared.items():  # the success code and other 2xx a route declares itself
+            if 200 <= int(code) < 300 and model is not None and "content" not in spec:
+                declared[code] = {**spec, "content": {"application/json": {"model": model}}}
         codes: set[int] = set()
         _, names, has_body = _inputs(route)
         if route.path in PUBLIC:

@@ -26,15 +26,17 @@ def tlm(platform: Platform, *args: str, columns: int = 200, **env: str) -> subpr
 
 
 def test_no_server_is_one_line_with_the_fix(platform: Platform) -> None:
-    with socket.socket() as s:  # a port nobody listens on
+    # a port nobody listens on: kept bound (not listening, so connections are refused) while the CLI
+    # runs, so no other process can take it between our check and the CLI's connect
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    res = tlm(platform, "projects", "list", TLM_PORT=str(port), columns=60)
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip().count("\n") == 0, res.stderr
-    assert f"127.0.0.1:{port}" in res.stderr and "tlm serve" in res.stderr and "TLM_ENDPOINT" in res.stderr
-    res = tlm(platform, "--json", "projects", "list", TLM_PORT=str(port))
-    assert json.loads(res.stdout)["error"] == "unreachable"
+        res = tlm(platform, "projects", "list", TLM_PORT=str(port), columns=60)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert res.stderr.strip().count("\n") == 0, res.stderr
+        assert f"127.0.0.1:{port}" in res.stderr and "tlm serve" in res.stderr and "TLM_ENDPOINT" in res.stderr
+        res = tlm(platform, "--json", "projects", "list", TLM_PORT=str(port))
+        assert json.loads(res.stdout)["error"] == "unreachable"
 
 
 @pytest.mark.slow  # ~15 CLI processes

@@ -141,3 +141,29 @@ def test_a_projects_configs_are_listed_newest_first(c):
     c.configs.delete(alice, b["config_id"])
     assert [i["name"] for i in call("GET", f"/projects/{pid}/configs")[1]["items"]] == ["a2"]
     assert call("GET", f"/projects/{pid}/configs", "bob")[0] == 403
+
+
+def test_open_uploads_count_against_the_quota_until_completed_or_aborted(c):
+    pid = c.library.create_project(Caller("alice"), "p")["project_id"]
+    mid = c.library.register_model(Caller("alice"), pid, name="m", family="bert")["model_id"]
+    # Given a 10 kB quota and an open 6 kB upload (nothing stored yet)
+    status, first = start_upload(mid, 6_000, "a.bin")
+    assert status == 201
+    status, body = call("GET", f"/projects/{pid}/limits", "alice")
+    assert (body["storage_used"], body["storage_in_open_uploads"]) == (6_000, 6_000)
+    # When a second 6 kB upload starts in parallel, Then it does not fit beside the first
+    status, body = start_upload(mid, 6_000, "b.bin")
+    assert status == 413 and body["field"] == "size" and "open uploads" in body["message"], body
+    # When the first is aborted, Then its bytes are free again
+    assert call("DELETE", f"/models/{mid}/uploads/{first['upload_id']}", "alice")[0] == 200
+    assert call("GET", f"/projects/{pid}/limits", "alice")[1]["storage_used"] == 0
+    # And a completed upload counts once, as a file
+    data = b"z" * 6_000
+    body = {"path": "c.bin", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    status, up = call("POST", f"/models/{mid}/uploads", "alice", body)
+    c.blobs.upload_part(up["upload_id"], 1, data)
+    c.catch_up()  # the uploads view names the upload's model for the verification
+    assert call("POST", f"/models/{mid}/uploads/{up['upload_id']}/complete", "alice")[0] == 200
+    status, body = call("GET", f"/projects/{pid}/limits", "alice")
+    assert (body["storage_used"], body["storage_in_open_uploads"]) == (6_000, 0)
+    assert start_upload(mid, 6_000, "d.bin")[0] == 413

@@ -11,6 +11,7 @@ from domain.errors import Invalid
 from functions.api import schemas
 from functions.api.deps import caller, container
 from functions.api.guard import check_depth
+from functions.api.read_models import ConfigFile
 from functions.api.schemas import MAX_INT
 
 router = APIGatewayRouter()
@@ -118,7 +119,7 @@ def delete_config(
         200: {
             "description": "The tlm.config document, as JSON or YAML text",
             "content": {
-                "application/json": {"schema": {"type": "object"}},
+                "application/json": {"model": ConfigFile},
                 "application/yaml": {"schema": {"type": "string"}},
             },
         }

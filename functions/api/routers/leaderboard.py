@@ -52,7 +52,9 @@ def compare(model_id: str, other_id: str) -> dict[str, Any]:
     return container().leaderboard.compare(caller(router), model_id, other_id)
 
 
-@router.post("/projects/<project_id>/pretrainings", tags=["trainings"], summary="Start masked-LM pretraining")
+@router.post(
+    "/projects/<project_id>/pretrainings", tags=["trainings"], summary="Start masked-LM pretraining", status_code=201
+)
 def start_pretraining(project_id: str, body: StartPretraining) -> tuple[dict[str, Any], int]:
     return container().pretraining.start(caller(router), project_id, **body.model_dump()), 201
 

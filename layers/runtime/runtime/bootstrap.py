@@ -148,7 +148,9 @@ class Container:
                 import shutil
 
                 free = lambda: shutil.disk_usage(s.data_dir).free  # noqa: E731
-            self._services["limits"] = LimitsService(self.store, self.views, defaults, free_bytes=free)
+            self._services["limits"] = LimitsService(
+                self.store, self.views, defaults, free_bytes=free, catch_up=self.catch_up
+            )
         return self._services["limits"]
 
     @property

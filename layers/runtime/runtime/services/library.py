@@ -525,7 +525,7 @@ class LibraryService:
 
 
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k not in ("terms", "files", "validations")}
+    out = {k: v for k, v in row.items() if k not in ("terms", "files", "validations", "uploads")}
     out.setdefault("kind", "model")
     if out["kind"] == "dataset":
         checks = row.get("validations", {})

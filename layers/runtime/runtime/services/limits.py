@@ -6,8 +6,8 @@ Defaults come from the settings (``TLM_LIMIT_MAX_PARAMS``, ``TLM_LIMIT_MAX_TRAIN
 project's owner overrides any of them (``PUT /projects/{id}/limits``), recorded as
 ``project.limits_set`` in the project's ``projectlimits-<id>`` stream.
 
-Uploads: the new file's size plus the bytes the project's models and datasets already hold
-must fit the storage quota (``TooLarge``, field ``size``, the message naming
+Uploads: the new file's size plus the bytes the project's models and datasets already hold and
+the declared sizes of their open uploads must fit the storage quota (``TooLarge``, field ``size``, the message naming
 ``limits.storage_bytes``); locally it must also fit the free disk space, twice over (the parts
 and the joined file exist at once while an upload completes) plus a reserve.
 """
@@ -39,11 +39,13 @@ class LimitsService:
         defaults: ProjectLimits,
         *,
         free_bytes: Callable[[], int] | None = None,
+        catch_up: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.views = views
         self.defaults = defaults
         self.free_bytes = free_bytes
+        self.catch_up = catch_up  # local read-your-writes: the models view before summing it
         self.access = Access(store)
 
     def of(self, project_id: str) -> ProjectLimits:
@@ -57,10 +59,12 @@ class LimitsService:
     # ---------------------------------------------------------------- API
     def get(self, caller: Caller, project_id: str) -> dict[str, Any]:
         self.access.require(caller, project_id, "viewer")
+        files, uploads = self.usage(project_id)
         return {
             "project_id": project_id,
             "limits": self.of(project_id).to_dict(),
-            "storage_used": self.used(project_id),
+            "storage_used": files + uploads,  # what the quota is checked against
+            "storage_in_open_uploads": uploads,
         }
 
     def set(self, caller: Caller, project_id: str, limits: Any) -> dict[str, Any]:
@@ -76,12 +80,21 @@ class LimitsService:
         """TooLarge naming the limit when the config's model would exceed the project's limits."""
         return check_model(values, self.of(project_id))
 
-    def used(self, project_id: str) -> int:
-        total = 0
+    def usage(self, project_id: str) -> tuple[int, int]:
+        """(bytes the project's files hold, declared sizes of its open uploads)."""
+        if self.catch_up is not None:
+            self.catch_up()
+        files = uploads = 0
         for _, row in self.views.scan("models"):
             if row.get("project_id") == project_id:
-                total += sum(f if isinstance(f, int) else f.get("size", 0) for f in row.get("files", {}).values())
-        return total
+                files += sum(f if isinstance(f, int) else f.get("size", 0) for f in row.get("files", {}).values())
+                uploads += sum(row.get("uploads", {}).values())
+        return files, uploads
+
+    def used(self, project_id: str) -> int:
+        """Stored files plus open uploads (what they will hold once completed), so uploads started
+        in parallel cannot together pass the quota."""
+        return sum(self.usage(project_id))
 
     def check_upload(self, project_id: str, size: int) -> None:
         quota = self.of(project_id).storage_bytes
@@ -91,11 +104,13 @@ class LimitsService:
                 f"({quota:,} bytes)",
                 field="size",
             )
-        used = self.used(project_id)
-        if used + size > quota:
+        files, uploads = self.usage(project_id)
+        if files + uploads + size > quota:
+            pending = f" plus {_gib(uploads)} in open uploads" if uploads else ""
             raise TooLarge(
-                f"the project holds {_gib(used)} of its {_gib(quota)} storage quota (limits.storage_bytes); "
-                f"this file ({_gib(size)}) does not fit: delete files or ask the owner to raise the quota",
+                f"the project holds {_gib(files)}{pending} of its {_gib(quota)} storage quota (limits.storage_bytes); "
+                f"this file ({_gib(size)}) does not fit: delete files, abort uploads or ask the owner to raise "
+                "the quota",
                 field="size",
             )
         if self.free_bytes is not None:

@@ -112,9 +112,15 @@ class ModelsView:
             merged = {**base, **changes}
             return {**merged, "terms": search_terms(merged)}
         checks = {p: v for p, v in row.get("validations", {}).items() if p != d.get("path")}
+        if t == "model.upload_started":  # open uploads' declared sizes count against the storage quota
+            return {**base, "uploads": {**row.get("uploads", {}), d["upload_id"]: d["size"]}}
+        if t in ("model.upload_aborted", "model.upload_rejected"):
+            return {**base, "uploads": {u: n for u, n in row.get("uploads", {}).items() if u != d["upload_id"]}}
         if t == "model.file_added":  # path -> size only: rows must stay small (DynamoDB items <= 400 KB);
             # a model's full file list (sha256, blob) is read from its stream
-            return {**base, "files": {**row["files"], d["path"]: d["size"]}, "validations": checks}
+            uploads = {u: n for u, n in row.get("uploads", {}).items() if u != d.get("upload_id")}
+            files = {**row["files"], d["path"]: d["size"]}
+            return {**base, "files": files, "validations": checks, "uploads": uploads}
         if t == "model.file_removed":
             files = {p: f for p, f in row["files"].items() if p != d["path"]}
             return {**base, "files": files, "validations": checks}
