@@ -76,9 +76,12 @@ def _points(ax: Axes, xs: list[Any], ys: list[Any], plot: str, **kw: Any) -> Pat
 
 
 def draw_history(fig: Figure, h: dict[str, Any]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     objs = h["objectives"]
     for i, o in enumerate(objs):
         ax = fig.add_subplot(len(objs), 1, i + 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ok = [p for p in o["points"] if p["feasible"]]
         bad = [p for p in o["points"] if not p["feasible"]]
         _points(ax, [p["number"] for p in ok] + [p["number"] for p in bad],
@@ -94,7 +97,10 @@ def draw_history(fig: Figure, h: dict[str, Any]) -> None:
 
 
 def draw_intermediate(fig: Figure, d: dict[str, Any]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     ax = fig.add_subplot()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     xs, ys = [], []
     for t in d["trials"]:
         style = {"linestyle": "--", "color": "#d62728", "alpha": 0.7} if t["pruned"] else {"alpha": 0.85}
