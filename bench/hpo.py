@@ -12,8 +12,10 @@
    epochs (and job seconds) used, and best validation accuracy of each arm.
 
 ``--quick``: BBOB f1/f8/f15 in 2-D + the SVM, budget 40, 5 seeds; 9 trials x 9 epochs on 320
-training texts (200 validation). Full: f1/f8/f10/f15/f21 in 2-D and 5-D + the SVM, budget 80,
-7 seeds; 27 trials x 9 epochs on 1,000 texts (400 validation).
+training texts (200 validation). Full: f1/f8/f15/f21 in 2-D and 5-D + the SVM, budget 60,
+5 seeds (7 calibration seeds); 27 trials x 9 epochs on 600 texts (300 validation). On this shared
+2-core machine (load 6-9) the full run took 57 min (45 of them samplers, mostly GPSampler and the
+SVM's cross-validation); quick's pruning half took 5.8 min, its sampler half ~4 min a problem.
 
 Last line: JSON with ``tpe_trials_vs_random``, ``gp_trials_vs_random``, ``cmaes_trials_vs_random``
 (geometric means over problems of median(sampler) / median(random); lower is better),

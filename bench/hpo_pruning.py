@@ -110,7 +110,7 @@ def run_all(work: Path, *, quick: bool, threads: int, log: Callable[[str], None]
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    n_trials, epochs, n_train, n_val = (9, 9, 320, 200) if quick else (27, 9, 1000, 400)
+    n_trials, epochs, n_train, n_val = (9, 9, 320, 200) if quick else (27, 9, 600, 300)
     data = prepare_data(work, n_train, n_val)
     trials = draw_trials(n_trials, seed=3)
     full: list[dict[str, Any]] = []

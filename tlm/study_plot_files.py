@@ -23,9 +23,16 @@ import math
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.services import study_plots
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PathCollection
+    from matplotlib.colors import Colormap, Normalize
+    from matplotlib.figure import Figure
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "Sarasa Gothic SC", "SimHei", "Microsoft YaHei", "PingFang SC",
@@ -46,7 +53,7 @@ def _rc() -> dict[str, Any]:
             "axes.unicode_minus": False, "svg.fonttype": "none", "svg.hashsalt": "tlm", "figure.dpi": 100}
 
 
-def _figure(size: tuple[float, float] = (8.0, 4.8)):
+def _figure(size: tuple[float, float] = (8.0, 4.8)) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -55,23 +62,26 @@ def _figure(size: tuple[float, float] = (8.0, 4.8)):
     return fig
 
 
-def _message(fig, title: str, text: str) -> None:
+def _message(fig: Figure, title: str, text: str) -> None:
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_title(title)
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=13, color="#555555", transform=ax.transAxes)
 
 
-def _points(ax, xs, ys, plot: str, **kw: Any):
+def _points(ax: Axes, xs: list[Any], ys: list[Any], plot: str, **kw: Any) -> PathCollection:
     sc = ax.scatter(xs, ys, clip_on=False, **kw)
     sc.set_gid(f"points-{plot}")
     return sc
 
 
-def draw_history(fig, h: dict[str, Any]) -> None:
+def draw_history(fig: Figure, h: dict[str, Any]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     objs = h["objectives"]
     for i, o in enumerate(objs):
         ax = fig.add_subplot(len(objs), 1, i + 1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ok = [p for p in o["points"] if p["feasible"]]
         bad = [p for p in o["points"] if not p["feasible"]]
         _points(ax, [p["number"] for p in ok] + [p["number"] for p in bad],
@@ -86,8 +96,11 @@ def draw_history(fig, h: dict[str, Any]) -> None:
         ax.set_title(f"Optimisation history: {len(o['points'])} trials" + (f", {len(bad)} infeasible" if bad else ""))
 
 
-def draw_intermediate(fig, d: dict[str, Any]) -> None:
+def draw_intermediate(fig: Figure, d: dict[str, Any]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     ax = fig.add_subplot()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     xs, ys = [], []
     for t in d["trials"]:
         style = {"linestyle": "--", "color": "#d62728", "alpha": 0.7} if t["pruned"] else {"alpha": 0.85}
@@ -111,7 +124,7 @@ def _unit(dim: dict[str, Any], v: float | None) -> float | None:
     return 0.5 if hi == lo else (v - lo) / (hi - lo)
 
 
-def draw_parallel(fig, d: dict[str, Any]) -> None:
+def draw_parallel(fig: Figure, d: dict[str, Any]) -> None:
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
 
@@ -145,13 +158,13 @@ def draw_parallel(fig, d: dict[str, Any]) -> None:
     ax.set_title(f"Parallel coordinates: {len(d['trials'])} trials")
 
 
-def _mappable(cmap, norm):
+def _mappable(cmap: Colormap, norm: Normalize) -> ScalarMappable:
     from matplotlib.cm import ScalarMappable
 
     return ScalarMappable(norm=norm, cmap=cmap)
 
 
-def draw_importance(fig, d: dict[str, Any]) -> None:
+def draw_importance(fig: Figure, d: dict[str, Any]) -> None:
     objs = d["objectives"]
     for i, o in enumerate(objs):
         ax = fig.add_subplot(1, len(objs), i + 1)
@@ -163,7 +176,7 @@ def draw_importance(fig, d: dict[str, Any]) -> None:
     fig.suptitle("Parameter importance (omega squared, first-order)")
 
 
-def draw_slices(fig, d: dict[str, Any]) -> None:
+def draw_slices(fig: Figure, d: dict[str, Any]) -> None:
     params = d["params"]
     cols = min(3, len(params)) or 1
     rows = math.ceil(len(params) / cols)
@@ -183,7 +196,7 @@ def draw_slices(fig, d: dict[str, Any]) -> None:
     fig.suptitle(f"Slice: {d['objective_name']} against each parameter, {len(counted)} trials")
 
 
-def draw_contour(fig, d: dict[str, Any]) -> None:
+def draw_contour(fig: Figure, d: dict[str, Any]) -> None:
     ax = fig.add_subplot()
     x, y = d["x"], d["y"]
     cs = ax.contourf(x["grid"], y["grid"], d["z"], levels=14, cmap="viridis", alpha=0.85)
@@ -201,7 +214,7 @@ def draw_contour(fig, d: dict[str, Any]) -> None:
     ax.set_title(f"Contour of {d['objective_name']}: {len(pts)} trials (interpolated)")
 
 
-def draw_pareto(fig, d: dict[str, Any]) -> None:
+def draw_pareto(fig: Figure, d: dict[str, Any]) -> None:
     ax = fig.add_subplot()
     names, dirs = d["objective_names"], d["directions"]
     groups = (("dominated", "#9ecae1", "o"), ("infeasible", "#aaaaaa", "x"), ("front", "#d62728", "o"))
@@ -242,7 +255,7 @@ def write_plot_files(data: dict[str, Any], dest_dir: str | Path,
     if len(study_plots.directions(data)) == 1:
         plots.pop("pareto_front")
     written: list[Path] = []
-    with rc_context(_rc()), warnings.catch_warnings():
+    with rc_context(_rc()), warnings.catch_warnings():  # type: ignore[arg-type]
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
         warnings.filterwarnings("ignore", message=r".*findfont.*")
         for name, draw in DRAW.items():

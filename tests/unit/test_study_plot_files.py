@@ -49,11 +49,12 @@ def test_every_plot_is_written_as_png_and_svg_with_its_points(tmp_path):
     assert "training.learning_rate" in (tmp_path / "plots" / "importance.svg").read_text(encoding="utf-8")
 
 
-def test_a_multi_objective_study_gets_its_pareto_front(tmp_path):
-    paths = write_plot_files(multi_objective(), tmp_path, formats=("svg",))
+def test_a_multi_objective_study_gets_its_pareto_front_with_chinese_names(tmp_path):
+    data = multi_objective() | {"objective_names": ["验证准确率", "latency_ms_b1"]}
+    paths = write_plot_files(data, tmp_path, formats=("svg",))
     assert all(p.suffix == ".svg" for p in paths) and (tmp_path / "pareto_front.svg") in paths
     svg = (tmp_path / "pareto_front.svg").read_text(encoding="utf-8")
-    assert "Pareto front: 3 of 5 trials" in svg
+    assert "Pareto front: 3 of 5 trials" in svg and "验证准确率 (maximize)" in svg  # text stays text
     assert markers(tmp_path / "pareto_front.svg", "pareto_front") == 5
 
 
