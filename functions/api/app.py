@@ -13,9 +13,6 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from functions.api import errors, openapi
 from functions.api.read_models import RESPONSES
-from functions.api.read_models_pipelines import RESPONSES as PIPELINE_RESPONSES
-from functions.api.read_models_releases import RESPONSES as RELEASE_RESPONSES
-from functions.api.read_models_studies import STUDY_RESPONSES
 from functions.api.routers import (
     compiles,
     configs,
@@ -69,7 +66,7 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
 
 
-openapi.declare(app, {**RESPONSES, **PIPELINE_RESPONSES, **RELEASE_RESPONSES, **STUDY_RESPONSES})
+openapi.declare(app, RESPONSES)
 app.enable_swagger(
     path="/swagger", title=TITLE, version=VERSION, description=DESCRIPTION,
     security_schemes=SECURITY_SCHEMES, security=SECURITY, persist_authorization=True,

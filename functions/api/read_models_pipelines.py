@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from functions.api.read_models import Out
+from functions.api.read_base import Out
 
 
 class NodeKind(Out):
@@ -112,6 +112,16 @@ class Activity(Out):
 class Members(Out):
     project_id: str
     members: dict[str, str]
+
+
+class PipelineFile(Out):
+    """The pipeline file (``GET /pipelines/{id}/export``): the same document as YAML or JSON."""
+
+    format: str
+    schema_version: int
+    name: str
+    description: str
+    nodes: list[dict[str, Any]]
 
 
 class Exported(Out):

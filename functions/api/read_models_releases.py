@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from functions.api.read_models import Items, Out
+from functions.api.read_base import Out
 
 
 class Version(Out):
@@ -76,6 +76,12 @@ class Metrics(Out):
     deployment_id: str
     series: list[dict[str, Any]]
     versions: list[dict[str, Any]]
+
+
+class Items(Out):
+    """A list answer: ``{"items": [...]}``."""
+
+    items: list[dict[str, Any]]
 
 
 RESPONSES: dict[tuple[str, str], type[BaseModel]] = {

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from functions.api.read_models import Out
+from functions.api.read_base import Out
 
 
 class Trial(Out):
@@ -85,3 +85,6 @@ STUDY_RESPONSES: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/studies/<study_id>/cancel"): Study,
     ("POST", "/studies/<study_id>/resume"): Study,
 }
+
+
+RESPONSES = STUDY_RESPONSES  # found by functions.api.read_models.collect

@@ -12,6 +12,7 @@ from domain.errors import Invalid
 from functions.api import schemas_pipelines as s
 from functions.api.deps import caller, container
 from functions.api.guard import check_depth
+from functions.api.read_models_pipelines import PipelineFile
 from functions.api.routers.configs import _time
 from functions.api.schemas import MAX_INT
 
@@ -93,7 +94,7 @@ def blame(pipeline_id: str, version: Version = None) -> dict[str, Any]:
     summary="The pipeline file (YAML or JSON)",
     responses={200: {"description": "The pipeline file", "content": {
         # YAML parses to the same document as the JSON (schemathesis reads both): an object either way
-        "application/yaml": {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}}},
+        "application/yaml": {"model": PipelineFile}, "application/json": {"model": PipelineFile}}}},
 )  # fmt: skip
 def export(
     pipeline_id: str,
