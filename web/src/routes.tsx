@@ -8,6 +8,9 @@ import { DatasetDetail } from "./pages/datasets/DatasetDetail";
 import { DatasetList } from "./pages/datasets/DatasetList";
 import { Library } from "./pages/library/Library";
 import { ModelDetail } from "./pages/library/ModelDetail";
+import { PipelineDetail } from "./pages/pipelines/PipelineDetail";
+import { PipelineList } from "./pages/pipelines/PipelineList";
+import { PipelineNew } from "./pages/pipelines/PipelineNew";
 import { ProjectDetail } from "./pages/projects/ProjectDetail";
 import { ProjectList } from "./pages/projects/ProjectList";
 import { RunDetail } from "./pages/runs/RunDetail";
@@ -36,4 +39,7 @@ export const ROUTES: Route[] = [
   { path: "/leaderboard", page: Leaderboard },
   { path: "/runs", page: RunList, nav: "nav.runs" },
   { path: "/runs/:runId", page: RunDetail },
+  { path: "/pipelines", page: PipelineList, nav: "nav.pipelines" },
+  { path: "/pipelines/new", page: PipelineNew },
+  { path: "/pipelines/:pipelineId", page: PipelineDetail },
 ];
