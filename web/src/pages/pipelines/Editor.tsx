@@ -215,7 +215,7 @@ function Canvas({ kinds, doc, statuses, onSave, saveLabel }: EditorProps) {
             isValidConnection={isValidConnection}
             onNodeClick={(_, n) => setSelected(n.id)}
             onPaneClick={() => setSelected(null)}
-            fitView
+            fitView={doc !== null} // an empty canvas keeps its viewport: the first drop must land where it was dropped
             fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
             proOptions={{ hideAttribution: true }}
             deleteKeyCode={["Delete", "Backspace"]}

@@ -33,27 +33,27 @@ export function PortNode({ id, data, selected }: NodeProps<PortNodeType>) {
               type="target"
               id={inHandle(p.name)}
               position={Position.Left}
-              style={{ top: i * ROW + ROW / 2 }}
               data-testid={`in-${id}-${p.name}`}
               title={`${p.name}: ${p.type}`}
               className={`port-${p.type}`}
             />
             <span>
               {p.name}
-              {p.required ? "*" : ""} <small>{p.type}</small>
+              {p.required ? "*" : ""}
+              {p.type !== p.name && <small> {p.type}</small>}
             </span>
           </div>
         ))}
         {outputs.map((p, i) => (
           <div key={`o${p.name}`} className="port out" style={{ top: i * ROW }}>
             <span>
-              <small>{p.type}</small> {p.name}
+              {p.type !== p.name && <small>{p.type} </small>}
+              {p.name}
             </span>
             <Handle
               type="source"
               id={outHandle(p.name)}
               position={Position.Right}
-              style={{ top: i * ROW + ROW / 2 }}
               data-testid={`out-${id}-${p.name}`}
               title={`${p.name}: ${p.type}`}
               className={`port-${p.type}`}
