@@ -11,6 +11,9 @@ import { ModelDetail } from "./pages/library/ModelDetail";
 import { PipelineDetail } from "./pages/pipelines/PipelineDetail";
 import { PipelineList } from "./pages/pipelines/PipelineList";
 import { PipelineNew } from "./pages/pipelines/PipelineNew";
+import { DeploymentDetail } from "./pages/releases/DeploymentDetail";
+import { ModelVersions } from "./pages/releases/ModelVersions";
+import { ReleaseCenter } from "./pages/releases/ReleaseCenter";
 import { ProjectDetail } from "./pages/projects/ProjectDetail";
 import { ProjectList } from "./pages/projects/ProjectList";
 import { RunDetail } from "./pages/runs/RunDetail";
@@ -42,4 +45,7 @@ export const ROUTES: Route[] = [
   { path: "/pipelines", page: PipelineList, nav: "nav.pipelines" },
   { path: "/pipelines/new", page: PipelineNew },
   { path: "/pipelines/:pipelineId", page: PipelineDetail },
+  { path: "/releases", page: ReleaseCenter, nav: "nav.releases" },
+  { path: "/releases/models/:modelId", page: ModelVersions },
+  { path: "/deployments/:deploymentId", page: DeploymentDetail },
 ];
