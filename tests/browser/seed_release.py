@@ -19,7 +19,9 @@ from tests.serving_package import make_package
 
 def _blob(blobs: Any, data: bytes) -> dict[str, Any]:
     sha = hashlib.sha256(data).hexdigest()
-    up = blobs.create_upload(expected_size=len(data), expected_sha256=sha, part_size=max(len(data), blobs.min_part_bytes))
+    up = blobs.create_upload(
+        expected_size=len(data), expected_sha256=sha, part_size=max(len(data), blobs.min_part_bytes)
+    )
     blobs.upload_part(up.upload_id, 1, data)
     return {"blob": str(blobs.complete_upload(up.upload_id)), "size": len(data), "sha256": sha}
 
@@ -33,7 +35,9 @@ def deployable_version(p: Platform, project_id: str, tmp: Path, name: str) -> tu
     from runtime.services.commands import Caller, execute
 
     with p.http() as http:
-        model_id = str(http.post(f"/projects/{project_id}/models", json={"name": name, "family": "bert"}).json()["model_id"])
+        model_id = str(
+            http.post(f"/projects/{project_id}/models", json={"name": name, "family": "bert"}).json()["model_id"]
+        )
     package = make_package(tmp / "package")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:

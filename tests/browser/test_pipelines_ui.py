@@ -39,7 +39,9 @@ def select(page: Any, node: str) -> None:
     page.get_by_test_id("params-panel").get_by_text(node, exact=True).wait_for()
 
 
-def test_build_a_four_node_pipeline_by_drag_and_drop_and_save_versions(page: Any, ui_platform: Platform, console: Console) -> None:
+def test_build_a_four_node_pipeline_by_drag_and_drop_and_save_versions(
+    page: Any, ui_platform: Platform, console: Console
+) -> None:
     console.expect(r"status of 422")  # the save without a required parameter: the server's 422, shown on the node
     open_in_project(page, ui_platform, "流水线实验", "/ui/pipelines/new")
     page.get_by_test_id("palette-train").wait_for()
