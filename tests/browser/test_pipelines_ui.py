@@ -94,6 +94,14 @@ def test_build_a_four_node_pipeline_by_drag_and_drop_and_save_versions(
     diff.wait_for()
     assert "nodes.train.params.max_epochs" in diff.inner_text()
     shot(page, "42-pipeline-saved-diff")
+    # And a run of version 2 is started and watched: its dataset does not exist, so that node fails
+    # (and the run with it), each node's status drawn on the graph
+    page.get_by_role("button", name="运行版本 2").click()
+    page.get_by_test_id("pipeline-run").locator(".badge-failed").first.wait_for(timeout=30_000)
+    page.get_by_test_id("node-dataset").locator(".badge-failed").wait_for()
+    assert "demo-sentiment" in page.get_by_test_id("run-node-dataset").inner_text()
+    assert page.get_by_test_id("node-config").locator(".badge").count() == 1
+    shot(page, "44-pipeline-run")
     # And the list shows it
     page.get_by_role("navigation").get_by_role("link", name="流水线").click()
     page.get_by_role("link", name="情感流水线").wait_for()

@@ -17,6 +17,9 @@ interface PipelineRun {
 
 const ENDED = ["succeeded", "failed", "cancelled"];
 
+const describe = (e: unknown) =>
+  typeof e === "object" && e !== null && "cause" in e ? `${String((e as { error?: string }).error ?? "")}: ${String((e as { cause: unknown }).cause)}` : JSON.stringify(e);
+
 /** Start a run of the shown version and watch it: its status, and each node's on the graph. */
 export function PipelineRuns({ pipelineId, version, onStatuses }: { pipelineId: string; version: number; onStatuses: (s: Record<string, string>) => void }) {
   const { t } = useI18n();
@@ -77,8 +80,9 @@ export function PipelineRuns({ pipelineId, version, onStatuses }: { pipelineId: 
           {run && (
             <div className="row wrap">
               {Object.entries(run.nodes).map(([nid, n]) => (
-                <span key={nid} className="chip">
+                <span key={nid} className="chip" data-testid={`run-node-${nid}`}>
                   {nid} <StatusBadge status={n.status} />
+                  {n.error !== null && n.error !== undefined && <small className="bad">{describe(n.error)}</small>}
                 </span>
               ))}
             </div>
