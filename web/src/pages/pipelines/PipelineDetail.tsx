@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { enc, get, put } from "../../api/client";
 import { Page } from "../../components/Page";
 import { Async } from "../../components/status";
@@ -20,6 +20,11 @@ export function PipelineDetail({ params }: { params: Record<string, string> }) {
   const kinds = useAsync((s) => get<{ items: NodeKind[] }>("/pipeline-kinds", undefined, s), []);
   const pipeline = useAsync((s) => get<Pipeline>(`/pipelines/${enc(id)}`, { version }, s), [id, version]);
   const [historyTick, setHistoryTick] = useState(0);
+  // the latest version (what a save must name), also while an older one is open from the history
+  const [latest, setLatest] = useState<number | null>(null);
+  useEffect(() => {
+    if (version === null && pipeline.data) setLatest(pipeline.data.version);
+  }, [version, pipeline.data]);
   return (
     <Async state={kinds}>
       {(k) => (
@@ -44,7 +49,7 @@ export function PipelineDetail({ params }: { params: Record<string, string> }) {
                 statuses={statuses}
                 saveLabel={t("pipelines.save")}
                 onSave={async (doc) => {
-                  const next = await put<Pipeline>(`/pipelines/${enc(id)}`, { definition: doc, expected_version: p.version });
+                  const next = await put<Pipeline>(`/pipelines/${enc(id)}`, { definition: doc, expected_version: latest ?? p.version });
                   setSaved(next.version);
                   setVersion(null);
                   setHistoryTick((n) => n + 1);
