@@ -257,6 +257,7 @@ def test_every_page_renders_with_no_console_errors(page: Any, ui_platform: Platf
 def test_keyboard_only_sign_in_and_navigation(page: Any, ui_platform: Platform) -> None:
     # Given the sign-in form, focused on the token field
     page.goto("/")
+    page.locator("#token:focus").wait_for()  # typing before the form has mounted loses keys
     page.keyboard.type(ui_platform.token)
     page.keyboard.press("Enter")
     page.get_by_test_id("sign-out").wait_for()

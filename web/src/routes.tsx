@@ -1,6 +1,7 @@
 // Every page, by client path (under /ui). A module adds its pages here and, if it has a top-level
 // page, a nav entry; studies, releases and pipelines slot in the same way.
-import type { ComponentType } from "react";
+import { lazy, Suspense, type ComponentType } from "react";
+import { Loading } from "./components/status";
 import type { Key } from "./i18n";
 import { ConfigDetail } from "./pages/configs/ConfigDetail";
 import { ConfigList } from "./pages/configs/ConfigList";
@@ -8,12 +9,6 @@ import { DatasetDetail } from "./pages/datasets/DatasetDetail";
 import { DatasetList } from "./pages/datasets/DatasetList";
 import { Library } from "./pages/library/Library";
 import { ModelDetail } from "./pages/library/ModelDetail";
-import { PipelineDetail } from "./pages/pipelines/PipelineDetail";
-import { PipelineList } from "./pages/pipelines/PipelineList";
-import { PipelineNew } from "./pages/pipelines/PipelineNew";
-import { DeploymentDetail } from "./pages/releases/DeploymentDetail";
-import { ModelVersions } from "./pages/releases/ModelVersions";
-import { ReleaseCenter } from "./pages/releases/ReleaseCenter";
 import { ProjectDetail } from "./pages/projects/ProjectDetail";
 import { ProjectList } from "./pages/projects/ProjectList";
 import { RunDetail } from "./pages/runs/RunDetail";
@@ -27,6 +22,24 @@ export interface Route {
   page: ComponentType<{ params: Record<string, string> }>;
   nav?: Key; // shown in the main navigation
 }
+
+type Page = ComponentType<{ params: Record<string, string> }>;
+
+/** A page in its own chunk (the editor and release pages), loaded when first opened. */
+function lazyPage(load: () => Promise<Page>): Page {
+  const L = lazy(() => load().then((p) => ({ default: p })));
+  return (props) => (
+    <Suspense fallback={<Loading />}>
+      <L {...props} />
+    </Suspense>
+  );
+}
+const PipelineList = lazyPage(() => import("./pages/pipelines/PipelineList").then((m) => m.PipelineList));
+const PipelineNew = lazyPage(() => import("./pages/pipelines/PipelineNew").then((m) => m.PipelineNew));
+const PipelineDetail = lazyPage(() => import("./pages/pipelines/PipelineDetail").then((m) => m.PipelineDetail));
+const ReleaseCenter = lazyPage(() => import("./pages/releases/ReleaseCenter").then((m) => m.ReleaseCenter));
+const ModelVersions = lazyPage(() => import("./pages/releases/ModelVersions").then((m) => m.ModelVersions));
+const DeploymentDetail = lazyPage(() => import("./pages/releases/DeploymentDetail").then((m) => m.DeploymentDetail));
 
 export const ROUTES: Route[] = [
   { path: "/projects", page: ProjectList, nav: "nav.projects" },
