@@ -34,6 +34,13 @@ def connect(page: Any, src: str, dst: str) -> None:
     page.get_by_test_id(src).drag_to(page.get_by_test_id(dst))
 
 
+def has(page: Any, selector: str, n: int) -> None:
+    """Exactly ``n`` of ``selector`` once the page has drawn them (edges follow measured nodes)."""
+    if n:
+        page.locator(selector).nth(n - 1).wait_for()
+    assert page.locator(selector).count() == n
+
+
 def select(page: Any, node: str) -> None:
     page.get_by_test_id(f"node-{node}").locator(".port-node-head").click()
     page.get_by_test_id("params-panel").get_by_text(node, exact=True).wait_for()
@@ -50,7 +57,7 @@ def test_build_a_four_node_pipeline_by_drag_and_drop_and_save_versions(
     drop(page, "config", 40, 200)
     drop(page, "choose_model", 40, 360)
     drop(page, "train", 420, 180)
-    assert page.locator(".react-flow__node").count() == 4
+    has(page, ".react-flow__node", 4)
     # And their parameters set in the side panel
     select(page, "config")
     page.fill("#param-config-template", "bert-tiny")
@@ -61,13 +68,13 @@ def test_build_a_four_node_pipeline_by_drag_and_drop_and_save_versions(
     refused = page.get_by_test_id("refused")
     refused.wait_for()
     assert "dataset" in refused.inner_text() and "config" in refused.inner_text()
-    assert page.locator(".react-flow__edge").count() == 0
+    has(page, ".react-flow__edge", 0)
     shot(page, "40-pipeline-refused")
     # And matching ports connect
     connect(page, "out-dataset-dataset", "in-train-dataset")
     connect(page, "out-config-config", "in-train-config")
     connect(page, "out-choose_model-model", "in-train-model")
-    assert page.locator(".react-flow__edge").count() == 3
+    has(page, ".react-flow__edge", 3)
     # Then saving without the dataset's required parameter shows the server's violation on that node
     page.fill("#pipeline-name", "情感流水线")
     page.get_by_role("button", name="创建", exact=True).click()
@@ -80,15 +87,15 @@ def test_build_a_four_node_pipeline_by_drag_and_drop_and_save_versions(
     page.fill("#param-dataset-dataset_id", "demo-sentiment")
     page.get_by_role("button", name="创建", exact=True).click()
     page.get_by_role("heading", name="情感流水线 v1").wait_for()
-    assert page.locator(".react-flow__node").count() == 4
-    assert page.locator(".react-flow__edge").count() == 3
+    has(page, ".react-flow__node", 4)
+    has(page, ".react-flow__edge", 3)
     # And a changed parameter saves as version 2, in the history, diffed against version 1
     select(page, "train")
     page.fill("#param-train-max_epochs", "2")
     page.get_by_role("button", name="保存为新版本").click()
     page.get_by_test_id("saved").filter(has_text="2").wait_for()
     page.get_by_role("heading", name="情感流水线 v2").wait_for()
-    assert page.get_by_test_id("history").locator("tbody tr").count() == 2
+    has(page, "[data-testid=history] tbody tr", 2)
     page.get_by_role("button", name="比较").click()
     diff = page.get_by_test_id("diff")
     diff.wait_for()
