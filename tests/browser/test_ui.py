@@ -54,6 +54,7 @@ def test_sign_in_rejects_a_bad_token_then_signs_in_and_out(page: Any, ui_platfor
     assert page.evaluate("sessionStorage.getItem('tlm.token')") is None
     # Then the local token signs in: the header names the user, the token sits in sessionStorage only
     sign_in(page, ui_platform.token)
+    page.get_by_test_id("user").filter(has_text="local").wait_for()  # "…" until /me answers
     assert page.get_by_test_id("user").inner_text() == "local"
     assert page.evaluate("sessionStorage.getItem('tlm.token')") == ui_platform.token
     assert page.evaluate("localStorage.getItem('tlm.token')") is None
@@ -257,6 +258,7 @@ def test_every_page_renders_with_no_console_errors(page: Any, ui_platform: Platf
 def test_keyboard_only_sign_in_and_navigation(page: Any, ui_platform: Platform) -> None:
     # Given the sign-in form, focused on the token field
     page.goto("/")
+    page.locator("#token:focus").wait_for()  # typing before the form has mounted loses keys
     page.keyboard.type(ui_platform.token)
     page.keyboard.press("Enter")
     page.get_by_test_id("sign-out").wait_for()

@@ -1,6 +1,7 @@
 // Every page, by client path (under /ui). A module adds its pages here and, if it has a top-level
 // page, a nav entry; studies, releases and pipelines slot in the same way.
-import type { ComponentType } from "react";
+import { lazy, Suspense, type ComponentType } from "react";
+import { Loading } from "./components/status";
 import type { Key } from "./i18n";
 import { ConfigDetail } from "./pages/configs/ConfigDetail";
 import { ConfigList } from "./pages/configs/ConfigList";
@@ -22,6 +23,24 @@ export interface Route {
   nav?: Key; // shown in the main navigation
 }
 
+type Page = ComponentType<{ params: Record<string, string> }>;
+
+/** A page in its own chunk (the editor and release pages), loaded when first opened. */
+function lazyPage(load: () => Promise<Page>): Page {
+  const L = lazy(() => load().then((p) => ({ default: p })));
+  return (props) => (
+    <Suspense fallback={<Loading />}>
+      <L {...props} />
+    </Suspense>
+  );
+}
+const PipelineList = lazyPage(() => import("./pages/pipelines/PipelineList").then((m) => m.PipelineList));
+const PipelineNew = lazyPage(() => import("./pages/pipelines/PipelineNew").then((m) => m.PipelineNew));
+const PipelineDetail = lazyPage(() => import("./pages/pipelines/PipelineDetail").then((m) => m.PipelineDetail));
+const ReleaseCenter = lazyPage(() => import("./pages/releases/ReleaseCenter").then((m) => m.ReleaseCenter));
+const ModelVersions = lazyPage(() => import("./pages/releases/ModelVersions").then((m) => m.ModelVersions));
+const DeploymentDetail = lazyPage(() => import("./pages/releases/DeploymentDetail").then((m) => m.DeploymentDetail));
+
 export const ROUTES: Route[] = [
   { path: "/projects", page: ProjectList, nav: "nav.projects" },
   { path: "/projects/:projectId", page: ProjectDetail },
@@ -36,4 +55,10 @@ export const ROUTES: Route[] = [
   { path: "/leaderboard", page: Leaderboard },
   { path: "/runs", page: RunList, nav: "nav.runs" },
   { path: "/runs/:runId", page: RunDetail },
+  { path: "/pipelines", page: PipelineList, nav: "nav.pipelines" },
+  { path: "/pipelines/new", page: PipelineNew },
+  { path: "/pipelines/:pipelineId", page: PipelineDetail },
+  { path: "/releases", page: ReleaseCenter, nav: "nav.releases" },
+  { path: "/releases/models/:modelId", page: ModelVersions },
+  { path: "/deployments/:deploymentId", page: DeploymentDetail },
 ];

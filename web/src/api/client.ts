@@ -8,6 +8,7 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public field: string | null = null,
+    public body: unknown = null, // the whole error document (e.g. "violations" of an Invalid)
   ) {
     super(message);
   }
@@ -58,7 +59,7 @@ export async function api<T>(
   if (!res.ok) {
     const d = (data ?? {}) as { error?: string; message?: string; field?: string | null };
     if (res.status === 401 && opts.token === undefined) signOut(); // an expired or revoked token
-    throw new ApiError(res.status, d.error ?? "http_error", d.message ?? `HTTP ${res.status}`, d.field ?? null);
+    throw new ApiError(res.status, d.error ?? "http_error", d.message ?? `HTTP ${res.status}`, d.field ?? null, data);
   }
   return data as T;
 }
