@@ -1,6 +1,6 @@
 """Pipeline runs on the local engine (first slice): a run request starts the version's compiled
 workflow through the reaction; source nodes resolve and record their outputs; a node kind that
-does not run yet fails the run with TLM.NotAvailable naming the node."""
+refused by the service it calls fails the run naming the node and the field."""
 
 from __future__ import annotations
 
@@ -62,10 +62,10 @@ def test_a_run_resolves_its_sources_and_names_the_node_that_cannot_run(container
     failed = _until_done(ok(OWNER, "POST", f"/pipelines/{full['pipeline_id']}/runs")["run_id"])
     assert failed["status"] == "failed" and failed["nodes"]["params"]["status"] == "recorded"
     assert failed["nodes"]["train"]["status"] == "failed" and failed["nodes"]["eval"]["status"] == "skipped"
-    assert failed["nodes"]["train"]["error"]["error"] == "TLM.NotAvailable"
-    steps = container.runs.show_run(failed["run_id"])["steps"]
-    train = [s for s in steps if s["step"] == "train prepare"]
-    assert train and train[-1]["error"]["error"] == "TLM.NotAvailable" and "train" in train[-1]["error"]["cause"]
+    # (the training service refuses the empty dataset: the node's error names the node and the field)
+    assert failed["nodes"]["train"]["error"]["error"] == "TLM.NodeFailed", failed["nodes"]["train"]
+    assert "node train" in failed["nodes"]["train"]["error"]["cause"]
+    assert "dataset_id" in failed["nodes"]["train"]["error"]["cause"]
     # And a version that does not exist is a 404 naming it; the project counts its runs
     status, body = call(OWNER, "POST", f"/pipelines/{full['pipeline_id']}/runs?version=9")
     assert (status, body["field"]) == (404, "version")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 Step = Callable[[Any], Any]
-MODULES = ("compile", "train", "pipelines", "release")
+MODULES = ("compile", "train", "pipelines", "release", "pipeline_jobs")
 
 
 def registry(container: Any) -> dict[str, Step]:
