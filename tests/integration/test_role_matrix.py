@@ -185,6 +185,18 @@ class World:
         execute(self.container.store, dep.DEPLOYMENTS, did, dep.Stop(reason="matrix"), Caller(user_id=OWNER))
         return {"deployment_id": did, "version_id": self.version(state.model_id)}
 
+    # ---------------------------------------------------------------- pipeline runs (issue 15 item 3)
+    def ended_pipeline_run(self) -> Params:
+        """A run of the sample pipeline, ended (its dataset node finds no demo-sentiment: it fails)."""
+        import time
+
+        run_id = self.container.pipeline_runs.request(Caller(OWNER), self.pipeline())["run_id"]
+        deadline = time.monotonic() + 30
+        while self.container.pipeline_runs.show(Caller(OWNER), run_id)["status"] not in ("failed", "succeeded"):
+            assert time.monotonic() < deadline, "the sample run did not end"
+            time.sleep(0.1)
+        return {"run_id": run_id}
+
 
 Params = dict[str, str]
 
@@ -374,6 +386,13 @@ MATRIX: dict[tuple[str, str], Row] = {
         "viewer", lambda w: w.stopped_deployment(), body=lambda p: {"texts": ["好"]},
         expect=409, expect_field="deployment_id",
     ),  # fmt: skip
+    ("POST", "/pipeline-runs/<run_id>/retry"): Row(  # a node the version lacks: no run starts
+        "editor", lambda w: w.ended_pipeline_run(), body=lambda p: {"from_node": "nope"}, expect=422,
+        expect_field="from_node",
+    ),
+    ("POST", "/pipeline-runs/<run_id>/cancel"): Row(
+        "editor", lambda w: w.ended_pipeline_run(), body=lambda p: {}, expect=409, expect_field="run_id"
+    ),
 }
 
 
