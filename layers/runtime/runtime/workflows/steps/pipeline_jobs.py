@@ -199,7 +199,7 @@ def _deploy_launch(c: Any, caller: Caller, run: PipelineRun, node: str, params: 
                    inputs: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     version_id, endpoint = inputs["version"]["version_id"], params["endpoint"]
     existing = [d for d in c.releases.list_deployments(caller, run.project_id)
-                if d.get("name") == endpoint and d.get("status") != "stopped"]  # fmt: skip
+                if d.get("name") == endpoint and d.get("status") not in ("stopped", "failed")]  # fmt: skip
     if not existing:
         doc = c.releases.start(caller, version_id, name=endpoint)
         return {"deployment_id": doc["deployment_id"], "version_id": version_id, "strategy": "start"}
