@@ -28,6 +28,7 @@ JOB_PREFIXES = ("tlm-train", "tlm-evaluate", "tlm-compile", "tlm-package")
 @pytest.fixture(scope="module")
 def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
     c = build_local(Settings(data_dir=tmp_path_factory.mktemp("pjobs") / "data", min_part_bytes=1024))
+    c.workflows.time_scale = 0.25  # the job nodes' 2 s status polls every 0.5 s (the jobs are tiny)
     set_container(c)
     try:
         yield c
@@ -93,7 +94,8 @@ def test_jobs_run_and_a_retry_from_a_changed_node_reuses_the_rest(container: Con
     assert nodes["onnx"]["outputs"]["model"]["model_id"] == model_id
     assert isinstance(nodes["eval"]["outputs"]["metrics"]["accuracy"], float)
     version = nodes["version"]["outputs"]["version"]
-    assert ok(OWNER, "GET", f"/versions/{version['version_id']}")["compile_id"] == nodes["onnx"]["launched"]["compile_id"]
+    compile_id = nodes["onnx"]["launched"]["compile_id"]
+    assert ok(OWNER, "GET", f"/versions/{version['version_id']}")["compile_id"] == compile_id
     assert first["jobs_launched"] == 4 and len(_jobs_on_disk(container)) == 4
     assert nodes["train"]["duration_s"] > 0 and nodes["train"]["started_at"] <= nodes["onnx"]["started_at"]
 
