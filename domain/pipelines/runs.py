@@ -37,6 +37,16 @@ class NodeLaunched(DomainEvent):
     launched: dict[str, Any]
 
 
+@event("pipelinerun.approval_decided")
+class ApprovalDecided(DomainEvent):
+    """A member's decision on an approval node (what the node's poll step reads)."""
+
+    node: str
+    approved: bool
+    by: str
+    comment: str = ""
+
+
 @event("pipelinerun.node_recorded")
 class NodeRecorded(DomainEvent):
     node: str
@@ -60,6 +70,13 @@ class LaunchNode(Command):
     launched: dict[str, Any]
 
 
+class DecideApproval(Command):
+    node: str
+    approved: bool
+    by: str
+    comment: str = Field(default="", max_length=2000)
+
+
 class RecordNode(Command):
     node: str
     kind: str
@@ -77,6 +94,7 @@ class PipelineRun:
     parent_run_id: str | None = None
     force: tuple[str, ...] = ()
     launched: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> training/compile started
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)  # approval node -> its decision
 
     @property
     def exists(self) -> bool:
@@ -87,6 +105,9 @@ def evolve(state: PipelineRun, evt: DomainEvent) -> PipelineRun:
     if isinstance(evt, PipelineRunRequested):
         return PipelineRun(evt.run_id, evt.pipeline_id, evt.pipeline_version, evt.project_id, evt.workflow,
                            parent_run_id=evt.parent_run_id, force=tuple(evt.force))  # fmt: skip
+    if isinstance(evt, ApprovalDecided):
+        decision = {"approved": evt.approved, "by": evt.by, "comment": evt.comment}
+        return replace(state, approvals={**state.approvals, evt.node: decision})
     if isinstance(evt, NodeLaunched):
         return replace(state, launched={**state.launched, evt.node: evt.launched})
     if isinstance(evt, NodeRecorded):
@@ -105,6 +126,11 @@ def decide(state: PipelineRun, cmd: Command) -> list[DomainEvent]:
         if state.outputs.get(cmd.node) == cmd.outputs:
             return []  # a re-run step (after a crash) records nothing new
         return [NodeRecorded(node=cmd.node, kind=cmd.kind, outputs=cmd.outputs)]
+    if isinstance(cmd, DecideApproval):
+        if cmd.node in state.approvals:
+            was = "approved" if state.approvals[cmd.node]["approved"] else "rejected"
+            raise Conflict(f"node {cmd.node} was {was} already", field="node")
+        return [ApprovalDecided(node=cmd.node, approved=cmd.approved, by=cmd.by, comment=cmd.comment)]
     if isinstance(cmd, LaunchNode):
         if cmd.node in state.launched:
             raise Conflict(f"node {cmd.node} was launched already", field="node")

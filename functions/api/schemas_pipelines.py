@@ -50,3 +50,8 @@ class RetryRun(Body):
 
 class CancelRun(Body):
     reason: str = Field(default="", max_length=500)
+
+
+class ApprovalDecision(Body):
+    decision: Literal["approve", "reject"]
+    comment: str = Field(default="", max_length=2000)

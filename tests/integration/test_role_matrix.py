@@ -393,6 +393,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/pipeline-runs/<run_id>/cancel"): Row(
         "editor", lambda w: w.ended_pipeline_run(), body=lambda p: {}, expect=409, expect_field="run_id"
     ),
+    ("POST", "/pipeline-runs/<run_id>/approvals/<node>"): Row(  # the sample has no approval node
+        "editor", lambda w: {**w.ended_pipeline_run(), "node": "gate"}, body=lambda p: {"decision": "approve"},
+        expect=422, expect_field="node",
+    ),
 }
 
 

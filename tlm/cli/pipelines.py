@@ -1,4 +1,4 @@
-"""``tlm pipelines create|show|validate|diff|history|blame|export|import|list|kinds|run|runs|retry|cancel``
+"""``tlm pipelines create|show|validate|diff|history|blame|export|import|list|kinds|run|runs|retry|cancel|approve``
 (issue 15).
 
 A pipeline is a YAML (or JSON) file of typed nodes (``tlm pipelines kinds`` lists them); every
@@ -278,4 +278,17 @@ def retry(
 def cancel(run_id: str, reason: Annotated[str, typer.Option(help="recorded with the cancel")] = "") -> None:
     """Cancel a run and the trainings / compiles its nodes started."""
     r = _call("POST", f"/pipeline-runs/{run_id}/cancel", json={"reason": reason})
+    out(r) if _json() else _run_view(r)
+
+
+@pipelines_app.command("approve")
+def approve(
+    run_id: str,
+    node: str,
+    reject: Annotated[bool, typer.Option("--reject", help="reject instead (the run fails at the node)")] = False,
+    comment: Annotated[str, typer.Option(help="recorded with the decision")] = "",
+) -> None:
+    """Approve (or --reject) a run's approval node; the run goes on at its next poll."""
+    body = {"decision": "reject" if reject else "approve", "comment": comment}
+    r = _call("POST", f"/pipeline-runs/{run_id}/approvals/{node}", json=body)
     out(r) if _json() else _run_view(r)

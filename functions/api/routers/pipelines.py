@@ -146,3 +146,11 @@ def retry_run(run_id: str, body: s.RetryRun) -> tuple[dict[str, Any], int]:
 @router.post("/pipeline-runs/<run_id>/cancel", tags=["pipelines"], summary="Cancel a run and its nodes' work")
 def cancel_run(run_id: str, body: s.CancelRun) -> dict[str, Any]:
     return container().pipeline_runs.cancel(caller(router), run_id, reason=body.reason)  # type: ignore[no-any-return]
+
+
+@router.post("/pipeline-runs/<run_id>/approvals/<node>", tags=["pipelines"],
+             summary="Approve or reject a run's approval node (one of its approvers)")  # fmt: skip
+def decide_approval(run_id: str, node: str, body: s.ApprovalDecision) -> dict[str, Any]:
+    doc = container().pipeline_runs.decide(caller(router), run_id, node, approve=body.decision == "approve",
+                                           comment=body.comment)  # fmt: skip
+    return doc  # type: ignore[no-any-return]

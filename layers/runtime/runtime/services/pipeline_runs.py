@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from domain.errors import ConcurrencyConflict, Conflict, Invalid, NotFound, Unavailable
+from domain.errors import ConcurrencyConflict, Conflict, Forbidden, Invalid, NotFound, Unavailable
 from domain.events import new_id
 from domain.pipelines.aggregate import PIPELINES
 from domain.pipelines.compile import compile_pipeline, stages, workflow_name
-from domain.pipelines.runs import PIPELINE_RUNS, PipelineRun, RequestPipelineRun, descendants
+from domain.pipelines.runs import PIPELINE_RUNS, DecideApproval, PipelineRun, RequestPipelineRun, descendants
 from domain.records import RecordedEvent
 from domain.workflows import model as m
 from runtime.ports import EventStore
@@ -172,7 +172,8 @@ class PipelineRunService:
                 elif failed is not None:
                     status = "failed"
                 elif mine:
-                    status = str(details.get("status")) if ended else "running"
+                    waiting = pipeline.definition["nodes"][nid]["kind"] == "approval" and nid not in run.approvals
+                    status = str(details.get("status")) if ended else ("waiting" if waiting else "running")
                 else:
                     status = "skipped" if ended else "pending"
                 nodes[nid] = {
@@ -183,6 +184,7 @@ class PipelineRunService:
                     "duration_s": _span(mine) if mine and (outputs is not None or ended) else None,
                     "outputs": outputs,
                     "launched": run.launched.get(nid),
+                    **({"approval": run.approvals.get(nid)} if nid in run.approvals else {}),
                     "jobs": list((outputs or {}).get("jobs") or []),
                     "error": failed.get("error") if failed is not None and outputs is None else None,
                 }
@@ -240,6 +242,32 @@ class PipelineRunService:
             from_node = from_node if from_node in defn["nodes"] else None
         force = sorted(descendants(defn, from_node)) if from_node else []
         return self._request(caller, run.pipeline_id, run.project_id, v, parent_run_id=run_id, force=force)
+
+    def decide(self, caller: Caller, run_id: str, node: str, *, approve: bool, comment: str = "") -> dict[str, Any]:
+        """Approve or reject an approval node of a run. Needs write on the project and to be one of the
+        node's ``approvers`` (a role - owner, editor, viewer: that role or above - or a user id)."""
+        run = self._run(caller, run_id, "write")
+        defn = self._pipeline(run.pipeline_id, run.pipeline_version).definition
+        spec = defn["nodes"].get(node)
+        if spec is None or spec["kind"] != "approval":
+            raise Invalid(f"{node!r} is not an approval node of pipeline {run.pipeline_id} v{run.pipeline_version}",
+                          field="node")  # fmt: skip
+        status = self.show(caller, run_id)["status"]
+        if status in ("succeeded", "failed", "cancelled"):
+            raise Conflict(f"run {run_id} already {status}", field="run_id")
+        approvers = list((spec.get("params") or {}).get("approvers") or ["owner"])
+        actions = {"owner": "manage", "editor": "write", "viewer": "read"}
+        allowed = caller.user_id in approvers
+        for who in approvers:
+            if not allowed and who in actions:
+                with contextlib.suppress(Forbidden):
+                    self.authorize(caller, run.project_id, actions[who])
+                    allowed = True
+        if not allowed:
+            raise Forbidden(f"node {node} is approved by {', '.join(approvers)}", field="node")
+        cmd = DecideApproval(node=node, approved=approve, by=caller.user_id, comment=comment)
+        execute(self.store, PIPELINE_RUNS, run_id, cmd, caller)
+        return self.show(caller, run_id)
 
     def cancel(self, caller: Caller, run_id: str, *, reason: str = "") -> dict[str, Any]:
         run = self._run(caller, run_id, "write")
