@@ -64,8 +64,10 @@ def _definition(dataset_id: str, target: str = "onnx") -> dict[str, Any]:
             {"id": "model", "kind": "choose_model", "params": {"template": "bert-tiny"}},
             {"id": "data", "kind": "dataset", "params": {"dataset_id": dataset_id}},
             {"id": "params", "kind": "config", "params": {"template": "bert-tiny", "overrides": {"training": TINY}}},
+            {"id": "arch", "kind": "arch_edit", "params": {"edit": {"num_layers": 1}},
+             "inputs": {"config": "params.config"}},
             {"id": "train", "kind": "train", "params": {"max_epochs": 1},
-             "inputs": {"dataset": "data.dataset", "config": "params.config", "model": "model.model"}},
+             "inputs": {"dataset": "data.dataset", "config": "arch.config", "model": "model.model"}},
             {"id": "eval", "kind": "evaluate", "inputs": {"model": "train.model", "dataset": "data.dataset"}},
             {"id": "gate", "kind": "condition", "params": {"expression": "accuracy >= 0"},
              "inputs": {"metrics": "eval.metrics"}},
@@ -91,6 +93,10 @@ def test_jobs_run_and_a_retry_from_a_changed_node_reuses_the_rest(container: Con
     nodes = first["nodes"]
     assert {n: d["status"] for n, d in nodes.items() if n != "gate"} == dict.fromkeys(set(nodes) - {"gate"}, "recorded")
     model_id = nodes["train"]["outputs"]["model"]["model_id"]
+    training = container.training.get(Caller(user_id=OWNER), nodes["train"]["launched"]["training_id"])
+    trained_config = ok(OWNER, "GET", f"/configs/{training['config_id']}")  # the arch edit's derived config
+    assert trained_config["origin"] == "derived"
+    assert trained_config["values"]["architecture"]["num_hidden_layers"] == 1
     assert nodes["onnx"]["outputs"]["model"]["model_id"] == model_id
     assert isinstance(nodes["eval"]["outputs"]["metrics"]["accuracy"], float)
     version = nodes["version"]["outputs"]["version"]
@@ -108,7 +114,8 @@ def test_jobs_run_and_a_retry_from_a_changed_node_reuses_the_rest(container: Con
     # Then train and eval are reused (no job), only the compile node and its descendant launched jobs
     assert second["status"] == "succeeded", second
     status = {n: d["status"] for n, d in second["nodes"].items()}
-    assert status["train"] == status["eval"] == "reused" and status["onnx"] == status["version"] == "recorded"
+    assert status["arch"] == "recorded" and status["train"] == status["eval"] == "reused"
+    assert status["onnx"] == status["version"] == "recorded"
     assert second["nodes"]["train"]["outputs"]["reused_from"] == first["run_id"]
     assert second["nodes"]["train"]["outputs"]["model"] == nodes["train"]["outputs"]["model"]
     assert second["jobs_launched"] == 2 and len(_jobs_on_disk(container)) == 6  # compile + package only

@@ -12,7 +12,8 @@ One step, called until it answers ``done`` (the compiled node polls it every
    own services, as the run's requester (authorization as for a direct request), then checked:
 
 - ``train``: ``TrainingService.start`` (a config from the ``config`` input: a saved config is used as
-  it is; a template, or the node's ``max_epochs`` / ``seed``, become a new config) -> the ``train``
+  it is; a template, or the node's ``max_epochs`` / ``seed``, become a new config; the edits of
+  arch_edit nodes upstream derive a child config each, ``ConfigService.derive``) -> the ``train``
   workflow (train job, evaluate job on the test split, register). Outputs ``model`` (the registered
   model, ``training_id``) and ``metrics`` (final training metrics plus the evaluation's).
 - ``evaluate``: the evaluation the training's own evaluate job made (``split: test``); a model not
@@ -97,10 +98,16 @@ def _train_launch(c: Any, caller: Caller, run: PipelineRun, node: str, params: d
         for path, value in extra.items():
             head, _, leaf = path.partition(".")
             values.setdefault(head, {})[leaf] = value
-        config_id = c.configs.create_from_file(caller, run.project_id, json.dumps(values),
-                                               name=f"pipeline {label}")["config_id"]
+        config_id = c.configs.create_from_file(caller, run.project_id, json.dumps(values), name=f"pipeline {label}")[
+            "config_id"
+        ]
     else:
         config_id = cfg["config_id"]
+    parent_version = cfg.get("version") if config_id == cfg.get("config_id") else None
+    for i, edit in enumerate(cfg.get("arch_edits") or [], start=1):  # arch_edit nodes upstream: derived configs
+        config_id = c.configs.derive(caller, config_id, edit, name=f"pipeline {label} edit {i}",
+                                     parent_version=parent_version)["config_id"]  # fmt: skip
+        parent_version = None
     model = inputs.get("model") or {}
     started = c.training.start(caller, run.project_id, config_id=config_id, dataset_id=inputs["dataset"]["dataset_id"],
                                name=f"pipeline {label}", model_id=model.get("model_id"))  # fmt: skip

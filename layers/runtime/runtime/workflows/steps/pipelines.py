@@ -2,7 +2,9 @@
 
 - ``pipeline_node``: resolves a choose_model / dataset / config node (the library model or dataset
   exists in the run's project, the template exists, the config exists at the version asked) and
-  records its outputs on the run (``pipelinerun.node_recorded``); ``TLM.NotFound`` otherwise.
+  records its outputs on the run (``pipelinerun.node_recorded``); ``TLM.NotFound`` otherwise. An
+  arch_edit node records its input config with the edit appended to ``arch_edits`` (the train node
+  derives a config from it, ``ConfigService.derive``); a bad edit is ``TLM.InvalidEdit``.
 - ``pipeline_metrics``: the metrics a condition names, from the outputs of the node it reads.
 - ``pipeline_approval``: the decision on the node (``pipelinerun.approval_decided``, made through
   ``PipelineRunService.decide``); none yet: the node waits (its poll loop).
@@ -30,6 +32,7 @@ from runtime.services.commands import Caller, execute, load
 NOT_FOUND = "TLM.NotFound"
 MISSING_METRIC = "TLM.MissingMetric"
 APPROVAL_TIMED_OUT = "TLM.ApprovalTimedOut"
+INVALID_EDIT = "TLM.InvalidEdit"
 
 
 def _entry(container: Any, project_id: str, model_id: str, kind: str, version: int | None) -> dict[str, Any]:
@@ -63,6 +66,19 @@ def resolve(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
         if not state.exists or state.deleted or state.project_id != project:
             raise StepError(NOT_FOUND, f"no config {params['config_id']} in project {project}")
         return {"config": {"config_id": params["config_id"], "version": state.version}}
+    if kind == "arch_edit":  # the edit travels with the config; the train node derives the config from it
+        from domain.configs.arch import ArchEdit
+
+        try:
+            edit = ArchEdit.model_validate(params["edit"]).model_dump(exclude_none=True)
+        except ValueError as e:
+            raise StepError(INVALID_EDIT, f"node {doc['node']}: {e}") from None
+        run, _ = load(container.store, PIPELINE_RUNS, str(doc["run_id"]))
+        source, _, port = str(doc["inputs"]["config"]).partition(".")
+        config = (run.outputs.get(source) or {}).get(port)
+        if not isinstance(config, dict):
+            raise StepError(NOT_FOUND, f"node {doc['node']}: input config ({doc['inputs']['config']}) was not recorded")
+        return {"config": {**config, "arch_edits": [*(config.get("arch_edits") or []), edit]}}
     raise StepError(NOT_AVAILABLE, f"node {doc['node']} ({kind}) does not run yet")
 
 
