@@ -1,11 +1,12 @@
 """Pipeline runs with real jobs on the local engine (issue 15 item 3): template -> demo data (200
-texts) -> tiny config -> train (train + evaluate jobs) -> gate -> compile (compile + package jobs) ->
-create version. Then one node changes (a new pipeline version) and the run is retried from it: only
-that node and its descendants launch jobs, the others' outputs are reused by input hash. Cancel
-stops the training a node started."""
+texts) -> tiny config -> arch edit -> train (train + evaluate jobs) -> gate -> compile (compile +
+package jobs) -> create version -> deploy (a canary once a deployment exists). Then one node changes
+(a new pipeline version) and the run is retried from it: only that node and its descendants launch
+jobs, the others' outputs are reused by input hash. Cancel stops the training a node started."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from domain.errors import Conflict
 from runtime.bootstrap import Container, build_local, set_container
 from runtime.services.commands import Caller
 from runtime.settings import Settings
+from tests.integration._release_fixtures import FakeServing
 from tests.integration.test_pipelines_api import call, ok
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,14 +30,23 @@ JOB_PREFIXES = ("tlm-train", "tlm-evaluate", "tlm-compile", "tlm-package")
 
 @pytest.fixture(scope="module")
 def container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    fake = FakeServing()  # the serving slots a deploy node's deployment starts (contract-tested fake)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(Container, "serving", property(lambda self: fake), raising=False)
     c = build_local(Settings(data_dir=tmp_path_factory.mktemp("pjobs") / "data", min_part_bytes=1024))
     c.workflows.time_scale = 0.25  # the job nodes' 2 s status polls every 0.5 s (the jobs are tiny)
     set_container(c)
     try:
         yield c
     finally:
+        for row in c.project_runs.rows():  # a release still baking
+            if row["status"] in ("running", "cancelling"):
+                with contextlib.suppress(Conflict):  # cancelled meanwhile
+                    c.workflows.cancel(row["run_id"], reason="test over")
+                c.workflows.wait(row["run_id"], timeout=30)
         set_container(None)
         c.close()
+        patch.undo()
 
 
 def _jobs_on_disk(c: Container) -> list[str]:
@@ -74,6 +86,8 @@ def _definition(dataset_id: str, target: str = "onnx") -> dict[str, Any]:
             {"id": "onnx", "kind": "compile", "params": {"target": target}, "inputs": {"model": "train.model"},
              "after": ["gate"]},
             {"id": "version", "kind": "create_version", "inputs": {"model": "onnx.model", "metrics": "eval.metrics"}},
+            {"id": "canary", "kind": "deploy", "params": {"endpoint": "sentiment", "canary_percent": 10,
+             "bake_minutes": 0}, "inputs": {"version": "version.version"}},
         ],
     }  # fmt: skip
 
@@ -102,6 +116,8 @@ def test_jobs_run_and_a_retry_from_a_changed_node_reuses_the_rest(container: Con
     version = nodes["version"]["outputs"]["version"]
     compile_id = nodes["onnx"]["launched"]["compile_id"]
     assert ok(OWNER, "GET", f"/versions/{version['version_id']}")["compile_id"] == compile_id
+    deployment = nodes["canary"]["outputs"]["deployment"]
+    assert deployment["strategy"] == "start" and deployment["version_id"] == version["version_id"]
     assert first["jobs_launched"] == 4 and len(_jobs_on_disk(container)) == 4
     assert nodes["train"]["duration_s"] > 0 and nodes["train"]["started_at"] <= nodes["onnx"]["started_at"]
 
@@ -109,18 +125,26 @@ def test_jobs_run_and_a_retry_from_a_changed_node_reuses_the_rest(container: Con
     changed = _definition(imported["dataset_id"], target="onnx-int8")
     assert ok(OWNER, "PUT", f"/pipelines/{pipe['pipeline_id']}", {"definition": changed})["version"] == 2
     retry = ok(OWNER, "POST", f"/pipeline-runs/{first['run_id']}/retry", {"from_node": "onnx"})
-    assert retry["pipeline_version"] == 2 and retry["force"] == ["onnx", "version"]
+    assert retry["pipeline_version"] == 2 and retry["force"] == ["canary", "onnx", "version"]
     second = _until(retry["run_id"], _ended)
     # Then train and eval are reused (no job), only the compile node and its descendant launched jobs
     assert second["status"] == "succeeded", second
     status = {n: d["status"] for n, d in second["nodes"].items()}
     assert status["arch"] == "recorded" and status["train"] == status["eval"] == "reused"
-    assert status["onnx"] == status["version"] == "recorded"
+    assert status["onnx"] == status["version"] == status["canary"] == "recorded"
     assert second["nodes"]["train"]["outputs"]["reused_from"] == first["run_id"]
     assert second["nodes"]["train"]["outputs"]["model"] == nodes["train"]["outputs"]["model"]
     assert second["jobs_launched"] == 2 and len(_jobs_on_disk(container)) == 6  # compile + package only
     assert second["nodes"]["onnx"]["outputs"]["model"]["target"] == "onnx-int8"
     assert second["parent_run_id"] == first["run_id"] and second["pipeline_version"] == 2
+    # And the deploy node updated the same deployment to the new version with a canary, which finishes
+    update = second["nodes"]["canary"]["outputs"]["deployment"]
+    new_version = second["nodes"]["version"]["outputs"]["version"]["version_id"]
+    assert update["deployment_id"] == deployment["deployment_id"] and update["strategy"] == "canary"
+    deadline = time.monotonic() + 60
+    while ok(OWNER, "GET", f"/deployments/{update['deployment_id']}")["primary_version"] != new_version:
+        assert time.monotonic() < deadline, ok(OWNER, "GET", f"/deployments/{update['deployment_id']}")
+        time.sleep(0.3)
     runs = ok(OWNER, "GET", f"/pipelines/{pipe['pipeline_id']}/runs")["items"]
     assert [r["run_id"] for r in runs] == [second["run_id"], first["run_id"]]
 
