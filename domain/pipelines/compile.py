@@ -13,19 +13,19 @@ Shape:
   is also what caching by input hash keys on). ``params_json`` is the node's parameters as one JSON
   string, so a user value that starts with ``$`` can never become a path reference.
 - ``choose_model`` / ``dataset`` / ``config`` / ``arch_edit``: one step ``pipeline_node``.
-- ``train`` / ``evaluate`` / ``compile`` / ``package``: ``<id> prepare`` (step ``pipeline_prepare``:
-  channels and hyperparameters) -> ``<id> job`` (a ``JobTask`` running the ``jobs/`` program, retried
-  on job failure or loss) -> ``<id> record`` (step ``pipeline_record``: outputs registered).
+- ``train`` / ``evaluate`` / ``compile`` / ``package`` / ``create_version`` / ``deploy``: ``<id>`` (step
+  ``pipeline_job``: reuse the outputs cached under the node's input hash, or launch the node's work
+  through the platform's own services - a training, a compile, a model version, a deployment - or
+  check on it) -> ``<id> ready`` (Choice on ``done``) -> ``<id> wait`` -> ``<id>``.
 - ``condition``: ``<id> metrics`` (step ``pipeline_metrics``: the named metrics of its input) then one
   ``Choice`` per comparison; a condition that does not hold ends the run in ``<id> not met``
   (Succeed: later stages are skipped). Conditions always get a stage of their own (a Succeed inside
   a Parallel branch would only end that branch).
 - ``approval``: a poll loop (step ``pipeline_approval`` -> Choice approved / rejected -> Wait -> step):
   the step reads the approval events of the run; rejected is ``TLM.ApprovalRejected``.
-- Kinds whose module is not merged (``kinds.NodeKind.available`` False: search, create_version,
-  deploy) compile to step ``pipeline_not_available``, which fails with ``TLM.NotAvailable`` naming
-  the node. ``COMPILERS`` maps a kind to its compiler: the search module plugs in a
-  ``ChildWorkflow`` of its study workflow there.
+- Kinds whose module is not merged (``kinds.NodeKind.available`` False: search) compile to step
+  ``pipeline_not_available``, which fails with ``TLM.NotAvailable`` naming the node. ``COMPILERS`` maps a kind to its
+  compiler: the search module plugs in a ``ChildWorkflow`` of its study workflow there.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ APPROVAL_REJECTED = "TLM.ApprovalRejected"
 WORKFLOW_FAILED = "TLM.WorkflowFailed"
 FAILURE = "RecordFailure"
 STEP_FUNCTIONS = ("pipeline_node", "pipeline_prepare", "pipeline_record", "pipeline_metrics",
-                  "pipeline_approval", "pipeline_not_available")  # fmt: skip
+                  "pipeline_approval", "pipeline_not_available", "pipeline_job")  # fmt: skip
 _TRANSIENT = ("Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
               "Lambda.TooManyRequestsException")  # fmt: skip
 # States a node compiler returns, and the name of its first state.
@@ -83,46 +83,26 @@ def _resolve(nid: str, node: dict[str, Any], next: str, top: bool) -> Compiled:
     return [_step(nid, "pipeline_node", _base(nid, node), f"$.nodes.{nid}", next, top)], nid
 
 
-_JOBS: dict[str, dict[str, Any]] = {
-    "train": {"hp": ("config", "training_id", "init_model"), "ch": ("train", "validation", "init"),
-              "instance": "${TrainingInstanceType}", "max_runtime_s": 6 * 3600},
-    "evaluate": {"hp": ("training_id", "split"), "ch": ("model", "test"),
-                 "instance": "${EvaluateInstanceType}", "max_runtime_s": 3600},
-    "compile": {"hp": ("target", "recipe", "compile_id"), "ch": ("model",),
-                "instance": "${CompileInstanceType}", "max_runtime_s": 2 * 3600},
-    "package": {"hp": ("model_version_id", "compile_id"), "ch": ("model",),
-                "instance": "${PackageInstanceType}", "max_runtime_s": 3600},
-}  # fmt: skip
+JOB_KINDS = ("train", "evaluate", "compile", "package", "create_version", "deploy")
+JOB_POLL_SECONDS = 2  # a job node's status check interval (one cheap step; the node's own run polls its jobs)
 
 
 def _job(nid: str, node: dict[str, Any], next: str, top: bool) -> Compiled:
-    kind = node["kind"]
-    spec = _JOBS[kind]
-    prepared = f"$.nodes.{nid}.prepared"
-    job = m.JobTemplate(
-        program=kind,
-        name_prefix=f"tlm-p-{kind}",
-        hyperparameters={h: f"{prepared}.hyperparameters.{h}" for h in spec["hp"]},
-        channels={c: f"{prepared}.channels.{c}" for c in spec["ch"]},
-        output_uri=f"{prepared}.output_uri",
-        instance_type=spec["instance"],
-        max_runtime_s=spec["max_runtime_s"],
-    )
-    record = {**_base(nid, node), "job": f"$.nodes.{nid}.job", "prepared": prepared}
-    states = [
-        _step(f"{nid} prepare", "pipeline_prepare", _base(nid, node), prepared, f"{nid} job", top),
-        m.JobTask(
-            name=f"{nid} job",
-            job=job,
-            result_path=f"$.nodes.{nid}.job",
-            next=f"{nid} record",
-            retry=(m.Retry(errors=(m.JOB_FAILED, m.JOB_LOST), interval_s=60, max_attempts=1),),
-            catch=(m.Catch(next=FAILURE),) if top else (),
-            poll_seconds=60,
-        ),  # fmt: skip
-        _step(f"{nid} record", "pipeline_record", record, f"$.nodes.{nid}.outputs", next, top),
-    ]
-    return states, f"{nid} prepare"
+    """``<id>`` (step ``pipeline_job``: reuse cached outputs, or launch the node's work - a training,
+    a compile, a version, a deployment - or check on it) -> ``<id> ready`` (Choice on ``done``) ->
+    ``<id> wait`` -> ``<id>``. The work runs as the platform's own process (the ``train`` /
+    ``compile`` / ``release`` workflows with their jobs), so a pipeline node and a direct request
+    behave the same."""
+    res = f"$.nodes.{nid}"
+    return [
+        _step(nid, "pipeline_job", _base(nid, node), res, f"{nid} ready", top),
+        m.Choice(
+            name=f"{nid} ready",
+            choices=(m.ChoiceRule(variable=f"{res}.done", op="boolean_equals", value=True, next=next),),
+            default=f"{nid} wait",
+        ),
+        m.Wait(name=f"{nid} wait", seconds=JOB_POLL_SECONDS, next=nid),
+    ], nid
 
 
 def _condition(nid: str, node: dict[str, Any], next: str, top: bool) -> Compiled:
@@ -178,7 +158,7 @@ def _not_available(nid: str, node: dict[str, Any], next: str, top: bool) -> Comp
 
 COMPILERS: dict[str, Compiler] = {
     "choose_model": _resolve, "dataset": _resolve, "config": _resolve, "arch_edit": _resolve,
-    "train": _job, "evaluate": _job, "compile": _job, "package": _job,
+    "train": _job, "evaluate": _job, "compile": _job, "package": _job, "create_version": _job, "deploy": _job,
     "condition": _condition, "approval": _approval,
 }  # fmt: skip
 

@@ -2,9 +2,9 @@
 
 Every kind declares its input and output ports (each carries one artifact type) and a pydantic
 model for its parameters (unknown parameters refused). ``available`` is False for kinds whose
-platform module is not merged yet (hyperparameter search, create version, deploy, approval's
-decisions): they validate and compile (to a step that fails with ``TLM.NotAvailable``) so a
-pipeline can be drawn today and run once the module lands (``domain.pipelines.compile.COMPILERS``).
+platform module is not merged yet (hyperparameter search): they validate and compile (to a step
+that fails with ``TLM.NotAvailable``) so a pipeline can be drawn today and run once the module
+lands (``domain.pipelines.compile.COMPILERS``).
 """
 
 from __future__ import annotations
@@ -211,9 +211,9 @@ KINDS: dict[str, NodeKind] = _kinds(
              inputs=(Port("model", "model"),), outputs=(Port("model", "model"),), job="package"),
     NodeKind("create_version", "create a model version in the release center", CreateVersionParams,
              inputs=(Port("model", "model"), Port("metrics", "metrics", required=False)),
-             outputs=(Port("version", "version"),), available=False),
+             outputs=(Port("version", "version"),)),
     NodeKind("deploy", "deploy a version with a canary", DeployParams,
-             inputs=(Port("version", "version"),), outputs=(Port("deployment", "deployment"),), available=False),
+             inputs=(Port("version", "version"),), outputs=(Port("deployment", "deployment"),)),
     NodeKind("approval", "wait for a member's approval", ApprovalParams,
              inputs=(Port("version", "version", required=False), Port("metrics", "metrics", required=False))),
     NodeKind("condition", "continue only if metrics satisfy an expression", ConditionParams,

@@ -38,3 +38,20 @@ class ImportProject(Body):
     archive_base64: str = Field(
         min_length=1, max_length=MAX_ARCHIVE_BASE64, description="a tlm project archive (.tar.gz)"
     )
+
+
+class RetryRun(Body):
+    """Retry a run: a new run of ``version`` (default: the pipeline's latest) that reuses the outputs of
+    unchanged nodes and runs ``from_node`` (default: the failed node) and its descendants again."""
+
+    from_node: str | None = Field(default=None, min_length=1, max_length=40)
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)
+
+
+class CancelRun(Body):
+    reason: str = Field(default="", max_length=500)
+
+
+class ApprovalDecision(Body):
+    decision: Literal["approve", "reject"]
+    comment: str = Field(default="", max_length=2000)

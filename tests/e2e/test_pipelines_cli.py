@@ -26,7 +26,7 @@ def test_pipeline_from_yaml_to_a_second_installation(platform: Platform, tmp_pat
     # Given a project and a pipeline created from the YAML file
     pid = cli_json(platform, "projects", "create", "流水线")["project_id"]
     pipe = cli_json(platform, "pipelines", "create", pid, str(FIXTURE))
-    assert pipe["version"] == 1 and pipe["not_available"] == ["version", "canary"]
+    assert pipe["version"] == 1 and pipe["not_available"] == []
 
     # When a broken copy is validated, Then the node and the port are named (exit 2)
     broken = yaml.safe_load(FIXTURE.read_text())
@@ -51,6 +51,15 @@ def test_pipeline_from_yaml_to_a_second_installation(platform: Platform, tmp_pat
     run = cli_json(platform, "pipelines", "run", pipe["pipeline_id"], "--wait")
     assert run["status"] == "failed" and run["nodes"]["data"]["status"] == "failed", run
     assert "demo-sentiment" in run["nodes"]["data"]["error"]["cause"] and run["nodes"]["train"]["status"] == "skipped"
+    # And a retry (from the failed node by default) is a new run of the latest version; both are listed;
+    # cancelling an ended run is refused naming the run
+    again = cli_json(platform, "pipelines", "retry", run["run_id"], "--wait")
+    assert again["parent_run_id"] == run["run_id"] and again["pipeline_version"] == 2 and again["force"] == [
+        "canary", "data", "eval", "gate", "onnx", "train", "version"]  # fmt: skip
+    listed = cli_json(platform, "pipelines", "runs", pipe["pipeline_id"])["items"]
+    assert [r["run_id"] for r in listed] == [again["run_id"], run["run_id"]]
+    refused = platform.cli("--json", "pipelines", "cancel", run["run_id"], check=False)
+    assert refused.returncode != 0 and json.loads(refused.stdout)["field"] == "run_id"
     out = tmp_path / "v1.yaml"
     platform.cli("pipelines", "export", pipe["pipeline_id"], "--version", "1", "-o", str(out))
     assert out.read_text() == FIXTURE.read_text()

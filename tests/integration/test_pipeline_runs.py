@@ -1,6 +1,6 @@
 """Pipeline runs on the local engine (first slice): a run request starts the version's compiled
 workflow through the reaction; source nodes resolve and record their outputs; a node kind that
-does not run yet fails the run with TLM.NotAvailable naming the node."""
+refused by the service it calls fails the run naming the node and the field."""
 
 from __future__ import annotations
 
@@ -62,11 +62,55 @@ def test_a_run_resolves_its_sources_and_names_the_node_that_cannot_run(container
     failed = _until_done(ok(OWNER, "POST", f"/pipelines/{full['pipeline_id']}/runs")["run_id"])
     assert failed["status"] == "failed" and failed["nodes"]["params"]["status"] == "recorded"
     assert failed["nodes"]["train"]["status"] == "failed" and failed["nodes"]["eval"]["status"] == "skipped"
-    assert failed["nodes"]["train"]["error"]["error"] == "TLM.NotAvailable"
-    steps = container.runs.show_run(failed["run_id"])["steps"]
-    train = [s for s in steps if s["step"] == "train prepare"]
-    assert train and train[-1]["error"]["error"] == "TLM.NotAvailable" and "train" in train[-1]["error"]["cause"]
+    # (the training service refuses the empty dataset: the node's error names the node and the field)
+    assert failed["nodes"]["train"]["error"]["error"] == "TLM.NodeFailed", failed["nodes"]["train"]
+    assert "node train" in failed["nodes"]["train"]["error"]["cause"]
+    assert "dataset_id" in failed["nodes"]["train"]["error"]["cause"]
     # And a version that does not exist is a 404 naming it; the project counts its runs
     status, body = call(OWNER, "POST", f"/pipelines/{full['pipeline_id']}/runs?version=9")
     assert (status, body["field"]) == (404, "version")
     assert ok(OWNER, "GET", f"/projects/{pid}")["counts"]["pipeline_runs"] == 2
+
+
+def test_an_approval_node_waits_for_an_approver_then_the_run_goes_on_or_fails(container: Container) -> None:
+    # Given a pipeline whose approval node (owner approves) stands between a source and a config
+    container.workflows.time_scale = 0.2  # the node polls every 5 s: 1 s here
+    pid = ok(OWNER, "POST", "/projects", {"name": "approvals"})["project_id"]
+    editor = "editor-r"
+    ok(OWNER, "PUT", f"/projects/{pid}/members/{editor}", {"role": "editor"})
+    defn = {
+        "format": "tlm.pipeline", "schema_version": 1, "name": "gated",
+        "nodes": [
+            {"id": "model", "kind": "choose_model", "params": {"template": "bert-tiny"}},
+            {"id": "ok", "kind": "approval", "params": {"poll_seconds": 5}, "after": ["model"]},
+            {"id": "params", "kind": "config", "params": {"template": "bert-tiny"}, "after": ["ok"]},
+        ],
+    }  # fmt: skip
+    pipe = ok(OWNER, "POST", f"/projects/{pid}/pipelines", {"definition": defn})
+
+    def waiting(run_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while (doc := ok(OWNER, "GET", f"/pipeline-runs/{run_id}"))["nodes"]["ok"]["status"] != "waiting":
+            assert time.monotonic() < deadline, doc
+            time.sleep(0.2)
+        return doc  # type: ignore[no-any-return]
+
+    # When a run reaches the node, Then it waits; an editor is not an approver (403 naming the node)
+    run_id = ok(OWNER, "POST", f"/pipelines/{pipe['pipeline_id']}/runs")["run_id"]
+    assert waiting(run_id)["status"] == "running"
+    status, body = call(editor, "POST", f"/pipeline-runs/{run_id}/approvals/ok", {"decision": "approve"})
+    assert (status, body["field"]) == (403, "node")
+    # When the owner approves, Then the run goes on to the end; a second decision is a 409
+    decided = ok(OWNER, "POST", f"/pipeline-runs/{run_id}/approvals/ok", {"decision": "approve", "comment": "ok"})
+    assert decided["nodes"]["ok"]["approval"] == {"approved": True, "by": OWNER, "comment": "ok"}
+    done = _until_done(run_id)
+    assert done["status"] == "succeeded" and done["nodes"]["params"]["status"] == "recorded", done
+    status, body = call(OWNER, "POST", f"/pipeline-runs/{run_id}/approvals/ok", {"decision": "reject"})
+    assert (status, body["field"]) == (409, "run_id")
+    # When another run is rejected, Then it fails at the node, and the node after it never runs
+    other = ok(OWNER, "POST", f"/pipelines/{pipe['pipeline_id']}/runs")["run_id"]
+    waiting(other)
+    ok(OWNER, "POST", f"/pipeline-runs/{other}/approvals/ok", {"decision": "reject"})
+    failed = _until_done(other)
+    assert failed["status"] == "failed" and failed["nodes"]["params"]["status"] == "skipped", failed
+    assert failed["nodes"]["ok"]["status"] == "failed" and failed["nodes"]["ok"]["approval"]["approved"] is False

@@ -200,6 +200,18 @@ class World:
         self.run("study", study_id)
         return study_id
 
+    # ---------------------------------------------------------------- pipeline runs (issue 15 item 3)
+    def ended_pipeline_run(self) -> Params:
+        """A run of the sample pipeline, ended (its dataset node finds no demo-sentiment: it fails)."""
+        import time
+
+        run_id = self.container.pipeline_runs.request(Caller(OWNER), self.pipeline())["run_id"]
+        deadline = time.monotonic() + 30
+        while self.container.pipeline_runs.show(Caller(OWNER), run_id)["status"] not in ("failed", "succeeded"):
+            assert time.monotonic() < deadline, "the sample run did not end"
+            time.sleep(0.1)
+        return {"run_id": run_id}
+
 
 Params = dict[str, str]
 
@@ -404,6 +416,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/studies/<study_id>/cancel"): Row("editor", lambda w: {"study_id": w.study()}),
     ("POST", "/studies/<study_id>/resume"): Row(
         "editor", lambda w: {"study_id": w.study()}, expect=409, expect_field="study_id"
+    ),
+    ("POST", "/pipeline-runs/<run_id>/retry"): Row(  # a node the version lacks: no run starts
+        "editor", lambda w: w.ended_pipeline_run(), body=lambda p: {"from_node": "nope"}, expect=422,
+        expect_field="from_node",
+    ),
+    ("POST", "/pipeline-runs/<run_id>/cancel"): Row(
+        "editor", lambda w: w.ended_pipeline_run(), body=lambda p: {}, expect=409, expect_field="run_id"
+    ),
+    ("POST", "/pipeline-runs/<run_id>/approvals/<node>"): Row(  # the sample has no approval node
+        "editor", lambda w: {**w.ended_pipeline_run(), "node": "gate"}, body=lambda p: {"decision": "approve"},
+        expect=422, expect_field="node",
     ),
 }
 

@@ -108,15 +108,21 @@ def test_compile_shapes_parallel_sources_job_triplets_choices_and_not_available(
     assert wf.name == "pipeline-p1-v3"  # one workflow (state machine) per pipeline version
     first = wf.state(wf.start_at)
     assert isinstance(first, m.ParallelState) and len(first.branches) == 3
-    assert isinstance(wf.state("train job"), m.JobTask) and wf.state("train job").job.program == "train"
+    train = wf.state("train")  # a job node: launch or check -> ready? -> wait -> check
+    assert isinstance(train, m.StepTask) and train.function == "pipeline_job" and train.next == "train ready"
+    assert wf.state("train ready").default == "train wait" and wf.state("train wait").next == "train"
     check = wf.state("gate check 1")
     assert isinstance(check, m.Choice) and check.choices[0].op == "numeric_greater_than_equals"
-    assert check.choices[0].next == "onnx prepare" and check.default == "gate not met"
+    assert check.choices[0].next == "onnx" and check.default == "gate not met"
     for nid in ("version", "canary"):
-        s = wf.state(nid)
-        assert s.function == "pipeline_not_available" and s.parameters["error"] == NOT_AVAILABLE
-        assert nid in s.parameters["cause"]
-    assert wf.state("canary").next == "Done"
+        assert wf.state(nid).function == "pipeline_job"
+    assert wf.state("canary ready").choices[0].next == "Done"
+    d["nodes"]["canary"] = {"kind": "search", "params": {"space": {"lr": [0.1]}},
+                            "inputs": {"dataset": "data.dataset", "config": "params.config"}}
+    par = compile_pipeline(d, pipeline_id="p1", version=4).state("Stage 2")  # beside train: its own branch
+    s = next(b for b in par.branches if b.start_at == "canary").state("canary")
+    assert s.function == "pipeline_not_available" and s.parameters["error"] == NOT_AVAILABLE  # search: not merged
+    assert "canary" in s.parameters["cause"]
 
 
 def test_user_strings_never_become_references() -> None:

@@ -1,4 +1,5 @@
-"""``tlm pipelines create|show|validate|diff|history|blame|export|import|list|kinds`` (issue 15).
+"""``tlm pipelines create|show|validate|diff|history|blame|export|import|list|kinds|run|runs|retry|cancel|approve``
+(issue 15).
 
 A pipeline is a YAML (or JSON) file of typed nodes (``tlm pipelines kinds`` lists them); every
 save is a new version. Talks to the API only (``tlm.client.Client.request``).
@@ -196,11 +197,30 @@ def export(
 
 
 def _run_view(r: dict[str, Any]) -> None:
-    console.print(f"run {r['run_id']} of v{r['pipeline_version']}: [bold]{r['status']}[/bold]")
-    t = Grid("node", "status", "outputs")
+    parent = f" (retry of {r['parent_run_id']})" if r.get("parent_run_id") else ""
+    console.print(f"run {r['run_id']} of v{r['pipeline_version']}{parent}: [bold]{r['status']}[/bold]"
+                  f"  jobs launched: {r.get('jobs_launched', 0)}")  # fmt: skip
+    t = Grid("node", "kind", "status", "duration s", "jobs", "outputs / error")
     for nid, n in r["nodes"].items():
-        t.add_row(nid, str(n["status"]), escape(str(n["outputs"] or "")))
+        shown = n.get("outputs") or n.get("error") or ""
+        if isinstance(shown, dict):
+            shown = {k: v for k, v in shown.items() if k not in ("input_hash", "jobs", "launched")}
+        duration = "" if n.get("duration_s") is None else f"{n['duration_s']:.1f}"
+        t.add_row(nid, str(n.get("kind", "")), str(n["status"]), duration, str(len(n.get("jobs") or [])),
+                  escape(str(shown)))  # fmt: skip
     console.print(t)
+    if r.get("cause"):
+        console.print(f"[red]{escape(str(r['error']))}[/red]: {escape(str(r['cause']))}")
+
+
+def _wait(run_id: str, wait: bool) -> dict[str, Any]:
+    import time
+
+    r: dict[str, Any] = _call("GET", f"/pipeline-runs/{run_id}")
+    while wait and r["status"] not in ("succeeded", "failed", "cancelled"):
+        time.sleep(1)
+        r = _call("GET", f"/pipeline-runs/{run_id}")
+    return r
 
 
 @pipelines_app.command("run")
@@ -209,15 +229,10 @@ def run(
     version: Annotated[int | None, typer.Option(help="default: the latest")] = None,
     wait: Annotated[bool, typer.Option(help="poll until the run ends")] = False,
 ) -> None:
-    """Run a pipeline version on the local engine (source nodes run today; see the README)."""
-    import time
-
+    """Run a pipeline version on the local engine (search nodes do not run yet; see the README)."""
     params = {"version": version} if version is not None else None
     started = _call("POST", f"/pipelines/{pipeline_id}/runs", params=params)
-    r = _call("GET", f"/pipeline-runs/{started['run_id']}")
-    while wait and r["status"] not in ("succeeded", "failed", "cancelled"):
-        time.sleep(1)
-        r = _call("GET", f"/pipeline-runs/{started['run_id']}")
+    r = _wait(started["run_id"], wait)
     out(r) if _json() else _run_view(r)
 
 
@@ -225,4 +240,55 @@ def run(
 def run_status(run_id: str) -> None:
     """A pipeline run: its status and each node's status and outputs."""
     r = _call("GET", f"/pipeline-runs/{run_id}")
+    out(r) if _json() else _run_view(r)
+
+
+@pipelines_app.command("runs")
+def runs(pipeline_id: str) -> None:
+    """A pipeline's runs (every version), newest first."""
+    items = _call("GET", f"/pipelines/{pipeline_id}/runs")["items"]
+    t = Grid("run", "version", "status", "jobs", "duration s", "retry of")
+    for r in items:
+        duration = "" if r.get("duration_s") is None else f"{r['duration_s']:.1f}"
+        t.add_row(r["run_id"], str(r["pipeline_version"]), str(r["status"]), str(r["jobs_launched"]), duration,
+                  r.get("parent_run_id") or "")  # fmt: skip
+    out_list(items, t)
+
+
+@pipelines_app.command("retry")
+def retry(
+    run_id: str,
+    from_node: Annotated[str | None, typer.Option("--from", help="node to run again with its descendants "
+                                                            "(default: the failed node)")] = None,  # fmt: skip
+    version: Annotated[int | None, typer.Option(help="pipeline version (default: the latest)")] = None,
+    wait: Annotated[bool, typer.Option(help="poll until the run ends")] = False,
+) -> None:
+    """Retry a run: unchanged nodes reuse their cached outputs (by input hash), the rest run again."""
+    body: dict[str, Any] = {}
+    if from_node is not None:
+        body["from_node"] = from_node
+    if version is not None:
+        body["version"] = version
+    started = _call("POST", f"/pipeline-runs/{run_id}/retry", json=body)
+    r = _wait(started["run_id"], wait)
+    out(r) if _json() else _run_view(r)
+
+
+@pipelines_app.command("cancel")
+def cancel(run_id: str, reason: Annotated[str, typer.Option(help="recorded with the cancel")] = "") -> None:
+    """Cancel a run and the trainings / compiles its nodes started."""
+    r = _call("POST", f"/pipeline-runs/{run_id}/cancel", json={"reason": reason})
+    out(r) if _json() else _run_view(r)
+
+
+@pipelines_app.command("approve")
+def approve(
+    run_id: str,
+    node: str,
+    reject: Annotated[bool, typer.Option("--reject", help="reject instead (the run fails at the node)")] = False,
+    comment: Annotated[str, typer.Option(help="recorded with the decision")] = "",
+) -> None:
+    """Approve (or --reject) a run's approval node; the run goes on at its next poll."""
+    body = {"decision": "reject" if reject else "approve", "comment": comment}
+    r = _call("POST", f"/pipeline-runs/{run_id}/approvals/{node}", json=body)
     out(r) if _json() else _run_view(r)

@@ -130,3 +130,28 @@ def run(pipeline_id: str, version: Version = None) -> tuple[dict[str, Any], int]
 @router.get("/pipeline-runs/<run_id>", tags=["pipelines"], summary="A pipeline run: status, per-node status, outputs")
 def show_run(run_id: str) -> dict[str, Any]:
     return container().pipeline_runs.show(caller(router), run_id)  # type: ignore[no-any-return]
+
+
+@router.get("/pipelines/<pipeline_id>/runs", tags=["pipelines"], summary="A pipeline's runs, newest first")
+def list_runs(pipeline_id: str) -> dict[str, Any]:
+    return {"items": container().pipeline_runs.list(caller(router), pipeline_id)}
+
+
+@router.post("/pipeline-runs/<run_id>/retry", tags=["pipelines"], status_code=201,
+             summary="Retry a run from a node, reusing the cached outputs of the others")  # fmt: skip
+def retry_run(run_id: str, body: s.RetryRun) -> tuple[dict[str, Any], int]:
+    doc = container().pipeline_runs.retry(caller(router), run_id, from_node=body.from_node, version=body.version)
+    return doc, 201
+
+
+@router.post("/pipeline-runs/<run_id>/cancel", tags=["pipelines"], summary="Cancel a run and its nodes' work")
+def cancel_run(run_id: str, body: s.CancelRun) -> dict[str, Any]:
+    return container().pipeline_runs.cancel(caller(router), run_id, reason=body.reason)  # type: ignore[no-any-return]
+
+
+@router.post("/pipeline-runs/<run_id>/approvals/<node>", tags=["pipelines"],
+             summary="Approve or reject a run's approval node (one of its approvers)")  # fmt: skip
+def decide_approval(run_id: str, node: str, body: s.ApprovalDecision) -> dict[str, Any]:
+    doc = container().pipeline_runs.decide(caller(router), run_id, node, approve=body.decision == "approve",
+                                           comment=body.comment)  # fmt: skip
+    return doc  # type: ignore[no-any-return]

@@ -406,10 +406,13 @@ class Container:
         if "pipeline_runs" not in self._services:
             from runtime.services.access import Access
             from runtime.services.pipeline_runs import PipelineRunService
+            from runtime.workflows.steps.pipeline_jobs import stop_launched
 
             self._services["pipeline_runs"] = PipelineRunService(
                 self.store, Access(self.store).check, lambda: self.runs,
                 local=self.settings.backend == "local", catch_up=self.catch_up,
+                stop_work=lambda caller, kind, launched: stop_launched(self, caller, kind, launched),
+                project_runs=lambda: self.project_runs,
             )  # fmt: skip
         return self._services["pipeline_runs"]
 

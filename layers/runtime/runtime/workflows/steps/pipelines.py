@@ -2,10 +2,15 @@
 
 - ``pipeline_node``: resolves a choose_model / dataset / config node (the library model or dataset
   exists in the run's project, the template exists, the config exists at the version asked) and
-  records its outputs on the run (``pipelinerun.node_recorded``); ``TLM.NotFound`` otherwise.
+  records its outputs on the run (``pipelinerun.node_recorded``); ``TLM.NotFound`` otherwise. An
+  arch_edit node records its input config with the edit appended to ``arch_edits`` (the train node
+  derives a config from it, ``ConfigService.derive``); a bad edit is ``TLM.InvalidEdit``.
 - ``pipeline_metrics``: the metrics a condition names, from the outputs of the node it reads.
-- ``pipeline_prepare`` / ``pipeline_record`` (job nodes), ``pipeline_approval``, and
-  ``pipeline_not_available``: fail with ``TLM.NotAvailable`` naming the node (not wired yet).
+- ``pipeline_approval``: the decision on the node (``pipelinerun.approval_decided``, made through
+  ``PipelineRunService.decide``); none yet: the node waits (its poll loop).
+- ``pipeline_prepare`` / ``pipeline_record`` (kept so older compiled versions still resolve; job
+  nodes now use ``pipeline_jobs.pipeline_job``) and ``pipeline_not_available``: fail with
+  ``TLM.NotAvailable`` naming the node.
 
 Each step is safe to run twice: recording the same outputs again decides no event.
 """
@@ -13,6 +18,7 @@ Each step is safe to run twice: recording the same outputs again decides no even
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.configs.aggregate import CONFIG
@@ -25,6 +31,8 @@ from runtime.services.commands import Caller, execute, load
 
 NOT_FOUND = "TLM.NotFound"
 MISSING_METRIC = "TLM.MissingMetric"
+APPROVAL_TIMED_OUT = "TLM.ApprovalTimedOut"
+INVALID_EDIT = "TLM.InvalidEdit"
 
 
 def _entry(container: Any, project_id: str, model_id: str, kind: str, version: int | None) -> dict[str, Any]:
@@ -58,6 +66,19 @@ def resolve(container: Any, doc: dict[str, Any]) -> dict[str, Any]:
         if not state.exists or state.deleted or state.project_id != project:
             raise StepError(NOT_FOUND, f"no config {params['config_id']} in project {project}")
         return {"config": {"config_id": params["config_id"], "version": state.version}}
+    if kind == "arch_edit":  # the edit travels with the config; the train node derives the config from it
+        from domain.configs.arch import ArchEdit
+
+        try:
+            edit = ArchEdit.model_validate(params["edit"]).model_dump(exclude_none=True)
+        except ValueError as e:
+            raise StepError(INVALID_EDIT, f"node {doc['node']}: {e}") from None
+        run, _ = load(container.store, PIPELINE_RUNS, str(doc["run_id"]))
+        source, _, port = str(doc["inputs"]["config"]).partition(".")
+        config = (run.outputs.get(source) or {}).get(port)
+        if not isinstance(config, dict):
+            raise StepError(NOT_FOUND, f"node {doc['node']}: input config ({doc['inputs']['config']}) was not recorded")
+        return {"config": {**config, "arch_edits": [*(config.get("arch_edits") or []), edit]}}
     raise StepError(NOT_AVAILABLE, f"node {doc['node']} ({kind}) does not run yet")
 
 
@@ -86,6 +107,24 @@ def steps(container: Any) -> dict[str, Any]:
     def not_wired(doc: dict[str, Any]) -> dict[str, Any]:
         raise StepError(NOT_AVAILABLE, f"node {doc['node']} ({doc['kind']}) does not run yet")
 
+    def pipeline_approval(doc: dict[str, Any]) -> dict[str, Any]:
+        """``{approved, rejected}`` from the run's decision on the node (none yet: both false, the node
+        waits); approved records the decision as the node's outputs; past ``timeout_hours`` since the
+        run began it fails ``TLM.ApprovalTimedOut``."""
+        run_id, node = str(doc["run_id"]), str(doc["node"])
+        run, _ = load(container.store, PIPELINE_RUNS, run_id)
+        decision = run.approvals.get(node)
+        if decision is None:
+            records = container.store.read(PIPELINE_RUNS.stream_id(run_id))
+            hours = float(json.loads(doc["params_json"]).get("timeout_hours", 72))
+            started = records[0].metadata.occurred_at if records else None
+            if started is not None and (datetime.now(UTC) - started).total_seconds() > hours * 3600:
+                raise StepError(APPROVAL_TIMED_OUT, f"node {node}: no decision within {hours:g} h")
+            return {"approved": False, "rejected": False}
+        if decision["approved"]:
+            _record(container, doc, {"approval": dict(decision)})
+        return {"approved": bool(decision["approved"]), "rejected": not decision["approved"]}
+
     def pipeline_not_available(doc: dict[str, Any]) -> dict[str, Any]:
         raise StepError(NOT_AVAILABLE, str(doc.get("cause") or f"node {doc['node']} is not available"))
 
@@ -94,6 +133,6 @@ def steps(container: Any) -> dict[str, Any]:
         "pipeline_metrics": pipeline_metrics,
         "pipeline_prepare": not_wired,
         "pipeline_record": not_wired,
-        "pipeline_approval": not_wired,
+        "pipeline_approval": pipeline_approval,
         "pipeline_not_available": pipeline_not_available,
     }
