@@ -84,9 +84,20 @@ def _error(status: int, code: str, message: str, field: str | None = "Idempotenc
     }
 
 
+# The resolver (and the logger's request keys) hold the current request on themselves: a Lambda
+# instance serves one request at a time, and so does this handler when the local server calls it from
+# its thread pool (two requests resolved at once read each other's event: the wrong user, or a 500).
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    with _ONE_AT_A_TIME:
+        return _handle(event, context)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _context
     _context = context
     try:
