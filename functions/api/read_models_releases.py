@@ -72,7 +72,7 @@ class Predictions(Out):
     predictions: list[PredictionOut]
 
 
-class Metrics(Out):
+class DeploymentMetrics(Out):
     deployment_id: str
     series: list[dict[str, Any]]
     versions: list[dict[str, Any]]
@@ -108,5 +108,5 @@ RESPONSES: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/deployments/<deployment_id>/shadow"): Deployment,
     ("DELETE", "/deployments/<deployment_id>/shadow"): Deployment,
     ("POST", "/deployments/<deployment_id>/predict"): Predictions,
-    ("GET", "/deployments/<deployment_id>/metrics"): Metrics,
+    ("GET", "/deployments/<deployment_id>/metrics"): DeploymentMetrics,
 }

@@ -111,3 +111,11 @@ def test_an_area_module_without_responses_is_an_error(tmp_path: Path) -> None:
             collect(pkg)
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_schema_names_are_unique_so_the_ui_types_keep_their_names() -> None:
+    # Given the document: two read models of one class name get module-qualified schema names
+    # ("functions__api__read_models_x__Metrics"), which the UI's generated types then lack
+    names = _document().get("components", {}).get("schemas", {})
+    # Then no schema name is qualified
+    assert [n for n in names if "__" in n] == []

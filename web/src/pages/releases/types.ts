@@ -3,7 +3,7 @@ import type { components } from "../../api/schema";
 type S = components["schemas"];
 export type Version = S["Version"];
 export type Deployment = S["Deployment"];
-export type Metrics = S["Metrics"];
+export type Metrics = S["DeploymentMetrics"];
 export type Predictions = S["Predictions"];
 export type Aliases = S["Aliases"];
 export type VersionDiff = S["VersionDiff"];
