@@ -157,6 +157,21 @@ class PipelineRun(Out):
     nodes: dict[str, dict[str, Any]]
 
 
+class PipelineRunSummary(Out):
+    run_id: str
+    pipeline_version: int
+    parent_run_id: str | None = None
+    status: str | None
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_s: float | None = None
+    jobs_launched: int | None = None
+
+
+class PipelineRuns(Out):
+    items: list[PipelineRunSummary]
+
+
 RESPONSES: dict[tuple[str, str], type[BaseModel]] = {
     ("GET", "/pipeline-kinds"): NodeKinds,
     ("POST", "/pipelines/validate"): Validated,
@@ -176,4 +191,8 @@ RESPONSES: dict[tuple[str, str], type[BaseModel]] = {
     ("POST", "/projects/import"): Imported,
     ("POST", "/pipelines/<pipeline_id>/runs"): PipelineRunStarted,
     ("GET", "/pipeline-runs/<run_id>"): PipelineRun,
+    ("GET", "/pipelines/<pipeline_id>/runs"): PipelineRuns,
+    ("POST", "/pipeline-runs/<run_id>/retry"): PipelineRunStarted,
+    ("POST", "/pipeline-runs/<run_id>/cancel"): PipelineRun,
+    ("POST", "/pipeline-runs/<run_id>/approvals/<node>"): PipelineRun,
 }
