@@ -24,3 +24,10 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", database=None, derandomize=True, print_blob=True)
 _hypothesis_settings.register_profile("explore", database=None, derandomize=False, print_blob=True)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's hook signature
+    """The browser tier runs last: Playwright's sync API keeps an event loop running in the main
+    thread for as long as its session fixture lives, and ``asyncio.run`` in any later test then fails
+    ("cannot be called from a running event loop")."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))

@@ -114,8 +114,16 @@ def test_sigkill_inside_a_map_resumes_only_unfinished_items(tmp_path: Path) -> N
 
     # And a new runner resumes the run, with the held jobs released
     runner, store, jobs = make_runner(tmp_path)
-    (tmp_path / "release").touch()
+    launched = [e.data["job_name"] for e in store.read(f"workflowrun-{RUN_ID}")
+                if e.type == "workflowrun.iteration_job_launched"]  # fmt: skip
     assert runner.resume_incomplete() == [RUN_ID]
+    # (the dead runner's held jobs are released only once the resumed run has stopped them: released
+    # earlier, one could complete before the stop)
+    deadline = time.monotonic() + 60
+    while not all(jobs.describe(j).state == "Stopped" for j in launched[2:5]):
+        assert time.monotonic() < deadline, [jobs.describe(j) for j in launched[2:5]]
+        time.sleep(0.05)
+    (tmp_path / "release").touch()
     final = runner.wait(RUN_ID, timeout=60)
 
     # Then the run succeeds, items 0 and 1 were not launched again, the others were
