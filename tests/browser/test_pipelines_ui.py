@@ -19,8 +19,9 @@ def open_in_project(page: Any, p: Platform, name: str, path: str) -> str:
     with p.http() as http:
         pid = str(http.post("/projects", json={"name": name}).json()["project_id"])
     sign_in(page, p.token)
-    page.evaluate("pid => sessionStorage.setItem('tlm.project', pid)", pid)
-    page.goto(path)
+    # named in the URL: a key set in sessionStorage here could be overwritten by the sign-in
+    # page's own first /projects load when it answers late (seen on CI)
+    page.goto(f"{path}?project={pid}")
     return pid
 
 

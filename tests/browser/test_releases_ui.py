@@ -21,9 +21,9 @@ def test_release_center_versions_approval_deploy_and_predict(page: Any, ui_platf
         pid = str(http.post("/projects", json={"name": "发布实验"}).json()["project_id"])
     model_id, version_id = deployable_version(ui_platform, pid, tmp_path, "情感服务模型")
     sign_in(page, ui_platform.token)
-    page.evaluate("pid => sessionStorage.setItem('tlm.project', pid)", pid)
-    # Given the release center: the project's model, and its version
-    page.goto("/ui/releases")
+    # Given the release center: the project's model, and its version (the project named in the
+    # URL: a key set in sessionStorage could be overwritten by the sign-in page's late first load)
+    page.goto(f"/ui/releases?project={pid}")
     page.get_by_role("link", name="情感服务模型").click()
     detail = page.get_by_test_id("version-detail")
     detail.get_by_text(version_id).wait_for()

@@ -17,9 +17,12 @@ const Ctx = createContext<ProjectCtx | null>(null);
 
 export function ProjectProvider({ children }: { children: ReactNode }) {
   const projects = useAsync((signal) => get<{ items: ProjectSummary[] }>("/projects", undefined, signal), []);
-  const [projectId, setState] = useState<string | null>(
-    () => new URLSearchParams(window.location.search).get("project") ?? sessionStorage.getItem(KEY),
-  );
+  const [projectId, setState] = useState<string | null>(() => {
+    // a link's ?project= wins and is remembered for this tab (later reloads keep it)
+    const named = new URLSearchParams(window.location.search).get("project");
+    if (named) sessionStorage.setItem(KEY, named);
+    return named ?? sessionStorage.getItem(KEY);
+  });
   const setProjectId = useCallback((id: string | null) => {
     setState(id);
     if (id) sessionStorage.setItem(KEY, id);
