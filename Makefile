@@ -15,13 +15,21 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test test-fast lint typecheck bench clean deploy web chromium
 
+# Independent set-up steps (the venv, the npm tools, the web packages, Chromium) and the static
+# checks run side by side: a fresh `make test` waits for the slowest, not for their sum.
+MAKEFLAGS += -j4
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q -e '.[cli,jobs,infra,dev]'
-	# the CDK CLI for `cdk synth` (offline) in tests/infra
-	npm install --prefix . --no-save --no-audit --no-fund --no-package-lock aws-cdk@2.1148.1 asl-validator@4.0.0
 	touch $(STAMP)
+
+# the CDK CLI for `cdk synth` (offline) and the ASL validator, for tests/infra
+NODE_TOOLS := node_modules/.tools-installed
+$(NODE_TOOLS):
+	npm install --prefix . --no-save --no-audit --no-fund --no-package-lock aws-cdk@2.1148.1 asl-validator@4.0.0
+	touch $(NODE_TOOLS)
 
 # The browser UI (web/): packages from the npm registry (exact versions, web/package-lock.json),
 # client types generated from the API's OpenAPI document, bundle in web/dist (not committed).
@@ -49,15 +57,12 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    chromium fonts-noto-cjk >/dev/null; }
 
-install: $(STAMP) $(WEB_STAMP)
+install: $(STAMP) $(NODE_TOOLS) $(WEB_STAMP)
 
 run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/tlm serve
 
-test: $(STAMP) $(WEB_STAMP) chromium
-	$(BIN)/ruff check .
-	$(BIN)/mypy domain layers/runtime/runtime
-	$(BIN)/hadolint jobs/Dockerfile jobs/Dockerfile.serve
+test: $(STAMP) $(NODE_TOOLS) $(WEB_STAMP) chromium lint
 	TLM_BROWSER_REQUIRED=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)
@@ -66,6 +71,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy domain layers/runtime/runtime
+	$(BIN)/hadolint jobs/Dockerfile jobs/Dockerfile.serve
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
