@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -103,9 +104,15 @@ def test_evaluate_compile_int8_and_package(work, trained):
     assert 0 <= report["accuracy"] <= 1 and sum(map(sum, report["confusion_matrix"]["rows_true_cols_pred"])) == 30
     assert report["latency_ms_per_batch"]["p95"] >= report["latency_ms_per_batch"]["p50"] > 0
 
+    # the model channel as the compile workflow's Validate step lays it out: the model, and the
+    # test split it was trained on under eval/ (tests/integration/test_compile_test_split.py)
+    channel = work / "compile-in"
+    shutil.copytree(root / "model", channel)
+    (channel / "eval").mkdir()
+    shutil.copy(work / "data" / "test.jsonl", channel / "eval" / "test.jsonl")
     comp = run_job("compile", work / "compile", {"target": "onnx-int8", "num_threads": 2, "sample_size": 30,
-                                                 "latency_runs": 3, "max_seq_length": 64},
-                   {"model": root / "model", "data": work / "data" / "test.jsonl"})
+                                                 "latency_runs": 2, "max_seq_length": 64},
+                   {"model": channel})
     assert comp.returncode == 0, comp.stdout[-2000:] + comp.stderr[-3000:]
     # the log is free of library chatter that says nothing about the model (jobs.quiet)
     noise = ("Loading weights", "torchvision", "LeafSpec", "will not be used", "pre-processing before quantization")
