@@ -250,3 +250,14 @@ def test_synth_fails_naming_make_web_when_the_bundle_is_missing(tmp_path: Path):
     assert web_bundle.bundle_dir(tmp_path / "dist") == tmp_path / "dist"
     local = json.loads((web_bundle.REPO / "web" / "public" / web_bundle.CONFIG_KEY).read_text())
     assert local["auth"] == {"kind": "token"}  # tlm serve: token sign-in
+
+
+def test_data_buckets_let_the_ui_origin_put_parts_and_read_answers(templates):
+    for bucket in resources(templates["Storage"], "AWS::S3::Bucket").values():
+        rules = bucket["Properties"].get("CorsConfiguration", {}).get("CorsRules")
+        if "BucketName" not in bucket["Properties"]:  # the access-log bucket: nobody's browser
+            assert rules is None
+            continue
+        (rule,) = rules
+        assert set(rule["AllowedMethods"]) == {"PUT", "GET", "HEAD"} and rule["ExposedHeaders"] == ["ETag"]
+        assert rule["AllowedOrigins"] == ["https://*.cloudfront.net"]  # the distribution's domain
