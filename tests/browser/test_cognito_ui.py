@@ -16,7 +16,7 @@ import pytest
 from tests.browser.conftest import shot
 from tests.e2e.conftest import Platform
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # like the rest of the browser tier
 
 
 def _query(url: str) -> dict[str, str]:
