@@ -4,7 +4,9 @@ Stacks: storage -> {api, projector, upload trigger, workflows} -> observability.
 pack runs on the whole app; synth fails on any unacknowledged finding.
 
 Context: ``tlm:assets`` = a directory already built by ``python -m infra.packaging --out DIR``
-(default: build or reuse ``.cache/lambda``); ``tlm:prefix`` = stack name prefix (default ``Tlm``).
+(default: build or reuse ``.cache/lambda``); ``tlm:prefix`` = stack name prefix (default ``Tlm``);
+``tlm:web-dist`` = the built UI bundle (default ``web/dist``, from ``make web``; synth fails naming the
+command when it is missing).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from infra.stacks.observability import ObservabilityStack
 from infra.stacks.projector import ProjectorStack
 from infra.stacks.storage import StorageStack
 from infra.stacks.uploads import UploadTriggerStack
+from infra.stacks.web import WebStack
 from infra.stacks.workflows import WorkflowsStack
 
 
@@ -80,6 +83,8 @@ def build_app(
         api=api.api,
         description="TLM alarms",
     )
+    # the browser UI (web/dist, built by `make web`) and the API on one CloudFront origin, Cognito sign-in
+    web = WebStack(app, f"{prefix}Web", storage=storage, api=api, description="TLM browser UI (S3 + CloudFront)")
     Tags.of(app).add("project", "tlm")
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -90,6 +95,7 @@ def build_app(
         "uploads": uploads,
         "workflows": workflows,
         "observability": observability,
+        "web": web,
     }
 
 

@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     check_bootstrap(s, bootstrap=env.get("BOOTSTRAP") == "1")
     prefix = env.get("PREFIX") or "Tlm"
     suffix = bucket_suffix(s, prefix, env.get("BUCKET_SUFFIX"))
+    _require_web_bundle()
     if not _has_docker_cli():
         print("warning: no docker CLI: CDK needs Docker to build and push container image assets (the jobs image)")
     cmd = deploy_command(env, suffix)
@@ -175,6 +176,19 @@ def main(argv: list[str] | None = None) -> None:
     _run(cmd)
     outputs = json.loads(OUTPUTS.read_text())
     print("sign in with:\n  " + create_first_user(s.client("cognito-idp"), outputs, email, prefix))
+    site = outputs.get(f"{prefix}Web", {}).get("SiteUrl")
+    if site:
+        print(f"the browser UI: {site}/ui/ (Sign in with Cognito)")
+
+
+def _require_web_bundle() -> None:
+    """The web stack deploys web/dist: say so before CDK starts (it would fail in synth)."""
+    from infra.web_bundle import MissingBundle, bundle_dir
+
+    try:
+        bundle_dir()
+    except MissingBundle as e:
+        raise DeployError(str(e)) from None
 
 
 def _has_docker_cli() -> bool:

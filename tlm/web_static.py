@@ -7,6 +7,8 @@ API's origin.
   ``index.html`` is ``no-cache`` (revalidated with its ETag), so a rebuilt UI is seen at once.
 - Only regular files inside the bundle directory are served: the path is resolved (symlinks
   followed) and must stay under the root; ``..``, backslashes, NUL and dot-files are refused.
+- ``/config.json`` (from ``web/public``) tells the SPA how to sign in: here with a token; the AWS
+  web stack deploys one naming Cognito. ``no-cache``, like ``index.html``.
 - Without a built bundle, ``/`` answers a page that says how to build it.
 
 The directory is ``TLM_WEB_DIST`` if set, else ``web/dist`` next to the ``tlm`` package.
@@ -20,7 +22,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT_FILES = frozenset({"favicon.svg"})
+# config.json: the runtime config the SPA reads at start (web/public/config.json: token sign-in; on AWS
+# the web stack writes one naming Cognito, infra/web_bundle.py)
+ROOT_FILES = frozenset({"favicon.svg", "config.json"})
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -101,6 +105,7 @@ class WebBundle:
             if target is None:
                 return self._text(404, "not found")
             cache = IMMUTABLE if path.startswith("/assets/") else "public, max-age=3600"
+            cache = "no-cache" if path == "/config.json" else cache
             return self._file(target, cache, if_none_match)
         if not index.is_file():
             page = MISSING_PAGE.replace("{root}", str(root)).encode()

@@ -18,6 +18,11 @@ BUCKET_KINDS = ("blobs", "artifacts")
 # into the library as verified blobs by the workflow's register step, so both expire.
 CHANNELS_PREFIX, CHANNEL_DAYS = "channels/", 7
 JOB_OUTPUT_PREFIXES, JOB_OUTPUT_DAYS = ("jobs/", "trainings/", "artifacts/compiles/"), 30
+# The browser UI on AWS (TlmWeb's CloudFront origin) PUTs upload parts to presigned URLs and follows
+# download redirects to them: CORS for those origins. The distribution's own domain is not known here
+# (it would make a dependency cycle), hence the pattern; a presigned URL is authorized by its signature,
+# CORS only lets the UI's script read S3's answer. A custom domain for the UI is added here.
+WEB_ORIGINS = ("https://*.cloudfront.net",)
 
 
 def bucket_name(prefix: str, kind: str, suffix: str = "") -> str:
@@ -135,6 +140,15 @@ class StorageStack(Stack):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix=f"{kind}/",
             lifecycle_rules=rules,
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=list(WEB_ORIGINS),
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag"],
+                    max_age=3600,
+                )
+            ],
             removal_policy=RemovalPolicy.RETAIN,
         )
 

@@ -21,7 +21,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(REPO / ".cache" / "jsii"))
 
 CDK_CLI = REPO / "node_modules" / ".bin" / "cdk"
-STACKS = ("Storage", "Api", "Projector", "Uploads", "Workflows", "Observability")
+STACKS = ("Storage", "Api", "Projector", "Uploads", "Workflows", "Observability", "Web")
 
 
 @dataclass
@@ -59,9 +59,20 @@ def _offline_env() -> dict[str, str]:
     return env
 
 
+def web_bundle_stand_in(root: Path) -> Path:
+    """A tiny built-bundle stand-in for the web stack (tlm:web-dist): infra tests need not build the UI."""
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text('<!doctype html><script type="module" src="/assets/app-0.js"></script>')
+    (root / "assets" / "app-0.js").write_text("console.log('tlm');\n")
+    (root / "favicon.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (root / "config.json").write_text('{"apiUrl": "", "auth": {"kind": "token"}}')  # replaced on AWS
+    return root
+
+
 @pytest.fixture(scope="session")
 def assembly(lambda_assets, tmp_path_factory) -> Assembly:
     outdir = tmp_path_factory.mktemp("cdk") / "cdk.out"
+    web_dist = web_bundle_stand_in(tmp_path_factory.mktemp("web") / "dist")
     started = time.monotonic()
     if CDK_CLI.exists():
         cmd = [
@@ -76,6 +87,8 @@ def assembly(lambda_assets, tmp_path_factory) -> Assembly:
             str(outdir),
             "--context",
             f"tlm:assets={lambda_assets.root}",
+            "--context",
+            f"tlm:web-dist={web_dist}",
         ]
         proc = subprocess.run(cmd, cwd=REPO, env=_offline_env(), capture_output=True, text=True, timeout=300)
         out = proc.stdout + proc.stderr
@@ -87,7 +100,7 @@ def assembly(lambda_assets, tmp_path_factory) -> Assembly:
 
     from infra.app import build_app
 
-    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    context = {**json.loads((REPO / "cdk.json").read_text())["context"], "tlm:web-dist": str(web_dist)}
     app = App(outdir=str(outdir), context=context)
     build_app(app, assets=lambda_assets)
     app.synth()  # raises on any unacknowledged cdk-nag finding

@@ -26,3 +26,8 @@ export function onSessionChange(l: Listener): () => void {
   listeners.add(l);
   return () => listeners.delete(l);
 }
+
+/** A new credential for the same signed-in user (a refreshed token): stored, nobody notified. */
+export function replaceToken(token: string): void {
+  sessionStorage.setItem(KEY, token);
+}
