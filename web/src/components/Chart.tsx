@@ -18,7 +18,7 @@ type PlotlyModule = {
   purge: (el: HTMLElement) => void;
 };
 let plotly: Promise<PlotlyModule> | null = null;
-const loadPlotly = () =>
+export const loadPlotly = () =>
   (plotly ??= import("plotly.js-dist-min").then((m) => ((m as { default?: PlotlyModule }).default ?? m) as PlotlyModule));
 
 export function Chart({ series, title, xTitle, yTitle, height = 300 }: { series: Series[]; title: string; xTitle?: string; yTitle?: string; height?: number }) {
