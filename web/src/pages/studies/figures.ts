@@ -74,7 +74,8 @@ function parallelRows(plot: ParallelPlot) {
 
 export function parallelFig(plot: ParallelPlot, webgl: boolean): Fig {
   const { dims, rows } = parallelRows(plot);
-  const label = (d: (typeof dims)[number]) => (d.log ? `${d.name} (log10)` : d.name);
+  const short = (name: string) => name.replace(/^(architecture|training|data)\./, "");
+  const label = (d: (typeof dims)[number]) => (d.log ? `${short(d.name)} (log10)` : short(d.name));
   const range = (d: (typeof dims)[number]) => (d.range ? (d.log ? d.range.map((v) => log10(v) ?? 0) : d.range) : undefined);
   if (webgl) {
     const data = [
@@ -109,7 +110,10 @@ export function parallelFig(plot: ParallelPlot, webgl: boolean): Fig {
   }));
   return {
     data,
-    layout: { xaxis: { tickvals: dims.map((_, j) => j), ticktext: dims.map(label) }, yaxis: { range: [-0.05, 1.05], showticklabels: false } },
+    layout: {
+      xaxis: { tickvals: dims.map((_, j) => j), ticktext: dims.map(label), tickangle: 0, showgrid: true, gridcolor: "#9aa5b8", zeroline: false },
+      yaxis: { range: [-0.05, 1.05], showticklabels: false, zeroline: false },
+    },
     points: rows.length,
   };
 }
