@@ -50,6 +50,7 @@ def test_the_layer_editor_checks_an_edit_derives_the_child_and_follows_its_test(
     panel = page.get_by_test_id("arch-test")
     panel.get_by_text("archtest-").first.wait_for()
     assert page.get_by_test_id("arch-derived").get_by_role("link", name=cfg["config_id"]).count() == 1
+    assert page.get_by_test_id("layer-map").inner_text().count("←") == 3
     with ui_platform.http() as http:
         child = http.get(f"/configs/{child_id}").json()
     arch = child["values"]["architecture"]

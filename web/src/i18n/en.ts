@@ -464,4 +464,5 @@ export const en: Record<Key, string> = {
   "arch.tensors.new": "New tensors",
   "arch.tensors.dropped": "Dropped parent tensors",
   "arch.tensors.shape_mismatch": "Shape mismatches",
+  "arch.layerMap": "Layer map:",
 };

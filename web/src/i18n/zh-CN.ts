@@ -462,6 +462,7 @@ export const zh = {
   "arch.tensors.new": "新张量",
   "arch.tensors.dropped": "丢弃的父张量",
   "arch.tensors.shape_mismatch": "形状不符",
+  "arch.layerMap": "层映射：",
 } as const;
 
 export type Key = keyof typeof zh;

@@ -183,6 +183,16 @@ function Derived({ config: c, lineage }: { config: ConfigDoc; lineage: Lineage }
         {t("arch.derivedFrom")} <Link to={`/configs/${enc(lineage.config_id)}/arch`}>{lineage.config_id}</Link> · {t("common.version")} {lineage.version} · {t("arch.theEdit")}{" "}
         <code>{JSON.stringify(lineage.edit)}</code>
       </p>
+      {Object.keys(lineage.layer_map ?? {}).length > 0 && (
+        <p data-testid="layer-map">
+          {t("arch.layerMap")}{" "}
+          {Object.entries(lineage.layer_map).map(([child, from]) => (
+            <span key={child} className={`tag${from === null ? " new" : ""}`}>
+              {t("arch.layer")} {child} ← {from === null ? t("arch.newLayer") : t("arch.parentLayer", { i: from })}
+            </span>
+          ))}
+        </p>
+      )}
       <div className="inline-form">
         {(["seq_len", "batch_size", "repeats"] as const).map((k) => (
           <div key={k} className="field">
