@@ -1,10 +1,18 @@
-// One plotly figure from ready-made traces and layout (the study plots: parallel coordinates,
-// contour, bars, Pareto fronts...), in the lazily loaded plotly chunk that Chart uses.
+// One plotly figure from ready-made traces and layout (Chart's lines, the study plots: parallel
+// coordinates, contour, bars, Pareto fronts...). plotly.js-dist-min is loaded on first use as
+// its own chunk: the pages without a figure never download it.
 // data-ready turns true once plotly has drawn it; data-points says how many data points it holds.
 import { useEffect, useRef, useState } from "react";
 import { useI18n } from "../i18n";
-import { loadPlotly } from "./Chart";
 import { ErrorBox, Loading } from "./status";
+
+type PlotlyModule = {
+  react: (el: HTMLElement, data: unknown[], layout: unknown, config: unknown) => Promise<unknown>;
+  purge: (el: HTMLElement) => void;
+};
+let plotly: Promise<PlotlyModule> | null = null;
+const loadPlotly = () =>
+  (plotly ??= import("plotly.js-dist-min").then((m) => ((m as { default?: PlotlyModule }).default ?? m) as PlotlyModule));
 
 export interface FigureProps {
   title: string;
