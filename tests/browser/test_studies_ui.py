@@ -82,6 +82,15 @@ def test_a_running_study_reads_its_plots_incrementally_until_it_ends(page: Any, 
         drawn(page, "history", 4)
         plots = page.get_by_test_id("study-plots")
         assert plots.get_attribute("data-after") == "4"  # the next read asks only for trials >= 4
+        # And while it runs, a budget below the trials asked is refused on the page, and the
+        # parallelism changed (read by the study at its next round)
+        page.fill("#study-max_trials", "3")
+        page.get_by_role("button", name="保存设置（下一轮生效）").click()
+        page.get_by_text("已经采样了 6 个试验，预算不能更小").wait_for()
+        page.fill("#study-max_trials", "12")
+        page.fill("#study-parallelism", "2")
+        page.get_by_role("button", name="保存设置（下一轮生效）").click()
+        page.get_by_test_id("parallelism").filter(has_text="2").wait_for()
         # When the running trials end, a new round runs and the study finishes
         study.end_running([4, 5])
         study.more(3)

@@ -68,7 +68,7 @@ function Facts({ study: s }: { study: Study }) {
             <Counts counts={s.counts} /> · {t("studies.budget", { spent: Object.values(s.counts).reduce((a, b) => a + b, 0), max: s.max_trials })}
           </dd>
           <dt>{t("studies.parallelism")}</dt>
-          <dd>{s.parallelism}</dd>
+          <dd data-testid="parallelism">{s.parallelism}</dd>
           {s.finished_reason && (
             <>
               <dt>{t("studies.endedBy")}</dt>
