@@ -75,10 +75,13 @@ def test_a_running_study_reads_its_plots_incrementally_until_it_ends(page: Any, 
         pid = str(http.post("/projects", json={"name": "增量搜索"}).json()["project_id"])
     study = SeededStudy(ui_platform, pid, "incremental")
     try:
-        study.more(6, leave_running=2)  # trials 0-3 ended, 4 and 5 running
         sign_in(page, ui_platform.token)
         page.goto(f"/ui/studies/{study.study_id}?project={pid}")
         page.get_by_test_id("study-status").filter(has_text="运行中").wait_for()
+        # Given no trial yet: each plot says why it is empty
+        page.locator("[data-testid=plot-history][data-empty=true]", has_text="还没有完成的试验").wait_for()
+        # When trials 0-3 end while 4 and 5 run, the page draws them
+        study.more(6, leave_running=2)
         drawn(page, "history", 4)
         plots = page.get_by_test_id("study-plots")
         assert plots.get_attribute("data-after") == "4"  # the next read asks only for trials >= 4

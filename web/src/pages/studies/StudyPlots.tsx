@@ -3,7 +3,7 @@
 import { useMemo, useState } from "react";
 import { Figure } from "../../components/Figure";
 import { ErrorBox, Loading } from "../../components/status";
-import { useI18n } from "../../i18n";
+import { useI18n, type Key } from "../../i18n";
 import { contourFig, hasWebGL, noWebGL, historyFig, importanceFig, intermediateFig, paretoFig, parallelFig, sliceFig, type Fig, type Labels } from "./figures";
 import type { Plots } from "./types";
 import { usePlots } from "./usePlots";
@@ -21,12 +21,23 @@ export function StudyPlots({ studyId, live }: { studyId: string; live: boolean }
   );
 }
 
+// why a plot is empty, as runtime/services/study_plots.py says it, in the page's language
+const WHY: Record<string, Key> = {
+  "no completed trials yet": "studies.empty.noCompleted",
+  "no intermediate values reported yet": "studies.empty.noIntermediate",
+  "needs at least 3 completed trials and one parameter": "studies.empty.importance",
+  "needs two parameters": "studies.empty.twoParams",
+  "needs at least 3 completed trials with both parameters": "studies.empty.contour",
+  "no feasible trial: the front is empty": "studies.empty.noFeasible",
+};
+
 function Empty({ title, message, testId }: { title: string; message?: string; testId: string }) {
   const { t } = useI18n();
+  const key = message ? WHY[message] : undefined;
   return (
     <figure className="chart plot-empty" aria-label={title} data-testid={testId} data-empty="true">
       <figcaption>{title}</figcaption>
-      <p className="muted">{message ?? t("common.empty")}</p>
+      <p className="muted">{key ? t(key) : (message ?? t("common.empty"))}</p>
     </figure>
   );
 }
