@@ -40,6 +40,9 @@ const PipelineDetail = lazyPage(() => import("./pages/pipelines/PipelineDetail")
 const ReleaseCenter = lazyPage(() => import("./pages/releases/ReleaseCenter").then((m) => m.ReleaseCenter));
 const ModelVersions = lazyPage(() => import("./pages/releases/ModelVersions").then((m) => m.ModelVersions));
 const DeploymentDetail = lazyPage(() => import("./pages/releases/DeploymentDetail").then((m) => m.DeploymentDetail));
+const StudyList = lazyPage(() => import("./pages/studies/StudyList").then((m) => m.StudyList));
+const StudyDetail = lazyPage(() => import("./pages/studies/StudyDetail").then((m) => m.StudyDetail));
+const ArchEditor = lazyPage(() => import("./pages/arch/ArchEditor").then((m) => m.ArchEditor));
 
 export const ROUTES: Route[] = [
   { path: "/projects", page: ProjectList, nav: "nav.projects" },
@@ -61,4 +64,7 @@ export const ROUTES: Route[] = [
   { path: "/releases", page: ReleaseCenter, nav: "nav.releases" },
   { path: "/releases/models/:modelId", page: ModelVersions },
   { path: "/deployments/:deploymentId", page: DeploymentDetail },
+  { path: "/studies", page: StudyList, nav: "nav.studies" },
+  { path: "/studies/:studyId", page: StudyDetail },
+  { path: "/configs/:configId/arch", page: ArchEditor },
 ];

@@ -4,6 +4,7 @@ import type { Blame, Config, History } from "../../api/types";
 import { Page } from "../../components/Page";
 import { Async, Empty, ErrorBox } from "../../components/status";
 import { useI18n } from "../../i18n";
+import { Link } from "../../lib/router";
 import { useAsync } from "../../lib/useAsync";
 import { HistoryTable } from "../library/HistoryTable";
 import { leaves, parseLeaf, show, type Leaf } from "./leaves";
@@ -26,6 +27,9 @@ export function ConfigDetail({ params }: { params: Record<string, string> }) {
           title={c.name}
           actions={
             <>
+              <Link to={`/configs/${enc(c.config_id)}/arch`} data-testid="open-arch">
+                {t("arch.open")}
+              </Link>
               <button type="button" onClick={() => void exportAs(c, "json")}>
                 {t("configs.export")} JSON
               </button>
