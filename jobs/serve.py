@@ -343,6 +343,54 @@ async def _answer(send: Send, status: int, body: bytes, ctype: str = "applicatio
     await send({"type": "http.response.body", "body": body})
 
 
+class _Coalesced:
+    """A transport that sends a response's head together with its body: uvicorn writes them
+    separately, two TCP segments that wake the client twice (and, on a busy machine, let it
+    preempt the server between them). A write that ends a head (``\\r\\n\\r\\n``) is held
+    and goes out with the next write, or at the loop's next step (``call_soon``: a response
+    without a body), or on ``close``. Everything else is the real transport's."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._held = b""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        data = bytes(data)
+        if not self._held and data.endswith(b"\r\n\r\n"):
+            self._held = data
+            self._loop.call_soon(self._flush)
+            return
+        self._transport.write(self._held + data)
+        self._held = b""
+
+    def _flush(self) -> None:
+        if self._held:
+            data, self._held = self._held, b""
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def http_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol (C parser: ~0.1 ms of server CPU a request, where h11's pure
+    Python parser took ~0.5 ms) or h11's where httptools is missing, writing through ``_Coalesced``."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    except ImportError:  # httptools not installed
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base  # type: ignore[assignment]
+
+    class Coalescing(base):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(_Coalesced(transport, asyncio.get_running_loop()))  # type: ignore[arg-type]
+
+    return Coalescing
+
+
 def load(args: argparse.Namespace) -> Callable[[list[str]], list[dict[str, Any]]]:
     """The package's model and its predict function, warmed up; raises on a broken artifact."""
     from jobs.inference.inference import _Model, predict_fn
@@ -376,7 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    config = uvicorn.Config(app, http=http_protocol(), log_level="warning", access_log=False, lifespan="on",
+                            timeout_keep_alive=30, server_header=False)
     server = uvicorn.Server(config)
 
     async def serve() -> None:
