@@ -5,22 +5,32 @@ The model: a small BERT trained by the real ``jobs.train`` on the demo data (sno
 de-duplicated, fixed seed), compiled to ONNX int8 by the real ``jobs.compile``; or ``--model DIR``
 (a compiled package). Texts: the demo test split.
 
+Every figure is measured in ``--rounds`` rounds (default 5) and reported as the median of the
+rounds (each round's value is in the JSON too, with the load average before and after):
+
 1. in-process: the package's own predict path (``jobs/inference/inference.py``) at batch 1,
    sequentially: the limit.
 2. HTTP, batch 1, sequential: a deployment slot started by ``LocalServingBackend`` (a supervised
-   ``jobs.serve`` on uvicorn), one keep-alive client. (1) and (2) alternate text by text, so both
-   see the same machine. ``http_overhead_p50_ms`` = (2)'s p50 minus (1)'s.
-3. 16 concurrent clients (threads, keep-alive, one text per request) against two slots of the
-   same package, with dynamic batching (``max_batch`` 16, ``batch_delay_ms`` 2) and without
-   (``max_batch`` 1), in alternating rounds: ``batching_throughput_gain`` = requests/s with /
-   without; ``p99_ms_c16`` = p99 latency with. ``in_process_batch16_gain`` (texts/s at batch 16
-   over batch 1, in-process) bounds what batching can give on this machine; ``mean_batch_*`` are
-   the texts per ``session.run`` the servers counted during those rounds.
+   ``jobs.serve`` on uvicorn), one keep-alive client. (1) and (2) run the same texts in
+   alternating blocks of ``--block`` texts within each round, so both see the same machine;
+   a round's ``http_overhead_p50_ms`` = (2)'s p50 minus (1)'s.
+3. 16 concurrent clients (16 keep-alive connections, one request outstanding on each, one text
+   per request, driven from one thread) against two slots of the same package, with dynamic
+   batching (``max_batch`` 16, ``batch_delay_ms`` 2) and without (``max_batch`` 1), back to
+   back in each round, the first side alternating: ``batching_throughput_gain`` = requests/s
+   with / without; ``p99_ms_c16`` = p99 latency with. ``in_process_batch16_gain`` (texts/s at
+   batch 16 over batch 1, in-process) bounds what batching can give on this machine;
+   ``mean_batch_*`` are the texts per ``session.run`` and ``mean_requests_per_batch_batched``
+   the requests per collected batch the servers counted during those rounds.
+
+The client is a raw-socket HTTP/1.1 client (request bytes built before the clock starts; the
+clock covers send, the server, receive and decoding the JSON answer): ``http.client`` costs
+~0.1-0.2 ms of Python a request, on the same cores as the server.
 
 Both sides get the same onnxruntime threads (``--threads``, default 1). The clients run in this
 process, on the same cores as the server (the machine is small and shared: read the figures so).
 
-    .venv/bin/python bench/serving.py [--quick] [--model DIR] [--threads 1] [--requests 800]
+    .venv/bin/python bench/serving.py [--quick] [--model DIR] [--threads 1] [--rounds 5] [--requests 800]
 
 Last line: JSON {"bench": "serving", "http_overhead_p50_ms", "batching_throughput_gain", "p99_ms_c16", ...}
 """
@@ -237,17 +247,19 @@ def deploy(backend: Any, package: Path, slot: str, threads: int, max_batch: int)
     return int(ep.url.rsplit(":", 1)[1])
 
 
-def _batches(port: int) -> tuple[float, float]:
-    """(texts, runs) as the server counted them (its /metrics): did batching happen?"""
+def _batches(port: int) -> tuple[float, float, float, float]:
+    """(texts, session runs, requests, collected batches) as the server counted them (its
+    /metrics): did batching happen?"""
     from runtime.adapters.local_serving import client
 
     m = client.scrape(port) or {}
-    return m.get("tlm_batch_size_sum", 0.0), m.get("tlm_batch_size_count", 0.0)
+    return (m.get("tlm_batch_size_sum", 0.0), m.get("tlm_batch_size_count", 0.0),
+            m.get("tlm_batched_requests_total", 0.0), m.get("tlm_batches_total", 0.0))
 
 
-def _mean(after: tuple[float, float], before: tuple[float, float]) -> float | None:
-    runs = after[1] - before[1]
-    return round((after[0] - before[0]) / runs, 2) if runs else None
+def _mean(after: tuple[float, ...], before: tuple[float, ...], at: int = 0) -> float | None:
+    runs = after[at + 1] - before[at + 1]
+    return round((after[at] - before[at]) / runs, 2) if runs else None
 
 
 def _median(xs: list[float]) -> float:
@@ -293,6 +305,7 @@ def main() -> None:
     local_all: list[float] = []
     batch_limit = 0.0
     mean_batch: dict[str, float | None] = {}
+    mean_requests: dict[str, float | None] = {}
     try:
         port_b = deploy(backend, package, "batched", args.threads, max_batch=16)
         port_u = deploy(backend, package, "unbatched", args.threads, max_batch=1)
@@ -322,8 +335,9 @@ def main() -> None:
                 "loadavg_1m": round(os.getloadavg()[0], 2),
             })
             print(f"round {r + 1}/{rounds}: {json.dumps(per_round[-1])}", flush=True)
-        mean_batch = {name: _mean(_batches(port), before[name])
-                      for name, port in (("batched", port_b), ("unbatched", port_u))}
+        after = {"batched": _batches(port_b), "unbatched": _batches(port_u)}
+        mean_batch = {name: _mean(after[name], before[name]) for name in after}
+        mean_requests = {name: _mean(after[name], before[name], 2) for name in after}
     finally:
         for ep in backend.list():
             backend.stop(ep.deployment_id, ep.slot)
@@ -342,7 +356,8 @@ def main() -> None:
           f"(rounds {spread('http_overhead_p50_ms')})", flush=True)
     print(f"in-process batch 16 vs 1: {batch_limit:.2f}x texts/s (the most batching can give here)", flush=True)
     print(f"{args.clients} clients, batching: {med('batched_rps'):.0f} req/s (median of rounds), "
-          f"p50 {_median(lat_b):.2f} ms, p99 {pct(lat_b, 0.99):.2f} ms, {mean_batch['batched']} texts per run",
+          f"p50 {_median(lat_b):.2f} ms, p99 {pct(lat_b, 0.99):.2f} ms, {mean_requests.get('batched')} requests "
+          f"per batch, {mean_batch.get('batched')} texts per session.run",
           flush=True)
     print(f"{args.clients} clients, no batching: {med('unbatched_rps'):.0f} req/s, p50 {_median(lat_u):.2f} ms, "
           f"p99 {pct(lat_u, 0.99):.2f} ms; gain, median of rounds: {med('batching_throughput_gain'):.3f} "
@@ -361,6 +376,7 @@ def main() -> None:
         "p99_ms_c16_unbatched": round(pct(lat_u, 0.99), 3),
         "in_process_batch16_gain": round(batch_limit, 3),
         "mean_batch_batched": mean_batch.get("batched"), "mean_batch_unbatched": mean_batch.get("unbatched"),
+        "mean_requests_per_batch_batched": mean_requests.get("batched"),
         "clients": args.clients, "requests_per_round": n, "sequential_per_round": n_seq,
         "threads": args.threads, "cpus": os.cpu_count(),
         # other work on the machine: the figures move with it

@@ -91,6 +91,8 @@ class Metrics:
         self.batch_counts = [0] * (len(BATCH_BUCKETS) + 1)
         self.batches = 0
         self.batch_texts = 0
+        self.collected = 0  # batches the batcher collected (each run in one or more length buckets)
+        self.collected_requests = 0
         self.window: deque[tuple[float, float]] = deque(maxlen=20000)
         self.started = time.time()
 
@@ -105,6 +107,10 @@ class Metrics:
         self.batches += 1
         self.batch_texts += n
         self.batch_counts[bisect.bisect_left(BATCH_BUCKETS, n)] += 1
+
+    def observe_collected(self, requests: int) -> None:
+        self.collected += 1
+        self.collected_requests += requests
 
     def quantiles(self) -> tuple[dict[float, float], int, float]:
         cut = time.monotonic() - WINDOW_S
@@ -135,6 +141,10 @@ class Metrics:
                   f"tlm_invocation_latency_window_seconds_count {n}",
                   "# HELP tlm_batch_size Texts per session.run.", "# TYPE tlm_batch_size histogram"]
         lines += _histogram("tlm_batch_size", BATCH_BUCKETS, self.batch_counts, float(self.batch_texts))
+        lines += ["# HELP tlm_batches_total Batches collected (requests run together).",
+                  "# TYPE tlm_batches_total counter", f"tlm_batches_total {self.collected}",
+                  "# HELP tlm_batched_requests_total Requests in those batches.",
+                  "# TYPE tlm_batched_requests_total counter", f"tlm_batched_requests_total {self.collected_requests}"]
         lines += ["# TYPE tlm_latency_window_seconds gauge", f"tlm_latency_window_seconds {WINDOW_S:g}",
                   "# TYPE tlm_process_start_time_seconds gauge", f"tlm_process_start_time_seconds {self.started:.3f}"]
         return "\n".join(lines) + "\n"
@@ -215,6 +225,7 @@ class Batcher:
                 if not batch:
                     continue
                 texts = [t for p in batch for t in p.texts]
+                self.metrics.observe_collected(len(batch))
                 try:
                     if len(batch) == 1:
                         results = self._run(texts)
