@@ -313,7 +313,7 @@ def main() -> None:
         client = Client(port_b)
         sequential(client, predict, texts[:40], args.block)  # warm both sides
         batch_limit = in_process_batch_gain(package, args.threads, texts[:n], 16)
-        before = {"batched": _batches(port_b), "unbatched": _batches(port_u)}
+        counted = {"batched": [0.0] * 4, "unbatched": [0.0] * 4}  # server counts during the c16 phases only
         for r in range(rounds):
             # batch 1: in-process and HTTP side by side (alternating blocks), fresh texts each round
             local, seq = sequential(client, predict, texts[r * n_seq : (r + 1) * n_seq], args.block)
@@ -323,7 +323,9 @@ def main() -> None:
             chunk = (texts[r * n // rounds :] + texts)[:n]
             got: dict[str, tuple[float, list[float]]] = {}
             for name, port in ([("batched", port_b), ("unbatched", port_u)][:: 1 if r % 2 == 0 else -1]):
+                before = _batches(port)
                 got[name] = concurrent(port, chunk, args.clients)
+                counted[name] = [c + a - b for c, a, b in zip(counted[name], _batches(port), before, strict=True)]
             lat_b += got["batched"][1]
             lat_u += got["unbatched"][1]
             per_round.append({
@@ -335,9 +337,9 @@ def main() -> None:
                 "loadavg_1m": round(os.getloadavg()[0], 2),
             })
             print(f"round {r + 1}/{rounds}: {json.dumps(per_round[-1])}", flush=True)
-        after = {"batched": _batches(port_b), "unbatched": _batches(port_u)}
-        mean_batch = {name: _mean(after[name], before[name]) for name in after}
-        mean_requests = {name: _mean(after[name], before[name], 2) for name in after}
+        zero = (0.0,) * 4
+        mean_batch = {name: _mean(tuple(c), zero) for name, c in counted.items()}
+        mean_requests = {name: _mean(tuple(c), zero, 2) for name, c in counted.items()}
     finally:
         for ep in backend.list():
             backend.stop(ep.deployment_id, ep.slot)
