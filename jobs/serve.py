@@ -23,6 +23,10 @@ texts are not padded to a long one's length: usually one ``session.run``, a few 
 lengths); while requests keep queueing it waits up to ``batch_delay_ms`` more to fill a batch.
 A lone request runs at once in the event loop's thread (no delay, no thread hand-off).
 ``max_batch`` 1 turns batching off (one run per request, one at a time).
+
+HTTP: uvicorn on httptools' C parser (``http_protocol``; h11's where httptools is missing), a
+response's head and body sent in one write (``_Coalesced``), Nagle off on accepted sockets.
+``/metrics`` also counts the batches collected and their requests (did batches form?).
 """
 
 from __future__ import annotations
