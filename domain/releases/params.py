@@ -2,7 +2,8 @@
 
 Parameters are data on the version (``modelversion.params_updated`` keeps their history); a
 deployment reads the version's parameters when it launches a slot. ``validate_params`` names the
-offending field as ``params.<name>``.
+offending field as ``params.<name>``; it refuses a runtime that is not served (``torch``: a
+compiled package holds no torch weights) when a version is created or its parameters change.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from domain.errors import Invalid
 
 Runtime = Literal["onnxruntime-int8", "onnxruntime-fp32", "torch"]
 RUNTIMES: tuple[str, ...] = ("onnxruntime-int8", "onnxruntime-fp32", "torch")
+SERVED_RUNTIMES: tuple[str, ...] = ("onnxruntime-int8", "onnxruntime-fp32")  # what jobs.serve runs
 MAX_BATCH_LIMIT = 256
 
 
@@ -53,6 +55,11 @@ def validate_params(values: dict[str, Any] | None, base: ServingParams | None = 
     """``values`` over ``base`` (defaults when None); Invalid naming ``params.<field>``."""
     if values is not None and not isinstance(values, dict):
         raise Invalid("params must be an object", field="params")
+    asked = (values or {}).get("runtime")
+    if isinstance(asked, str) and asked in RUNTIMES and asked not in SERVED_RUNTIMES:
+        # a compiled package holds ONNX only (no weights for torch), and jobs.serve runs onnxruntime
+        raise Invalid(f"params.runtime: {asked} is not served; use one of {', '.join(SERVED_RUNTIMES)}",
+                      field="params.runtime")  # fmt: skip
     merged = {**(base or ServingParams()).model_dump(), **(values or {})}
     try:
         return ServingParams.model_validate(merged)

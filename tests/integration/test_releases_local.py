@@ -76,6 +76,14 @@ def test_versions_params_approvals_and_aliases(world: dict[str, Any]) -> None:
     assert [d["version_id"] for d in c.versions.list_versions(VIC, mid)] == [v2, v1]
     changed = {ch["path"] for ch in c.versions.diff(VIC, v1, v2)["changes"]}
     assert "params.threads" in changed and "compile_id" in changed
+    # the torch runtime is refused when set (a compiled package holds no torch weights), nothing written
+    same_registry = unchanged(c, f"versionregistry-{mid}")
+    with pytest.raises(Invalid) as e:
+        version_from_compile(world, runtime="torch")
+    assert e.value.field == "params.runtime" and same_registry()
+    with pytest.raises(Invalid) as e:
+        c.versions.update_params(BOB, v2, {"runtime": "torch"})
+    assert e.value.field == "params.runtime"
 
     # params: history and diff; a bad value names its field and changes nothing
     c.versions.update_params(BOB, v1, {"max_batch": 32})
@@ -207,7 +215,7 @@ def test_a_never_healthy_first_version_fails_the_deployment(world: dict[str, Any
         c.releases.predict(VIC, did, ["好"])
 
 
-def test_linear_update_and_shadow_copies(world: dict[str, Any]) -> None:
+def test_linear_update_and_shadow_copies(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     c, fake = world["c"], world["fake"]
     v1, _ = version_from_compile(world)
     v2, _ = version_from_compile(world)
@@ -217,13 +225,20 @@ def test_linear_update_and_shadow_copies(world: dict[str, Any]) -> None:
     # Given a shadow test of v2 on every request: answers stay v1's, v2's are compared
     c.releases.shadow(BOB, did, v2, 100)
     settle(c, did, lambda d: "green" in fake.live(did))
+    monkeypatch.setattr("runtime.services.releases.SHADOW_FLUSH_TEXTS", 4)
     for _ in range(3):
         assert c.releases.predict(VIC, did, ["好", "差"])["version_id"] == v1
     shadow = c.releases.show(VIC, did)["shadow"]
-    assert shadow["compared"] == {"copied": 6, "agreed": 6, "errors": 0}
+    assert shadow["compared"] == {"copied": 6, "agreed": 6, "errors": 0}  # 4 written, 2 not yet
+    # the written counts survive the process (a restart loses at most one batch)
+    c.releases._shadow.clear()
+    assert c.releases.show(VIC, did)["shadow"]["compared"] == {"copied": 4, "agreed": 4, "errors": 0}
+    c.releases.predict(VIC, did, ["好"])
     with pytest.raises(Conflict):  # no update while a shadow test runs
         c.releases.update(BOB, did, v2)
-    c.releases.stop_shadow(BOB, did)
+    c.releases.stop_shadow(BOB, did)  # writes the counts not written yet first
+    counted = [e.data for e in c.store.read(f"deployment-{did}") if e.type == "deployment.shadow_compared"]
+    assert [(d["copied"], d["agreed"]) for d in counted] == [(4, 4), (1, 1)]
     settle(c, did, lambda d: fake.live(did) == {"blue"})
 
     # When v2 goes out linearly in 50 % steps

@@ -93,6 +93,20 @@ def test_requests_queued_behind_a_run_go_into_the_next_one() -> None:
     assert predict.batches == [["a0", "a1"], ["b0", "b1", "b2", "b3", "b4"]]
 
 
+def test_metrics_count_batches_collected_and_their_requests() -> None:
+    predict = Predict(delay_s=0.05)
+
+    async def go(app: App) -> str:
+        first = [asyncio.create_task(call(app, "POST", "/invocations", b'{"texts": ["a%d"]}' % i)) for i in range(2)]
+        await asyncio.sleep(0.02)
+        await asyncio.gather(*first, *(call(app, "POST", "/invocations", b'{"texts": ["b", "c"]}') for _ in range(3)))
+        return (await call(app, "GET", "/metrics"))[1].decode()
+
+    text = run(go, predict)
+    assert "tlm_batches_total 2\n" in text and "tlm_batched_requests_total 5\n" in text
+    assert "tlm_batch_size_sum 8.000000" in text  # texts per session.run: one run each here
+
+
 def test_max_batch_bounds_a_run_and_one_means_no_batching() -> None:
     for max_batch, want in ((4, [4, 4, 2]), (1, [1] * 10)):
         predict = Predict(delay_s=0.01)

@@ -11,7 +11,10 @@
 - ``stop``, ``shadow`` / ``stop_shadow``: one event each; the serving-slots reaction starts or
   stops the processes (``runtime.reactions.releases``).
 - ``predict``: the slot by the traffic split (weighted choice per request), a shadow copy for
-  ``percent`` of the requests (its answer compared, never returned).
+  ``percent`` of the requests (its answer compared, never returned). The comparison counts are
+  events (``deployment.shadow_compared``), written in batches: once ``SHADOW_FLUSH_TEXTS`` texts
+  or ``SHADOW_FLUSH_S`` seconds have gathered, and before the shadow test stops; ``show`` adds
+  the counts not written yet. A crash loses at most one batch.
 
 Authorization: viewer reads and predicts, editor deploys.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +33,7 @@ from domain.events import new_id
 from domain.releases import deployment as dep
 from domain.releases import registry
 from domain.releases import versions as v
+from domain.releases.params import SERVED_RUNTIMES
 from domain.releases.traffic import copy_to_shadow, route, validate_strategy, validate_thresholds
 from runtime.ports import BlobStore, EventStore, ServingBackend
 from runtime.services.access import Access
@@ -37,7 +42,10 @@ from runtime.services.model_versions import VersionService, _fold
 
 MAX_PREDICT_TEXTS = 64  # limits.max_predict_texts
 MAX_TEXT_CHARS = 10_000
-SERVED_RUNTIMES = ("onnxruntime-int8", "onnxruntime-fp32")
+SHADOW_FLUSH_TEXTS = 64
+SHADOW_FLUSH_S = 10.0
+SHADOW = Caller("system:shadow")  # the actor of the comparison counts
+COUNTS = ("copied", "agreed", "errors")
 DEFAULT_PREDICT_TIMEOUT_S = 30.0
 
 
@@ -68,7 +76,7 @@ class DeploymentService:
         self.serving = serving
         self.catch_up = catch_up
         self.rng = rng or random.Random()
-        self._shadow: dict[str, dict[str, int]] = {}
+        self._shadow: dict[str, dict[str, Any]] = {}  # counts not written yet, per deployment
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ checks
@@ -163,12 +171,13 @@ class DeploymentService:
         cmd = dep.StartShadow(version_id=version_id, percent=percent)
         execute(self.store, dep.DEPLOYMENTS, deployment_id, cmd, caller)
         with self._lock:
-            self._shadow[deployment_id] = {"copied": 0, "agreed": 0, "errors": 0}
+            self._shadow.pop(deployment_id, None)
         self.catch_up()
         return self.show(caller, deployment_id)
 
     def stop_shadow(self, caller: Caller, deployment_id: str) -> dict[str, Any]:
         self._state(caller, deployment_id, "editor")
+        self._flush_shadow(deployment_id)
         execute(self.store, dep.DEPLOYMENTS, deployment_id, dep.StopShadow(reason="stopped by request"), caller)
         self.catch_up()
         return self.show(caller, deployment_id)
@@ -189,8 +198,7 @@ class DeploymentService:
             "weights": state.weights,
             "slots": {k: s.model_dump() for k, s in state.slots.items()},
             "update": state.update.model_dump() if state.update else None,
-            "shadow": ({**state.shadow, "compared": dict(self._shadow.get(deployment_id, {}))}
-                       if state.shadow else None),  # fmt: skip
+            "shadow": self._shadow_doc(deployment_id, state.shadow, live=as_of is None),
             "unhealthy": state.unhealthy,
             "history": [history_item(r) for r in records],
             **({"as_of": as_of.isoformat()} if as_of else {}),
@@ -227,17 +235,48 @@ class DeploymentService:
         preds = self.serving().invoke(deployment_id, slot, list(texts))
         out = [{"label": p.label, "score": p.score, "scores": p.scores} for p in preds]
         if state.shadow and copy_to_shadow(int(state.shadow["percent"]), self.rng.random()):
-            self._compare(deployment_id, state.shadow["slot"], list(texts), [p.label for p in preds])
+            self._compare(deployment_id, state.shadow, list(texts), [p.label for p in preds])
         return {"deployment_id": deployment_id, "slot": slot, "version_id": version_id, "predictions": out}
 
-    def _compare(self, deployment_id: str, slot: str, texts: list[str], labels: list[str]) -> None:
+    def _compare(self, deployment_id: str, shadow: dict[str, Any], texts: list[str], labels: list[str]) -> None:
         try:
-            got = [p.label for p in self.serving().invoke(deployment_id, slot, texts)]
+            got = [p.label for p in self.serving().invoke(deployment_id, shadow["slot"], texts)]
             agreed, errors = sum(a == b for a, b in zip(got, labels, strict=False)), 0
         except (DomainError, OSError):
             agreed, errors = 0, 1
         with self._lock:
-            c = self._shadow.setdefault(deployment_id, {"copied": 0, "agreed": 0, "errors": 0})
+            key = (shadow["slot"], shadow["version_id"])
+            c = self._shadow.get(deployment_id)
+            if c is None or c["key"] != key:
+                c = self._shadow[deployment_id] = {"key": key, "since": time.monotonic(), **dict.fromkeys(COUNTS, 0)}
             c["copied"] += len(texts)
             c["agreed"] += agreed
             c["errors"] += errors
+            due = c["copied"] >= SHADOW_FLUSH_TEXTS or time.monotonic() - c["since"] >= SHADOW_FLUSH_S
+        if due:
+            self._flush_shadow(deployment_id)
+
+    def _flush_shadow(self, deployment_id: str) -> None:
+        """Write the counts gathered for ``deployment_id`` as one ``deployment.shadow_compared``."""
+        with self._lock:
+            c = self._shadow.pop(deployment_id, None)
+        if c is None:
+            return
+        (slot, version_id) = c["key"]
+        cmd = dep.CountShadow(slot=slot, version_id=version_id, **{k: c[k] for k in COUNTS})
+        try:
+            execute(self.store, dep.DEPLOYMENTS, deployment_id, cmd, SHADOW, retries=3)
+        except DomainError:  # not the prediction's failure: keep them for the next flush
+            with self._lock:
+                now = self._shadow.setdefault(deployment_id, {**c, **dict.fromkeys(COUNTS, 0)})
+                for k in COUNTS:
+                    now[k] += c[k]
+
+    def _shadow_doc(self, deployment_id: str, shadow: dict[str, Any] | None, *, live: bool) -> dict[str, Any] | None:
+        if not shadow:
+            return None
+        written = shadow.get("compared") or dict.fromkeys(COUNTS, 0)
+        with self._lock:
+            c = self._shadow.get(deployment_id) if live else None
+            pending = c if c is not None and c["key"] == (shadow["slot"], shadow["version_id"]) else {}
+        return {**shadow, "compared": {k: written.get(k, 0) + pending.get(k, 0) for k in COUNTS}}
