@@ -67,6 +67,7 @@ def build_app(
         description="TLM workflows (Step Functions + SageMaker)",
     )
     # the API starts, shows, lists and cancels the workflows' executions and runs jobs directly
+    workflows.serving.attach(projector.reactions, "reactions")  # serving-slots: stop slots, start a shadow
     api = ApiStack(app, f"{prefix}Api", storage=storage, assets=assets, workflows=workflows, description="TLM REST API")
     observability = ObservabilityStack(
         app,
@@ -79,6 +80,7 @@ def build_app(
             "projector": projector.projector.function,
             "upload-trigger": uploads.trigger.function,
             **{f"step-{name}": fn.function for name, fn in workflows.steps.items()},
+            **({"release-monitor": workflows.release_monitor.handler.function} if workflows.release_monitor else {}),
         },
         api=api.api,
         description="TLM alarms",

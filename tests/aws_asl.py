@@ -123,3 +123,27 @@ def _expr(s: str, doc: Any, ctx: dict[str, Any]) -> tuple[Any, str]:
     if fn == "States.JsonToString":
         return json.dumps(args[0], separators=(",", ":"), ensure_ascii=False), s
     raise AssertionError(f"intrinsic {fn} is not interpreted here")
+
+
+def choice_matches(rule: dict[str, Any], doc: Any, ctx: dict[str, Any]) -> bool:
+    """One Choice rule (the comparators the shipped definitions use, And / Or / Not)."""
+    if "And" in rule:
+        return all(choice_matches(r, doc, ctx) for r in rule["And"])
+    if "Or" in rule:
+        return any(choice_matches(r, doc, ctx) for r in rule["Or"])
+    if "Not" in rule:
+        return not choice_matches(rule["Not"], doc, ctx)
+    try:
+        value = get_path(doc, rule["Variable"], ctx)
+    except (KeyError, TypeError):
+        return rule.get("IsPresent") is False
+    for op, expected in rule.items():
+        if op == "IsPresent":
+            return bool(expected)
+        if op in ("StringEquals", "BooleanEquals", "NumericEquals"):
+            return bool(value == expected)
+        if op == "NumericGreaterThan":
+            return bool(value > expected)
+        if op == "NumericLessThan":
+            return bool(value < expected)
+    raise AssertionError(f"choice rule {rule} is not interpreted here")

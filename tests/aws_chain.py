@@ -28,6 +28,7 @@ the job runs. The test itself (setup, reads, the event source mapping's stream r
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import json
 import os
@@ -41,8 +42,9 @@ from typing import Any
 import boto3
 import requests
 
-from tests.aws_asl import payload, s3_event, set_result
+from tests.aws_asl import choice_matches, get_path, payload, s3_event, set_result
 from tests.aws_sagemaker import PlaysSageMaker
+from tests.aws_serving import PlaysSageMakerEndpoints
 from tests.iam_audit import ACCOUNT, REGION, Cloud, Recorder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,6 +97,11 @@ class Chain(PlaysSageMaker):
         self.jobs: list[dict[str, Any]] = []  # every CreateTrainingJob request, as sent (by anyone)
         # (before any client exists: a client copies the session's hooks when it is made)
         self.session.events.register("before-parameter-build.sagemaker.CreateTrainingJob", self._created)
+        # every request to SageMaker (jobs, endpoints), its runtime and CloudWatch, and every Lambda
+        # invoke Step Functions makes, as sent (the test checks them against botocore's models)
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+        for service in ("sagemaker", "sagemaker-runtime", "cloudwatch"):
+            self.session.events.register(f"before-parameter-build.{service}", self._request)
         self.ddb = self.session.client("dynamodb")
         self.s3 = self.session.client("s3")
         self.sm = self.session.client("sagemaker")
@@ -108,14 +115,22 @@ class Chain(PlaysSageMaker):
             if str(res["Properties"].get("Handler", "")).startswith("functions.")
         }
         self.machines = self._create_state_machines()
-        self.sagemaker_role = "TlmWorkflows." + next(
+        sagemaker_roles = [
             lid
             for lid, r in self.cloud.resources("TlmWorkflows", "AWS::IAM::Role").items()
             if "sagemaker.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
-        )
+        ]
+        # the jobs' role, and the serving endpoints' role (the release path)
+        self.sagemaker_role = "TlmWorkflows." + next(r for r in sagemaker_roles if r.startswith("SageMaker"))
+        self.serving_role = "TlmWorkflows." + next(r for r in sagemaker_roles if r.startswith("Serving"))
+        self.endpoints = ChainEndpoints(self)
+        self.session.events.register_first("before-send.sagemaker-runtime.InvokeEndpoint", self.endpoints.send)
         self.iterators: dict[str, str] = {}
         self.played: set[str] = set()
         self.done: set[str] = set()
+
+    def _request(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.requests.append((model.service_model.service_name, model.name, copy.deepcopy(params)))
 
     # ------------------------------------------------------------------ setup
     def _create_storage(self) -> None:
@@ -357,8 +372,13 @@ class Chain(PlaysSageMaker):
             ex.error, ex.cause = out.get("error"), out.get("cause")
 
     def run(self, machine: dict[str, Any], name: str, doc: Any) -> tuple[str, Any]:
-        states, current = machine["definition"]["States"], machine["definition"]["StartAt"]
         ctx = {"Execution": {"Name": name, "Input": doc}, "State": {}}
+        return self._states(machine, machine["definition"], doc, ctx)
+
+    def _states(self, machine: dict[str, Any], definition: dict[str, Any], doc: Any, ctx: dict) -> tuple[str, Any]:
+        """Interpret one state list (a machine's, or a Map's item processor) to its end. Wait states
+        do not wait (moto's endpoints and jobs are done at once; a poll loop is bounded here)."""
+        states, current = definition["States"], definition["StartAt"]
         for _ in range(200):
             st = states[current]
             ctx["State"] = {"Name": current, "EnteredTime": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
@@ -370,10 +390,18 @@ class Chain(PlaysSageMaker):
             if kind == "Pass":
                 result = payload(st["Parameters"], doc, ctx) if "Parameters" in st else st.get("Result", doc)
                 doc = set_result(doc, st.get("ResultPath", "$"), result)
-            elif kind == "Task":
-                params = payload(st["Parameters"], doc, ctx) if "Parameters" in st else doc
+            elif kind == "Choice":
+                current = next((r["Next"] for r in st["Choices"] if choice_matches(r, doc, ctx)), None) or st["Default"]
+                continue
+            elif kind == "Wait":
+                pass
+            elif kind in ("Task", "Map"):
                 try:
-                    result = self.task(machine, st["Resource"], params)
+                    if kind == "Task":
+                        params = payload(st["Parameters"], doc, ctx) if "Parameters" in st else doc
+                        result = self.task(machine, st["Resource"], params)
+                    else:
+                        result = self._map(machine, st, doc, ctx)
                 except TaskFailed as e:
                     catch = next(
                         (
@@ -398,16 +426,37 @@ class Chain(PlaysSageMaker):
             current = st["Next"]
         raise AssertionError("the execution did not end")
 
+    def _map(self, machine: dict[str, Any], st: dict[str, Any], doc: Any, ctx: dict) -> list[Any]:
+        """An inline Map: its items one after another (the chain is sequential), each through the
+        item processor; a failed item fails the Map (no tolerance here)."""
+        items = get_path(doc, st.get("ItemsPath", "$"), ctx)
+        selector = st.get("ItemSelector") or st.get("Parameters")
+        processor = st.get("ItemProcessor") or st["Iterator"]
+        out = []
+        for index, item in enumerate(items):
+            item_ctx = {**ctx, "Map": {"Item": {"Index": index, "Value": item}}}
+            given = payload(selector, doc, item_ctx) if selector else item
+            status, result = self._states(machine, processor, given, item_ctx)
+            if status != "SUCCEEDED":
+                raise TaskFailed(str(result.get("error")), str(result.get("cause")))
+            out.append(result)
+        return out
+
     def task(self, machine: dict[str, Any], resource: str, params: Any) -> Any:
         role = machine["role"]
         if resource.startswith("arn:aws:lambda:"):
             fn = next(f for f in self.functions.values() if f.arn == resource)
             # Step Functions invokes the step Lambda with the state machine's role
             self.rec.calls.setdefault(role, set()).update(_invoke_requests(resource))
+            invoke = {"FunctionName": resource, "Payload": json.dumps(params).encode()}
+            self.requests.append(("lambda", "Invoke", invoke))
             try:
-                return self.invoke(fn, params)
+                result = self.invoke(fn, params)
             except Exception as e:  # Lambda reports the exception's class name as the error
                 raise TaskFailed(type(e).__name__, str(e)) from e
+            if fn.env.get("TLM_STEP") == "study_launch_trial":
+                self.play_trial_jobs()  # SageMaker runs the trial jobs the step started
+            return result
         if resource == "arn:aws:states:::sagemaker:createTrainingJob.sync":
             with self.rec.acting(role):
                 self.sm.create_training_job(**params)
@@ -424,6 +473,24 @@ class Chain(PlaysSageMaker):
             with self.rec.acting(role):
                 return json.loads(json.dumps(getattr(self.ddb, op)(**params), default=str))
         raise AssertionError(f"task resource {resource} is not interpreted here")
+
+
+class ChainEndpoints(PlaysSageMakerEndpoints):
+    """SageMaker's endpoints for the chain (``tests.aws_serving``): the test's own clients (not
+    audited) look the endpoint up and run its container; the package is downloaded under the
+    serving role, as SageMaker does for the endpoint."""
+
+    def __init__(self, chain: Chain) -> None:
+        super().__init__(chain.sm, chain.s3, chain.session.client("cloudwatch"), chain.tmp / "endpoints")
+        self.chain = chain
+
+    def send(self, request: Any, **kw: Any) -> Any:
+        with self.chain.rec.acting(TEST):
+            return self._send(request, **kw)
+
+    def _download(self, container: dict[str, Any], target: Path) -> None:
+        with self.chain.rec.acting(self.chain.serving_role):
+            super()._download(container, target)
 
 
 def _invoke_requests(function_arn: str) -> set[Any]:

@@ -36,6 +36,7 @@ class PlaysSageMaker:
     jobs: list[dict[str, Any]]
     played: set[str]
     sagemaker_role: str
+    session: Any
 
     def _created(self, params: dict[str, Any], **_: Any) -> None:
         self.jobs.append(json.loads(json.dumps(params)))
@@ -110,6 +111,50 @@ class PlaysSageMaker:
             self.s3.put_object(Bucket=out_bucket, Key=f"{base}/model.tar.gz", Body=_tar(root / "model"))
             self.s3.put_object(Bucket=out_bucket, Key=f"{base}/output.tar.gz", Body=_tar(root / "output" / "data"))
         job.model_artifacts = {"S3ModelArtifacts": f"s3://{out_bucket}/{base}/model.tar.gz"}
+
+    def play_trial_jobs(self, prefix: str = "tlm-trial-") -> list[str]:
+        """A study's trial jobs, played cheaply (no second training): each new ``tlm-trial-*`` job
+        gets the scenario's trained model.tar.gz as its output (copied under the SageMaker role),
+        its validation curve as ``metric:`` lines in its CloudWatch log stream (what the watch step
+        reads for pruning) and final metrics that differ per trial (the objective)."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        backend = sagemaker_backends[ACCOUNT][REGION]
+        trained = next(
+            backend.training_jobs[r["TrainingJobName"]].model_artifacts["S3ModelArtifacts"]
+            for r in self.jobs
+            if r["Environment"].get("TLM_JOB_PROGRAM") == "train" and r["TrainingJobName"] in self.played
+            and not r["TrainingJobName"].startswith(prefix)
+        )
+        model = self.s3.get_object(Bucket=_split(trained)[0], Key=_split(trained)[1])["Body"].read()
+        logs = self.session.client("logs")
+        group = "/aws/sagemaker/TrainingJobs"
+        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            logs.create_log_group(logGroupName=group)
+        played = []
+        for req in list(self.jobs):
+            name = req["TrainingJobName"]
+            if not name.startswith(prefix) or name in self.played:
+                continue
+            self.played.add(name)
+            number = int(name.rsplit("-", 1)[1])
+            curve = [0.5 + 0.05 * number, 0.55 + 0.1 * number]
+            job = backend.training_jobs[name]
+            bucket, key = _split(job.model_artifacts["S3ModelArtifacts"])
+            stream = f"{name}/algo-1-1700000000"
+            with self.rec.acting(self.sagemaker_role):
+                self.s3.put_object(Bucket=bucket, Key=key, Body=model)
+                logs.create_log_stream(logGroupName=group, logStreamName=stream)
+                now = int(datetime.now(UTC).timestamp() * 1000)
+                logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+                    {"timestamp": now + i, "message": f"metric: val_accuracy={v} step={i + 1}"}
+                    for i, v in enumerate(curve)])  # fmt: skip
+            job.final_metric_data_list = [
+                {"MetricName": m, "Value": v, "Timestamp": datetime.now(UTC)}
+                for m, v in (("val_accuracy", curve[-1]), ("train_loss", 1.0 - curve[-1]), ("val_loss", 0.9))
+            ]
+            played.append(name)
+        return played
 
     def _sync_down(self, uri: str, dest: Path) -> None:
         bucket, prefix = _split(uri)

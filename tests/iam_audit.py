@@ -312,6 +312,23 @@ def requests_for(service: str, op: str, params: dict[str, Any]) -> list[Request]
                 if params.get("Tags"):
                     out.append(one("sagemaker:AddTags", arn))
             return out
+    if service == "sagemaker":  # real-time endpoints (runtime.adapters.sagemaker_serving)
+        kinds = {"Model": "model", "EndpointConfig": "endpoint-config", "Endpoint": "endpoint"}
+        verb = re.match(r"^(Create|Describe|Delete|Invoke)(Model|EndpointConfig|Endpoint)$", op)
+        if verb:
+            name = params[f"{verb.group(2)}Name"] if verb.group(2) != "Endpoint" else params["EndpointName"]
+            arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kinds[verb.group(2)]}/{name.lower()}"
+            out = [one(f"sagemaker:{op}", arn)]
+            if verb.group(1) == "Create" and params.get("Tags"):
+                out.append(one("sagemaker:AddTags", arn))
+            if op == "CreateModel":
+                passed = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+                out.append(one("iam:PassRole", params["ExecutionRoleArn"], **passed))
+            return out
+        if op in ("ListEndpoints", "ListEndpointConfigs"):
+            return [one(f"sagemaker:{op}", "*")]
+    if service == "monitoring" and op == "GetMetricData":  # CloudWatch: no resource-level permissions
+        return [one("cloudwatch:GetMetricData", "*")]
     if service == "states":
         if op in ("StartExecution", "ListExecutions"):
             return [one(f"states:{op}", params["stateMachineArn"])]

@@ -90,6 +90,7 @@ class ApiStack(Stack):
         if workflows is not None:
             self._grant_workflows(workflows)
             self._grant_jobs(workflows)
+            workflows.serving.attach(self.api_function, "api")  # predictions, deployment metrics
 
         self.user_pool = cognito.UserPool(
             self,

@@ -45,3 +45,36 @@ RUN_STATUS_ACCESS: dict[str, object] = {
     "events": (*_EVENTS_APPEND, "dynamodb:UpdateItem"),  # the run stream and its sequence item
     "get": {"blobs": (_PAYLOADS,)},
 }
+
+# ---------------------------------------------------------------- the release path (issue 14)
+# What runtime.adapters.sagemaker_serving calls, by use: action -> resource kinds ("endpoint",
+# "endpoint-config", "model" of this account named "<serving prefix>-*"; "*" where the action has no
+# resource-level permissions). A create is tagged (sagemaker:AddTags) and passes the serving role.
+SERVING_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "create": {  # start: CreateModel, CreateEndpointConfig, CreateEndpoint (each tagged)
+        "sagemaker:CreateModel": ("model",),
+        "sagemaker:CreateEndpointConfig": ("endpoint-config",),
+        "sagemaker:CreateEndpoint": ("endpoint",),
+        "sagemaker:AddTags": ("model", "endpoint-config", "endpoint"),
+    },
+    "describe": {"sagemaker:DescribeEndpoint": ("endpoint",)},  # health, and every call's first look
+    "spec": {"sagemaker:DescribeModel": ("model",)},  # a slot's spec, read back from its model
+    "delete": {"sagemaker:DeleteEndpoint": ("endpoint",)},  # stop (config and model stay)
+    "stopped": {"sagemaker:ListEndpointConfigs": ("*",)},  # a slot whose endpoint is gone: stopped or never
+    "list": {"sagemaker:ListEndpoints": ("*",)},  # the live slots (ServingBackend.list)
+    "invoke": {"sagemaker:InvokeEndpoint": ("endpoint",)},  # predictions
+    "metrics": {"cloudwatch:GetMetricData": ("*",)},  # invocations, errors, latency percentiles
+}
+# Which uses each function's handlers make (the audit holds each both ways):
+SERVING_USES: dict[str, tuple[str, ...]] = {
+    "release_launch": ("create", "describe", "delete", "stopped"),  # start (a slot left with another spec: stop)
+    "release_health": ("describe", "stopped"),
+    "release_bake": ("describe", "metrics", "stopped"),  # ReleaseMonitor.sample
+    "reactions": ("create", "describe", "delete", "stopped"),  # serving-slots: stop slots, start a shadow
+    "api": ("describe", "spec", "invoke", "metrics", "stopped"),  # predict; GET .../metrics?sample=true
+    "monitor": ("list", "describe", "spec", "metrics", "stopped"),  # ReleaseMonitor.watch
+}
+# the endpoints' own role: SageMaker downloads the version's package (a blob) into /opt/ml/model
+SERVING_ROLE_ACCESS: dict[str, object] = {"get": {"blobs": ("sha256/*",)}}
+# the scheduled release monitor: reads deployments, appends metrics samples and health changes
+MONITOR_ACCESS: dict[str, object] = {"events": _EVENTS_APPEND, "get": {"blobs": (_PAYLOADS,)}}

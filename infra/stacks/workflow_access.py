@@ -46,11 +46,12 @@ STEP_ACCESS: dict[str, dict[str, object]] = {
         "get": {"blobs": ("trainings/*", "sha256/*", _PAYLOADS, *_INGEST_GET)},
         **_INGEST,
     },
-    # the release workflow's steps (issue 14) read and append deployment / metrics events; what the
-    # serving backend needs on AWS (SageMaker endpoints, CloudWatch metrics) is not granted yet
+    # the release workflow's steps (issue 14) read and append deployment / metrics events; what they
+    # call on the serving endpoints is role_access.SERVING_USES (infra/stacks/serving.py)
     **{step: {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}}
-       for step in ("release_launch", "release_health", "release_shift", "release_bake", "release_finish",
-                    "release_rollback")},  # fmt: skip
+       for step in ("release_health", "release_shift", "release_bake", "release_finish", "release_rollback")},
+    "release_launch": {"events": ("dynamodb:Query",), "get": {"blobs": (_PAYLOADS,)}},  # starts a slot, appends nothing
+
     # the demo-import workflow: the import job's output (the job runner's jobs/output/ prefix in the
     # artifacts bucket) becomes a dataset; the project's models view says whether it already did
     "ingest_demo_dataset": {
@@ -70,8 +71,9 @@ STEP_ACCESS |= {
         "get": {"blobs": ("sha256/*", _PAYLOADS)},
         "put": {"blobs": ("channels/*",)},
     },  # fmt: skip
-    "study_ask": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
-    "study_launch_trial": {**_STUDY_READ, "get": {"blobs": (_PAYLOADS,)}},
+    # a round of several trials is one TransactWriteItems (a put per event, a check of the version)
+    "study_ask": {"events": (*EVENTS_WRITE, "dynamodb:ConditionCheckItem"), "get": {"blobs": (_PAYLOADS,)}},
+    "study_launch_trial": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
     "study_watch_trial": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
     "study_trial_error": {"events": EVENTS_WRITE, "get": {"blobs": (_PAYLOADS,)}},
     "study_finish": {
@@ -83,12 +85,15 @@ STEP_ACCESS |= {
 # SageMaker actions of the study steps (training jobs of this account; PassRole of the SageMaker role
 # to start one; the job's CloudWatch log stream for the metric lines)
 STUDY_JOBS: dict[str, tuple[str, ...]] = {
-    "study_launch_trial": ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"),
+    # (the runner sends no tags: no sagemaker:AddTags)
+    "study_launch_trial": ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob"),
     "study_watch_trial": ("sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"),
     "study_trial_error": ("sagemaker:StopTrainingJob",),
     "study_finish": ("sagemaker:DescribeTrainingJob",),
 }
 STUDY_LOGS = ("study_watch_trial",)
+# the job runner looks a name up as a training job, then as a processing job: a trial not started yet
+STUDY_PROCESSING_LOOKUP = ("study_launch_trial",)
 SAMPLER_STEPS = ("study_ask", "study_watch_trial")  # they load optuna: its own layer (infra/packaging.py)
 # SageMaker downloads channels (list + get) and uploads model.tar.gz / output.tar.gz; jobs the API
 # asked for through the API (architecture tests, the demo import: one-job workflows) write under the

@@ -37,8 +37,17 @@ from infra import packaging
 from infra.constructs.grants import grant_objects
 from infra.constructs.lambda_function import RuntimeLayer, SamplerLayer, TlmFunction
 from infra.packaging import LambdaAssets
+from infra.stacks.role_access import SERVING_USES
+from infra.stacks.serving import ReleaseMonitor, Serving
 from infra.stacks.storage import StorageStack, bucket_name
-from infra.stacks.workflow_access import SAGEMAKER_ACCESS, SAMPLER_STEPS, STEP_ACCESS, STUDY_JOBS, STUDY_LOGS
+from infra.stacks.workflow_access import (
+    SAGEMAKER_ACCESS,
+    SAMPLER_STEPS,
+    STEP_ACCESS,
+    STUDY_JOBS,
+    STUDY_LOGS,
+    STUDY_PROCESSING_LOOKUP,
+)
 from runtime.adapters.stepfunctions.names import state_machine_name
 
 GPU_INSTANCE_TYPES = [
@@ -89,10 +98,11 @@ class WorkflowsStack(Stack):
         # --- the jobs image: built from jobs/Dockerfile and pushed by CDK (an ECR image asset), or a
         # prebuilt image named by the JobsImageUri parameter
         base_image = self.node.try_get_context("tlm:jobs-base-image")
+        image_dir = packaging.stage_jobs_image(assets.root / "jobs-image")
         self.jobs_image = ecr_assets.DockerImageAsset(
             self,
             "JobsImage",
-            directory=str(packaging.stage_jobs_image(assets.root / "jobs-image")),
+            directory=str(image_dir),
             file="jobs/Dockerfile",
             platform=ecr_assets.Platform.LINUX_AMD64,
             # `cdk deploy -c tlm:jobs-base-image=<a PyTorch GPU image>` (default: the Dockerfile's)
@@ -191,6 +201,9 @@ class WorkflowsStack(Stack):
             )
         )
 
+        # --- the release path: the serving image and the endpoints' role (infra/stacks/serving.py)
+        self.serving = Serving(self, "Serving", storage=storage, image_dir=image_dir)
+
         # --- Lambda task handlers: functions.steps.handler with TLM_STEP, one Lambda per Step_<function>
         self.layer = RuntimeLayer(self, "Runtime", assets=assets)
         self.sampler_layer = (
@@ -221,6 +234,11 @@ class WorkflowsStack(Stack):
         self.state_machines: dict[str, sfn.StateMachine] = {
             name: self._state_machine(name, asl) for name, asl in sorted(definitions.items())
         }
+        # the release monitor on a schedule (what the local server does every 30 s)
+        self.release_monitor = (
+            ReleaseMonitor(self, "ReleaseMonitor", storage=storage, assets=assets, layer=self.layer,
+                           serving=self.serving) if "release" in definitions else None
+        )  # fmt: skip
 
     def _instance_type_parameter(self, name: str) -> CfnParameter:
         try:
@@ -272,6 +290,8 @@ class WorkflowsStack(Stack):
         self._grant_objects(fn.role, access)
         if name in STUDY_JOBS:
             self._study_jobs(fn, name)
+        if name in SERVING_USES:  # the release steps drive the serving endpoints (issue 14)
+            self.serving.attach(fn, name)
         return fn
 
     def _study_jobs(self, fn: TlmFunction, name: str) -> None:
@@ -283,6 +303,21 @@ class WorkflowsStack(Stack):
                 resources=[self.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
             )
         )
+        if name in STUDY_PROCESSING_LOOKUP:
+            fn.function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["sagemaker:DescribeProcessingJob"],
+                    resources=[self.format_arn(service="sagemaker", resource="processing-job", resource_name="*")],
+                )
+            )
+            Validations.of(fn.role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+                    "processing-job/*]",
+                    reason="The job runner looks a trial's job name up as a processing job too; describe only, "
+                    "this account's processing jobs.",
+                )
+            )
         if "sagemaker:CreateTrainingJob" in STUDY_JOBS[name]:
             fn.function.add_to_role_policy(
                 iam.PolicyStatement(
