@@ -6,7 +6,7 @@ CloudFront Functions.
   ``MissingBundle`` (naming the command) when it is missing, rather than deploying a site without a
   UI; context ``tlm:web-dist`` points at another built directory (the infra tests synthesize a tiny
   stand-in bundle, so they do not depend on the UI build and stay fast).
-- The CSP is ``tlm serve``'s (``tlm.web_static.CSP``) with ``connect-src`` widened to exactly what the
+- The CSP is ``tlm serve``'s (``runtime.web_ui.CSP``) with ``connect-src`` widened to exactly what the
   SPA reaches beyond its origin on AWS: the Cognito hosted-UI domain (token exchange and refresh)
   and the data buckets (presigned upload parts and downloads). Nothing else differs.
 - The API is served through the same distribution (its paths go to API Gateway), so the SPA calls it
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tlm.web_static import CSP, ROOT_FILES
+from runtime.web_ui import CSP, ROOT_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIST = REPO / "web" / "dist"
@@ -53,7 +53,7 @@ def aws_csp(connect: Sequence[str]) -> str:
     """``tlm serve``'s CSP with ``connect-src 'self'`` extended by ``connect`` (origins)."""
     directive = "connect-src 'self'"
     if directive not in CSP:
-        raise AssertionError("tlm.web_static.CSP no longer has connect-src 'self'")
+        raise AssertionError("runtime.web_ui.CSP no longer has connect-src 'self'")
     return CSP.replace(directive, " ".join([directive, *connect]))
 
 

@@ -22,9 +22,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# config.json: the runtime config the SPA reads at start (web/public/config.json: token sign-in; on AWS
-# the web stack writes one naming Cognito, infra/web_bundle.py)
-ROOT_FILES = frozenset({"favicon.svg", "config.json"})
+from runtime.web_ui import CSP, ROOT_FILES  # shared with the AWS web stack (infra/web_bundle.py)
+
+__all__ = ["CSP", "ROOT_FILES"]
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -42,11 +42,6 @@ CONTENT_TYPES = {
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 # the app loads only its own scripts; inline styles are what React Flow and plotly set on elements
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
-)
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
