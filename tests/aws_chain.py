@@ -41,7 +41,7 @@ from typing import Any
 import boto3
 import requests
 
-from tests.aws_asl import payload, s3_event, set_result
+from tests.aws_asl import get_path, payload, s3_event, set_result
 from tests.aws_sagemaker import PlaysSageMaker
 from tests.iam_audit import ACCOUNT, REGION, Cloud, Recorder
 
@@ -391,6 +391,11 @@ class Chain(PlaysSageMaker):
                 if "ResultSelector" in st:
                     result = payload(st["ResultSelector"], result, ctx)
                 doc = set_result(doc, st.get("ResultPath", "$"), result)
+            elif kind == "Wait":  # a job step's admit loop: nothing to wait for in one scenario
+                pass
+            elif kind == "Choice":  # the admit loop's "admitted?" (BooleanEquals / StringEquals rules)
+                current = _choose(st, doc, ctx)
+                continue
             else:
                 raise AssertionError(f"state type {kind} is not interpreted here")
             if st.get("End"):
@@ -424,6 +429,18 @@ class Chain(PlaysSageMaker):
             with self.rec.acting(role):
                 return json.loads(json.dumps(getattr(self.ddb, op)(**params), default=str))
         raise AssertionError(f"task resource {resource} is not interpreted here")
+
+
+def _choose(state: dict[str, Any], doc: Any, ctx: dict[str, Any]) -> str:
+    for rule in state["Choices"]:
+        try:
+            value = get_path(doc, rule["Variable"], ctx)
+        except (KeyError, TypeError):
+            continue
+        for op in ("BooleanEquals", "StringEquals"):
+            if op in rule and value == rule[op] and type(value) is type(rule[op]):
+                return str(rule["Next"])
+    return str(state["Default"])
 
 
 def _invoke_requests(function_arn: str) -> set[Any]:
