@@ -8,6 +8,11 @@ expected version, so two processes admitting at once cannot both take the last s
 
 ``admissible(state, caps)`` lists the waiting jobs that may start now, in queue order: a job
 blocked by its user's or project's cap does not hold back a job of someone else.
+
+Two kinds of entry share the queue: jobs a ``QueuedJobRunner`` starts itself (``spec`` holds the
+job), and slots of workflow job steps (``run_id`` set): the workflow's admit step queues and
+admits its slot, the state machine (or the local engine) starts the job, and a release step on
+every exit, or the run's end, frees it (``runtime.services.job_slots``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ class JobQueued(DomainEvent):
     user_id: str
     project_id: str
     spec: dict[str, Any]
+    # a slot taken by a workflow's admit step (the run's id): the state machine starts the job itself,
+    # so the queue never launches it and the run's release step (or its end) frees the slot
+    run_id: str | None = None
 
 
 @event("jobqueue.admitted")
@@ -48,6 +56,7 @@ class Entry:
     user_id: str
     project_id: str
     spec: dict[str, Any]
+    run_id: str | None = None
 
 
 @dataclass
@@ -72,10 +81,14 @@ class QueueState:
     def entry(self, job: str) -> Entry | None:
         return self.running.get(job) or next((e for e in self.waiting if e.job == job), None)
 
+    def held_by(self, run_id: str) -> list[str]:
+        """Slots a workflow run holds or waits for (its admit steps'), queue order, running first."""
+        return [e.job for e in (*self.running.values(), *self.waiting) if e.run_id == run_id]
+
 
 def apply(state: QueueState, e: DomainEvent, version: int) -> QueueState:
     if isinstance(e, JobQueued):
-        state.waiting.append(Entry(e.job, e.user_id, e.project_id, e.spec))
+        state.waiting.append(Entry(e.job, e.user_id, e.project_id, e.spec, e.run_id))
     elif isinstance(e, JobAdmitted):
         for n, w in enumerate(state.waiting):
             if w.job == e.job:
@@ -89,6 +102,13 @@ def apply(state: QueueState, e: DomainEvent, version: int) -> QueueState:
             state.ended[e.job] = e
     state.version = version
     return state
+
+
+def slot_of(run_id: str, step: str, job: str | None = None) -> str:
+    """The queue key of a workflow job step's slot: the job's own name when the workflow fixes it
+    (so the job's status shows its place in the queue), else ``<run id>:<step>`` (one slot for every
+    attempt of the step; ``:`` never occurs in a job name, so it cannot clash with one)."""
+    return job or f"{run_id}:{step}"
 
 
 @dataclass(frozen=True)

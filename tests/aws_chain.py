@@ -393,7 +393,7 @@ class Chain(PlaysSageMaker):
             elif kind == "Choice":
                 current = next((r["Next"] for r in st["Choices"] if choice_matches(r, doc, ctx)), None) or st["Default"]
                 continue
-            elif kind == "Wait":
+            elif kind == "Wait":  # e.g. a job step's admit loop: nothing to wait for in one scenario
                 pass
             elif kind in ("Task", "Map"):
                 try:

@@ -103,3 +103,7 @@ SAGEMAKER_ACCESS: dict[str, object] = {
     "put": {"blobs": _OUTPUTS, "artifacts": ("jobs/output/*", "jobs/checkpoints/*")},
     "list": {"blobs": ("channels/*", *_OUTPUTS), "artifacts": ("jobs/checkpoints/*",)},
 }
+# issue 11: every job step's admit / release (runtime.workflows.job_slot_states) reads the job queue
+# stream, the run owner's first event and the project's limits, and appends to the queue stream (small
+# events: no offloaded payloads to read)
+STEP_ACCESS |= {step: {"events": EVENTS_WRITE} for step in ("admit_job", "release_job")}

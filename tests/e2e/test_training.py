@@ -110,7 +110,8 @@ def test_demo_dataset_train_follow_show_cancel_and_bad_input(platform: Platform,
     # And show reports metrics, the loss curve and the evaluation; the model is in the library
     shown = jcli(platform, "train", "show", tid)
     assert shown["state"] == "succeeded" and [s["step"] for s in shown["steps"]] == [
-        "PrepareData", "Train", "Evaluate", "Register"]  # fmt: skip
+        "PrepareData", "Train admit", "Train admitted", "Train", "Train release",
+        "Evaluate admit", "Evaluate admitted", "Evaluate", "Evaluate release", "Register"]  # fmt: skip
     assert shown["metrics"]["final"]["train_loss"] > 0 and shown["metrics"]["curves"]["train_loss"]
     assert 0 <= shown["evaluation"]["accuracy"] <= 1 and shown["evaluation"]["examples"] >= 25
     text = platform.cli("train", "show", tid).stdout

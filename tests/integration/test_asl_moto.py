@@ -31,6 +31,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from runtime.adapters.dynamodb import keys
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
+from tests.aws_job_slots import slot_lambdas
 from tests.aws_tables import ScriptedTrainingJobs, create_events_table
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         ddb = boto3.client("dynamodb", region_name=REGION)
         create_events_table(ddb, TABLE, stream=False)
+        slots = slot_lambdas(monkeypatch, TABLE)  # the job steps' admit / release Lambdas run for real
         yield {
+            "slots": slots,
             "sfn": boto3.client("stepfunctions", region_name=REGION),
             "ddb": ddb,
             "sm": boto3.client("sagemaker", region_name=REGION),

@@ -87,6 +87,7 @@ def test_the_demo_import_hands_the_jobs_output_to_the_ingest_step(aws: dict[str,
         json.loads(e["lambdaFunctionScheduledEventDetails"]["input"])
         for e in out["history"]
         if e["type"] == "LambdaFunctionScheduled"
+        and e["lambdaFunctionScheduledEventDetails"]["resource"] == SUBS["Step_ingest_demo_dataset"]
     )
     assert payload["job"]["name"] == IMPORT_INPUT["job_name"]
     assert payload["job"]["model_artifacts"].startswith(f"{IMPORT_INPUT['output_uri']}/{IMPORT_INPUT['job_name']}/")

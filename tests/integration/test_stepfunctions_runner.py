@@ -30,6 +30,7 @@ from runtime.services.runs import RunsService
 from runtime.settings import Settings
 from runtime.workflows import asl
 from runtime.workflows import definitions as d
+from tests.aws_job_slots import slot_lambdas
 from tests.aws_tables import ScriptedTrainingJobs, create_events_table, create_idempotency_table, create_views_table
 
 pytestmark = pytest.mark.integration
@@ -73,6 +74,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         create_views_table(ddb, "tlm-views")
         create_idempotency_table(ddb, "tlm-idempotency")
         boto3.client("s3", region_name=REGION).create_bucket(Bucket="tlm-blobs")
+        slot_lambdas(monkeypatch, "tlm-events")  # the job steps' admit / release Lambdas run for real
         yield {"sfn": boto3.client("stepfunctions", region_name=REGION), "statuses": statuses}
 
 
@@ -154,16 +156,22 @@ def test_a_run_is_started_shown_with_steps_and_listed(aws: dict[str, Any]) -> No
     steps = [(s["step"], s["attempt"], s["status"]) for s in run["steps"]]
     assert steps == [
         ("Validate", 1, "succeeded"),
+        ("Compile admit", 1, "succeeded"),  # each job step holds a job slot (runtime.workflows.job_slot_states)
+        ("Compile admitted", 1, "succeeded"),
         ("Compile", 1, "failed"),
         ("Compile", 2, "succeeded"),
+        ("Compile release", 1, "succeeded"),
         ("Verify", 1, "succeeded"),
+        ("Package admit", 1, "succeeded"),
+        ("Package admitted", 1, "succeeded"),
         ("Package", 1, "succeeded"),
+        ("Package release", 1, "succeeded"),
         ("Record", 1, "succeeded"),
     ]
-    compile1, compile2 = run["steps"][1], run["steps"][2]
+    compile1, compile2 = run["steps"][3], run["steps"][4]
     assert compile1["error"] == {"error": "TLM.JobFailed", "cause": "scripted failure: CUDA out of memory"}
     assert compile1["job"].startswith("tlm-compile-") and compile2["job"].startswith("tlm-compile-")
-    assert compile1["job"] != compile2["job"] and run["steps"][4]["job"].startswith("tlm-package-")
+    assert compile1["job"] != compile2["job"] and run["steps"][9]["job"].startswith("tlm-package-")
     for s in run["steps"]:
         assert s["started_at"] <= s["ended_at"] and s["duration_s"] is not None
     assert run["output"]["compile"]["name"] == compile2["job"]
@@ -194,11 +202,14 @@ def test_a_failed_run_reports_its_caught_step_and_error(aws: dict[str, Any]) -> 
     steps = [(s["step"], s["attempt"], s["status"]) for s in run["steps"]]
     assert steps == [
         ("Validate", 1, "succeeded"),
+        ("Compile admit", 1, "succeeded"),
+        ("Compile admitted", 1, "succeeded"),
         ("Compile", 1, "failed"),
         ("Compile", 2, "failed"),
+        ("Compile release after failure", 1, "succeeded"),  # the Catch path frees the job slot too
         ("RecordFailure", 1, "succeeded"),
     ]
-    assert run["steps"][2]["error"]["error"] == "TLM.JobFailed"
+    assert run["steps"][4]["error"]["error"] == "TLM.JobFailed"
 
 
 def test_cancel_mid_poll_aborts_the_execution(aws: dict[str, Any]) -> None:

@@ -82,7 +82,8 @@ def test_render_poll_loop_and_sync_variants() -> None:
     assert inner["Train: check"]["Default"] == "Train: wait"
     sync = asl.render(train, sync_jobs=True)["States"]["Train"]
     assert sync["Resource"].endswith("createTrainingJob.sync")
-    assert sync["Retry"][0]["ErrorEquals"] == [m.TASK_FAILED] and sync["Catch"][0]["Next"] == "RecordFailure"
+    assert sync["Retry"][0]["ErrorEquals"] == [m.TASK_FAILED]
+    assert sync["Catch"][0]["Next"] == "Train release after failure"  # the job slot's release, then RecordFailure
     assert asl.render(train, sync_jobs=True)["States"]["Register"]["Resource"] == "${Step_register_artifacts}"
 
 

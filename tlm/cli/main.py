@@ -139,6 +139,8 @@ def projects_limits(
     for k, v in res["limits"].items():
         t.add_row(k, f"{v:,}")
     t.add_row("storage used (bytes)", f"{res['storage_used']:,}")
+    if "storage_in_open_uploads" in res:  # part of the use above: what open uploads declared
+        t.add_row("storage in open uploads (bytes)", f"{res['storage_in_open_uploads']:,}")
     out(res, t)
 
 

@@ -129,6 +129,15 @@ class Container:
         return self._services["jobs"]  # type: ignore[no-any-return]
 
     @property
+    def job_slots(self) -> Any:
+        """Job slots of workflow job steps (their admit / release steps; runtime.services.job_slots)."""
+        if "job_slots" not in self._services:
+            from runtime.services.job_slots import JobSlots
+
+            self._services["job_slots"] = JobSlots(self.store, lambda project_id: self.limits.caps(project_id))
+        return self._services["job_slots"]
+
+    @property
     def limits(self) -> Any:
         """Per-project limits: model size, storage quota, job slots (runtime.services.limits)."""
         if "limits" not in self._services:
@@ -213,7 +222,7 @@ class Container:
             options = {"job_retries": 0, "retry_interval_s": 5, "poll_seconds": 1}
             self._services["workflows"] = LocalWorkflowRunner(
                 self.store,
-                self.jobs,
+                self.jobs.inner,  # type: ignore[attr-defined]  # job steps hold a slot (their admit steps)
                 workflows={name: build(**options) for name, build in WORKFLOWS.items()},
                 steps=registry(self),
                 substitutions={
@@ -303,6 +312,7 @@ class Container:
                 limits=lambda: self.limits,
                 settings=self.settings,
                 blobs=self.blobs,
+                job_slots=lambda: self.job_slots,
             )
             self._services["training"] = TrainingService(deps)
         return self._services["training"]  # type: ignore[no-any-return]
@@ -346,6 +356,10 @@ class Container:
                 from runtime.services.pipeline_runs import start_reaction
 
                 self._services["reactions"].register(start_reaction(self.store, lambda: self.workflows))
+            if self.settings.backend == "local":  # a cancelled run frees its job slots (AWS: functions/events)
+                from runtime.services.job_slots import release_reaction
+
+                self._services["reactions"].register(release_reaction(lambda: self.job_slots))
             from runtime.reactions.studies import StudyReactions
 
             for reaction in StudyReactions(store=self.store, workflows=lambda: self.workflows).reactions():

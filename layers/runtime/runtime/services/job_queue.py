@@ -50,15 +50,24 @@ def job_scope(store: EventStore) -> Callable[[JobSpec], Scope | None]:
         env = spec.environment or {}
         if env.get(USER_ENV) and env.get(PROJECT_ENV):
             return env[USER_ENV], env[PROJECT_ENV]
-        for key, aggregate in (("training_id", TRAININGS), ("compile_id", COMPILES), ("job_request", JOB_REQUESTS)):
-            entity = (spec.hyperparameters or {}).get(key)
-            if isinstance(entity, str) and entity:
-                first = store.read(aggregate.stream_id(entity), until_version=1)
-                if first and first[0].data.get("project_id"):
-                    return first[0].metadata.actor, str(first[0].data["project_id"])
-        return None
+        return owner_scope(store, spec.hyperparameters or {})
 
     return scope_of
+
+
+OWNER_KEYS = (("training_id", TRAININGS), ("compile_id", COMPILES), ("job_request", JOB_REQUESTS))
+
+
+def owner_scope(store: EventStore, values: dict[str, Any]) -> Scope | None:
+    """Who asked and in which project: the first event of the training, compile or job request that
+    ``values`` names (``training_id`` / ``compile_id`` / ``job_request``); None for none of them."""
+    for key, aggregate in OWNER_KEYS:
+        entity = values.get(key)
+        if isinstance(entity, str) and entity:
+            first = store.read(aggregate.stream_id(entity), until_version=1)
+            if first and first[0].data.get("project_id"):
+                return first[0].metadata.actor, str(first[0].data["project_id"])
+    return None
 
 
 class QueuedJobRunner:
@@ -99,6 +108,8 @@ class QueuedJobRunner:
     # ---------------------------------------------------------------- admission
     def _release_ended(self) -> None:
         for name, entry in list(self._refresh().running.items()):
+            if entry.run_id is not None:  # a workflow's slot: its release step or run end frees it
+                continue
             try:
                 st = self.inner.describe(name)
             except NotFound:  # admitted but never started (a crash in between): start it now
@@ -112,7 +123,8 @@ class QueuedJobRunner:
         with self._lock:
             self._release_ended()
             while True:
-                ready = admissible(self._refresh(), self.caps_of)
+                # workflow slots in the list are admitted by their own admit step (runtime.services.job_slots)
+                ready = [e for e in admissible(self._refresh(), self.caps_of) if e.run_id is None]
                 if not ready:
                     return
                 entry = ready[0]
@@ -170,7 +182,7 @@ class QueuedJobRunner:
         try:
             st = self.inner.describe(name)
         except NotFound:
-            if running is None:
+            if running is None or running.run_id is not None:  # a workflow's slot: its run starts the job
                 raise
             with self._lock:  # admitted, never started (a crash in between): start it now
                 self._launch(name, running.spec)

@@ -94,6 +94,7 @@ class TrainingDeps:
         limits: Callable[[], Any],  # runtime.services.limits.LimitsService
         settings: Any,  # runtime.settings.Settings
         blobs: Any = None,  # runtime.ports.BlobStore (fine-tuning reads checkpoint headers)
+        job_slots: Callable[[], Any] | None = None,  # runtime.services.job_slots.JobSlots (queue places)
     ) -> None:
         self.store, self.views, self.configs, self.library = store, views, configs, library
         self._artifacts, self._jobs, self._runs, self._project_runs = artifacts, jobs, runs, project_runs
@@ -101,6 +102,7 @@ class TrainingDeps:
         self._limits = limits
         self.settings = settings
         self.blobs = blobs
+        self._job_slots = job_slots
 
     @property
     def limits(self) -> Any:
@@ -117,6 +119,10 @@ class TrainingDeps:
     @property
     def runs(self) -> RunDetails:
         return self._runs()
+
+    @property
+    def job_slots(self) -> Any:
+        return self._job_slots() if self._job_slots else None
 
     @property
     def project_runs(self) -> RunsService:
@@ -257,6 +263,9 @@ class TrainingService:
                 live, queued = dict(job.metrics), job.queue_position
             except NotFound:
                 live = {}
+        slots = self.c.job_slots
+        if queued is None and slots and state.model_id is None and run and run["status"] == "running":
+            queued = slots.position_of_run(state.run_id)  # a job step waiting for its slot
         return {
             "training_id": state.training_id,
             "project_id": state.project_id,

@@ -189,11 +189,20 @@ def failure_tail(workflow: str) -> list[Any]:
 
 def linear(name: str, tasks: Sequence[Any], *, comment: str = "") -> m.Workflow:
     """Chain ``tasks`` in order (each one's ``next`` is the following one; the last goes to
-    ``Done``) and add the success and failure ends."""
-    wired = []
+    ``Done``) and add the success and failure ends. A job task is wrapped in its job slot's admit
+    and release states (``runtime.workflows.job_slot_states``)."""
+    from runtime.workflows.job_slot_states import job_slot_states  # every job step holds a job slot
+
+    def first(t: Any) -> str:
+        return f"{t.name} admit" if isinstance(t, m.JobTask) else str(t.name)
+
+    wired: list[Any] = []
     for i, t in enumerate(tasks):
-        target = tasks[i + 1].name if i + 1 < len(tasks) else "Done"
-        wired.append(t.model_copy(update={"next": target, "end": False}))
+        target = first(tasks[i + 1]) if i + 1 < len(tasks) else "Done"
+        if isinstance(t, m.JobTask):
+            wired += job_slot_states(t, target)
+        else:
+            wired.append(t.model_copy(update={"next": target, "end": False}))
     return m.Workflow(
         name=name,
         comment=comment,
@@ -328,9 +337,11 @@ STEP_FUNCTIONS: tuple[str, ...] = (
 )
 
 
+from runtime.workflows.job_slot_states import SLOT_STEP_FUNCTIONS  # noqa: E402
 from runtime.workflows.release_workflow import STEPS as _RELEASE_STEPS  # noqa: E402
 from runtime.workflows.release_workflow import release_workflow  # noqa: E402
 
+STEP_FUNCTIONS = (*STEP_FUNCTIONS, *SLOT_STEP_FUNCTIONS)  # the job steps' admit / release (issue 11)
 WORKFLOWS["release"] = release_workflow  # issue 14: the release center's update process
 STEP_FUNCTIONS = (*STEP_FUNCTIONS, *_RELEASE_STEPS)
 

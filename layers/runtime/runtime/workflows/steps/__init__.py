@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 Step = Callable[[Any], Any]
-MODULES = ("compile", "train", "dataset_import", "pipelines", "release", "study", "pipeline_jobs")
+MODULES = ("compile", "train", "dataset_import", "pipelines", "release", "study", "pipeline_jobs", "job_slots")
 
 
 def registry(container: Any) -> dict[str, Step]:
