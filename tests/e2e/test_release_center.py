@@ -27,7 +27,8 @@ pytest.importorskip("onnxruntime")
 from tests.integration._tiny_model import make_tiny_model  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-FAST = ["sample_size=16", "latency_runs=2", "max_seq_length=32", "num_threads=1", "latency_batch_sizes=[1]"]
+FAST = ["exporter=torchscript",
+    "sample_size=16", "latency_runs=2", "max_seq_length=32", "num_threads=1", "latency_batch_sizes=[1]"]
 TEXTS = ["这部电影很好看，演员也不错", "服务太差了，再也不来了", "质量很好，物流很快", "味道一般，价格太贵", "还行吧"]
 
 

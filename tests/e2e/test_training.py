@@ -126,7 +126,8 @@ def test_demo_dataset_train_follow_show_cancel_and_bad_input(platform: Platform,
         assert json.loads(r.read())["accuracy"] == shown["evaluation"]["accuracy"]
 
     # And the trained model compiles to ONNX int8 (verified against eager) and packages
-    fast = ["sample_size=16", "latency_runs=2", "max_seq_length=32", "num_threads=1", "latency_batch_sizes=[1]"]
+    fast = ["exporter=torchscript",
+        "sample_size=16", "latency_runs=2", "max_seq_length=32", "num_threads=1", "latency_batch_sizes=[1]"]
     params = [a for p in fast for a in ("--param", p)]
     started = jcli(platform, "compile", "start", "--model", shown["model_id"], "--target", "onnx-int8", *params)
     followed = platform.cli("compile", "logs", started["compile_id"], "--follow", "--interval", "0.3").stdout

@@ -32,7 +32,8 @@ from tests.infra.audit_exceptions import PLATFORM, RARE, RARE_FOR_ROLE
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
-FAST_COMPILE = {"sample_size": 16, "latency_runs": 2, "latency_batch_sizes": [1], "max_seq_length": 32}
+FAST_COMPILE = {"exporter": "torchscript",
+    "sample_size": 16, "latency_runs": 2, "latency_batch_sizes": [1], "max_seq_length": 32}
 TINY = {"training.epochs": 1, "training.max_steps": 0, "training.max_seq_length": 32, "training.batch_size": 16}
 # EventBridge's scheduled event (the release monitor's rule)
 SCHEDULED = {"version": "0", "id": "0d1a", "detail-type": "Scheduled Event", "source": "aws.events",

@@ -24,7 +24,8 @@ from tests.integration._tiny_model import TEXTS, make_tiny_model  # noqa: E402
 
 pytestmark = pytest.mark.integration
 ALICE = Caller("alice")
-FAST = {"sample_size": 8, "latency_runs": 1, "max_seq_length": 32, "num_threads": 1, "latency_batch_sizes": [1]}
+FAST = {"exporter": "torchscript",
+    "sample_size": 8, "latency_runs": 1, "max_seq_length": 32, "num_threads": 1, "latency_batch_sizes": [1]}
 
 
 def test_validate_lays_out_the_trained_models_test_split_for_the_compile_job(tmp_path: Path) -> None:

@@ -152,8 +152,9 @@ def test_evaluate_compile_int8_and_package(work, trained):
 
 def test_failed_verification_fails_loudly(work, trained):
     root, _ = trained
-    r = run_job("compile", work / "strict", {"target": "onnx-int8", "atol": 1e-9, "sample_size": 8,
-                                             "latency_runs": 1, "latency_batch_sizes": "[1]", "max_seq_length": 32},
+    r = run_job("compile", work / "strict", {"target": "onnx-int8", "exporter": "torchscript", "atol": 1e-9,
+                                             "sample_size": 8, "latency_runs": 1, "latency_batch_sizes": "[1]",
+                                             "max_seq_length": 32},
                 {"model": root / "model"})
     assert r.returncode == 1
     assert "verification failed: max_abs_diff=" in (work / "strict" / "output" / "failure").read_text()

@@ -28,7 +28,8 @@ from tests.integration._tiny_model import make_tiny_model  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ALICE, BOB = Caller("alice"), Caller("bob")
-FAST = {"sample_size": 16, "latency_runs": 2, "max_seq_length": 32, "num_threads": 1, "latency_batch_sizes": [1]}
+FAST = {"exporter": "torchscript", "sample_size": 16, "latency_runs": 2, "max_seq_length": 32, "num_threads": 1,
+        "latency_batch_sizes": [1]}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
