@@ -134,6 +134,10 @@ class LocalPlatform:
                 self.container.release_monitor.watch()
             except Exception:
                 log.exception("sampling the deployments failed")
+            try:  # issue 15: pipeline schedules (a firing's run id is keyed by its minute: a restart never fires twice)
+                self.container.pipeline_triggers.fire_due()
+            except Exception:
+                log.exception("firing the pipeline schedules failed")
 
     def run(self) -> None:
         """Serve until a signal (or ``stop()``); in-flight requests finish first."""

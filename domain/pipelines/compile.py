@@ -13,19 +13,25 @@ Shape:
   is also what caching by input hash keys on). ``params_json`` is the node's parameters as one JSON
   string, so a user value that starts with ``$`` can never become a path reference.
 - ``choose_model`` / ``dataset`` / ``config`` / ``arch_edit``: one step ``pipeline_node``.
-- ``train`` / ``evaluate`` / ``compile`` / ``package`` / ``create_version`` / ``deploy``: ``<id>`` (step
-  ``pipeline_job``: reuse the outputs cached under the node's input hash, or launch the node's work
-  through the platform's own services - a training, a compile, a model version, a deployment - or
-  check on it) -> ``<id> ready`` (Choice on ``done``) -> ``<id> wait`` -> ``<id>``.
+- ``search`` / ``train`` / ``evaluate`` / ``compile`` / ``package`` / ``create_version`` / ``deploy``: ``<id>``
+  (step ``pipeline_job``: reuse the outputs cached under the node's input hash, or launch the node's work
+  through the platform's own services - a study, a training, a compile, a model version, a deployment -
+  or check on it) -> ``<id> ready`` (Choice on ``done``) -> ``<id> wait`` -> ``<id>``.
+- ``search`` runs a study (``StudiesService.start`` as the run's requester): the study's own ``study``
+  workflow is the node's child run (its run id, the study id, is what the node records as launched;
+  cancel of the pipeline run cancels the study). It is not a ``ChildWorkflow`` state: a study's run
+  is started by its own request's reaction under the study's id (the one run a study has, resumable
+  on its own), so a second start from the pipeline would race it; the node polls the study instead,
+  the same on both engines.
 - ``condition``: ``<id> metrics`` (step ``pipeline_metrics``: the named metrics of its input) then one
   ``Choice`` per comparison; a condition that does not hold ends the run in ``<id> not met``
   (Succeed: later stages are skipped). Conditions always get a stage of their own (a Succeed inside
   a Parallel branch would only end that branch).
 - ``approval``: a poll loop (step ``pipeline_approval`` -> Choice approved / rejected -> Wait -> step):
   the step reads the approval events of the run; rejected is ``TLM.ApprovalRejected``.
-- Kinds whose module is not merged (``kinds.NodeKind.available`` False: search) compile to step
-  ``pipeline_not_available``, which fails with ``TLM.NotAvailable`` naming the node. ``COMPILERS`` maps a kind to its
-  compiler: the search module plugs in a ``ChildWorkflow`` of its study workflow there.
+- Kinds whose module is not merged (``kinds.NodeKind.available`` False; none today) compile to step
+  ``pipeline_not_available``, which fails with ``TLM.NotAvailable`` naming the node. ``COMPILERS`` maps a
+  kind to its compiler.
 """
 
 from __future__ import annotations
@@ -83,7 +89,7 @@ def _resolve(nid: str, node: dict[str, Any], next: str, top: bool) -> Compiled:
     return [_step(nid, "pipeline_node", _base(nid, node), f"$.nodes.{nid}", next, top)], nid
 
 
-JOB_KINDS = ("train", "evaluate", "compile", "package", "create_version", "deploy")
+JOB_KINDS = ("search", "train", "evaluate", "compile", "package", "create_version", "deploy")
 JOB_POLL_SECONDS = 2  # a job node's status check interval (one cheap step; the node's own run polls its jobs)
 
 
@@ -158,7 +164,8 @@ def _not_available(nid: str, node: dict[str, Any], next: str, top: bool) -> Comp
 
 COMPILERS: dict[str, Compiler] = {
     "choose_model": _resolve, "dataset": _resolve, "config": _resolve, "arch_edit": _resolve,
-    "train": _job, "evaluate": _job, "compile": _job, "package": _job, "create_version": _job, "deploy": _job,
+    "search": _job, "train": _job, "evaluate": _job, "compile": _job, "package": _job, "create_version": _job,
+    "deploy": _job,
     "condition": _condition, "approval": _approval,
 }  # fmt: skip
 

@@ -1,10 +1,10 @@
 """The node kinds a pipeline is built from: typed ports and a parameter schema per kind.
 
 Every kind declares its input and output ports (each carries one artifact type) and a pydantic
-model for its parameters (unknown parameters refused). ``available`` is False for kinds whose
-platform module is not merged yet (hyperparameter search): they validate and compile (to a step
-that fails with ``TLM.NotAvailable``) so a pipeline can be drawn today and run once the module
-lands (``domain.pipelines.compile.COMPILERS``).
+model for its parameters (unknown parameters refused). ``available`` is False for a kind whose
+platform module is not merged: it validates and compiles (to a step that fails with
+``TLM.NotAvailable``) so a pipeline can be drawn before it runs (``domain.pipelines.compile.COMPILERS``).
+Every kind runs today.
 """
 
 from __future__ import annotations
@@ -79,13 +79,39 @@ class ArchEditParams(Params):
     edit: dict[str, Any] = Field(min_length=1)
 
 
+def space_paths(space: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    """A search node's space as the study takes it: nested mappings (pipeline parameter keys have no
+    dots) down to distributions (a mapping with ``type``), keyed by dotted path
+    (``{"training": {"learning_rate": {...}}}`` -> ``{"training.learning_rate": {...}}``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in space.items():
+        path = f"{prefix}{key}"
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"space.{path}: a distribution ({{type: ...}}) or a mapping of them")
+        if "type" in value:
+            out[path] = dict(value)
+        else:
+            out.update(space_paths(value, f"{path}."))
+    return out
+
+
 class SearchParams(Params):
-    space: dict[str, Any] = Field(min_length=1, description="parameter path -> distribution")
+    """A study (``runtime.services.studies``) over ``space``: ``budget`` trials, ``max_concurrency`` at
+    once, ``steps_per_trial`` training steps each (None: the config's own)."""
+
+    space: dict[str, Any] = Field(min_length=1, description="nested mapping down to distributions ({type: ...})")
     objective: str = Field(default="val_accuracy", min_length=1, max_length=64)
     direction: Literal["maximize", "minimize"] = "maximize"
     budget: int = Field(default=8, ge=1, le=1000, description="trials")
-    max_concurrency: int = Field(default=2, ge=1, le=40)
+    max_concurrency: int = Field(default=2, ge=1, le=16)
     sampler: Literal["tpe", "random", "cmaes"] = "tpe"
+    steps_per_trial: int | None = Field(default=None, ge=1, le=10_000_000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SearchParams:
+        space_paths(self.space)
+        return self
 
 
 class TrainParams(Params):
@@ -194,10 +220,11 @@ KINDS: dict[str, NodeKind] = _kinds(
              outputs=(Port("config", "config"),)),
     NodeKind("arch_edit", "a structural edit of a config (layers, heads, widths)", ArchEditParams,
              inputs=(Port("config", "config"),), outputs=(Port("config", "config"),)),
-    NodeKind("search", "hyperparameter search (a study: child workflow)", SearchParams,
+    NodeKind("search", "hyperparameter search (a study of trial jobs; its best config, model and metrics)",
+             SearchParams,
              inputs=(Port("dataset", "dataset"), Port("config", "config"), Port("model", "model", required=False)),
-             outputs=(Port("config", "config"), Port("metrics", "metrics")),
-             metrics=("objective", "val_accuracy", "val_loss"), available=False),
+             outputs=(Port("config", "config"), Port("model", "model"), Port("metrics", "metrics")),
+             metrics=("objective", "val_accuracy", "val_loss"), job="train"),
     NodeKind("train", "train or fine-tune (a GPU job)", TrainParams,
              inputs=(Port("dataset", "dataset"), Port("config", "config"), Port("model", "model", required=False)),
              outputs=(Port("model", "model"), Port("metrics", "metrics")), metrics=TRAIN_METRICS, job="train"),

@@ -25,6 +25,7 @@ class PipelineRunRequested(DomainEvent):
     workflow: str
     parent_run_id: str | None = None  # a retry: the run whose node outputs it may reuse
     force: list[str] = []  # a retry: nodes that run again even if their input hash matches
+    trigger: dict[str, Any] | None = None  # a triggered run: {trigger_id, kind, cause} (domain.pipelines.triggers)
 
 
 @event("pipelinerun.node_launched")
@@ -62,6 +63,7 @@ class RequestPipelineRun(Command):
     workflow: str
     parent_run_id: str | None = None
     force: list[str] = Field(default_factory=list)
+    trigger: dict[str, Any] | None = None
 
 
 class LaunchNode(Command):
@@ -95,6 +97,7 @@ class PipelineRun:
     force: tuple[str, ...] = ()
     launched: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> training/compile started
     approvals: dict[str, dict[str, Any]] = field(default_factory=dict)  # approval node -> its decision
+    trigger: dict[str, Any] | None = None  # what fired it, if a trigger did
 
     @property
     def exists(self) -> bool:
@@ -104,7 +107,7 @@ class PipelineRun:
 def evolve(state: PipelineRun, evt: DomainEvent) -> PipelineRun:
     if isinstance(evt, PipelineRunRequested):
         return PipelineRun(evt.run_id, evt.pipeline_id, evt.pipeline_version, evt.project_id, evt.workflow,
-                           parent_run_id=evt.parent_run_id, force=tuple(evt.force))  # fmt: skip
+                           parent_run_id=evt.parent_run_id, force=tuple(evt.force), trigger=evt.trigger)  # fmt: skip
     if isinstance(evt, ApprovalDecided):
         decision = {"approved": evt.approved, "by": evt.by, "comment": evt.comment}
         return replace(state, approvals={**state.approvals, evt.node: decision})

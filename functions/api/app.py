@@ -27,6 +27,7 @@ from functions.api.routers import (
     uploads,
 )
 from functions.api.routers import limits as limits_router
+from functions.api.routers import pipeline_triggers as pipeline_triggers_router
 from functions.api.routers import pipelines as pipelines_router
 from functions.api.routers import project_home as project_home_router
 from functions.api.routers import releases as releases_router
@@ -55,6 +56,7 @@ for r in (datasets.router, trainings.router, leaderboard.router):
     app.include_router(r)
 app.include_router(limits_router.router)  # issue 11: per-project limits
 app.include_router(pipelines_router.router)  # issue 15: pipelines
+app.include_router(pipeline_triggers_router.router)  # issue 15: pipeline triggers
 app.include_router(project_home_router.router)  # issue 15: project activity, members, archive
 app.include_router(releases_router.router)  # issue 14: the release center
 app.include_router(studies_router.router)  # issue 13: hyperparameter search

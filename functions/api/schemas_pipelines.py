@@ -55,3 +55,18 @@ class CancelRun(Body):
 class ApprovalDecision(Body):
     decision: Literal["approve", "reject"]
     comment: str = Field(default="", max_length=2000)
+
+
+class TriggerWatch(Body):
+    kind: Literal["dataset", "model"]
+    id: str = Field(min_length=1, max_length=64, description="the dataset or model id (same project)")
+
+
+class CreateTrigger(Body):
+    """A schedule (``cron``: 5 fields, UTC) or a new version of a dataset or model (``watch``) runs
+    ``version`` of the pipeline (default: its latest when it fires). On demand is a run request."""
+
+    kind: Literal["schedule", "new_version"]
+    cron: str | None = Field(default=None, min_length=1, max_length=200, description="e.g. 0 3 * * 1-5")
+    watch: TriggerWatch | None = None
+    version: int | None = Field(default=None, ge=1, le=MAX_INT)

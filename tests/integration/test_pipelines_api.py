@@ -77,7 +77,7 @@ def test_versions_history_diff_blame_as_of_export(container: Container, project:
     text = FIXTURE.read_text()
     doc = ok(OWNER, "POST", f"/projects/{project}/pipelines", {"file": text})
     pid, v1_time = doc["pipeline_id"], datetime.now(UTC).isoformat()
-    assert doc["version"] == 1 and doc["not_available"] == []  # search is the one kind not merged
+    assert doc["version"] == 1 and doc["not_available"] == []
     assert doc["stages"][0] == ["model", "data", "params"]
     # When the editor changes one node (a new version) and saves the same file again (no version)
     changed = yaml.safe_load(text)

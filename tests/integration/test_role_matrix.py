@@ -212,6 +212,13 @@ class World:
             time.sleep(0.1)
         return {"run_id": run_id}
 
+    def pipeline_trigger(self) -> Params:
+        """A schedule trigger on a fresh pipeline."""
+        pipeline_id = self.pipeline()
+        body = {"kind": "schedule", "cron": "0 3 * * *"}
+        trigger = self.ok(OWNER, "POST", f"/pipelines/{pipeline_id}/triggers", body)
+        return {"pipeline_id": pipeline_id, "trigger_id": trigger["trigger_id"]}
+
 
 Params = dict[str, str]
 
@@ -428,6 +435,12 @@ MATRIX: dict[tuple[str, str], Row] = {
         "editor", lambda w: {**w.ended_pipeline_run(), "node": "gate"}, body=lambda p: {"decision": "approve"},
         expect=422, expect_field="node",
     ),
+    # issue 15 item 4: pipeline triggers
+    ("POST", "/pipelines/<pipeline_id>/triggers"): Row(
+        "editor", lambda w: {"pipeline_id": w.pipeline()}, body=lambda p: {"kind": "schedule", "cron": "0 3 * * *"},
+        expect=201,
+    ),  # fmt: skip
+    ("DELETE", "/pipelines/<pipeline_id>/triggers/<trigger_id>"): Row("editor", lambda w: w.pipeline_trigger()),
 }
 
 

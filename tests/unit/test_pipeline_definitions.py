@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 
 from domain.errors import Invalid, TooLarge
 from domain.pipelines import portable
-from domain.pipelines.compile import NOT_AVAILABLE, compile_pipeline, stages
+from domain.pipelines.compile import compile_pipeline, stages
 from domain.pipelines.condition import parse
+from domain.pipelines.kinds import space_paths
 from domain.pipelines.model import PipelineInvalid, validate
 from domain.workflows import model as m
 
@@ -117,12 +119,39 @@ def test_compile_shapes_parallel_sources_job_triplets_choices_and_not_available(
     for nid in ("version", "canary"):
         assert wf.state(nid).function == "pipeline_job"
     assert wf.state("canary ready").choices[0].next == "Done"
-    d["nodes"]["canary"] = {"kind": "search", "params": {"space": {"lr": [0.1]}},
-                            "inputs": {"dataset": "data.dataset", "config": "params.config"}}
+    d["nodes"]["canary"] = {
+        "kind": "search",
+        "params": {"space": {"training": {"learning_rate": LR}}},
+        "inputs": {"dataset": "data.dataset", "config": "params.config"},
+    }
     par = compile_pipeline(d, pipeline_id="p1", version=4).state("Stage 2")  # beside train: its own branch
-    s = next(b for b in par.branches if b.start_at == "canary").state("canary")
-    assert s.function == "pipeline_not_available" and s.parameters["error"] == NOT_AVAILABLE  # search: not merged
-    assert "canary" in s.parameters["cause"]
+    branch = next(b for b in par.branches if b.start_at == "canary")
+    s = branch.state("canary")  # search: a job-like node (launch the study, then poll it)
+    assert s.function == "pipeline_job" and branch.state("canary ready").default == "canary wait"
+    assert json.loads(s.parameters["params_json"])["space"] == {"training": {"learning_rate": LR}}
+
+
+LR = {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}
+
+
+def test_a_search_node_takes_a_nested_space_of_distributions_and_feeds_train_through_typed_edges() -> None:
+    d = sample()
+    d["nodes"]["hpo"] = {
+        "kind": "search",
+        "params": {"space": {"training": {"learning_rate": LR}}, "budget": 2},
+        "inputs": {"dataset": "data.dataset", "config": "params.config"},
+    }
+    d["nodes"]["train"]["inputs"]["config"] = "hpo.config"  # the best config feeds train
+    validate(d)
+    assert space_paths(d["nodes"]["hpo"]["params"]["space"]) == {"training.learning_rate": LR}
+    assert stages(d)[1] == ["hpo"] and "train" in stages(d)[2]
+    d["nodes"]["eval"]["inputs"]["model"] = "hpo.metrics"  # metrics into a model port
+    d["nodes"]["hpo"]["params"]["space"] = {"training": {"learning_rate": [0.1]}, "training.seed": LR}
+    with pytest.raises(PipelineInvalid) as e:
+        validate(d)
+    fields = [v.field for v in e.value.violations]
+    assert "nodes.eval.inputs.model" in fields
+    assert any(f.startswith("nodes.hpo.params") for f in fields), fields
 
 
 def test_user_strings_never_become_references() -> None:

@@ -1,4 +1,5 @@
-"""``tlm pipelines create|show|validate|diff|history|blame|export|import|list|kinds|run|runs|retry|cancel|approve``
+"""``tlm pipelines create|show|validate|diff|history|blame|export|import|list|kinds|run|runs|retry|cancel|approve``,
+``tlm pipelines triggers add|list|remove`` (``tlm.cli.pipeline_triggers``)
 (issue 15).
 
 A pipeline is a YAML (or JSON) file of typed nodes (``tlm pipelines kinds`` lists them); every
@@ -292,3 +293,8 @@ def approve(
     body = {"decision": "reject" if reject else "approve", "comment": comment}
     r = _call("POST", f"/pipeline-runs/{run_id}/approvals/{node}", json=body)
     out(r) if _json() else _run_view(r)
+
+
+from tlm.cli.pipeline_triggers import triggers_app  # noqa: E402 - its own module, a sub-command here
+
+pipelines_app.add_typer(triggers_app, name="triggers")

@@ -356,6 +356,7 @@ class Container:
                 from runtime.services.pipeline_runs import start_reaction
 
                 self._services["reactions"].register(start_reaction(self.store, lambda: self.workflows))
+                self._services["reactions"].register(self.pipeline_triggers.reaction())  # new-version triggers
             if self.settings.backend == "local":  # a cancelled run frees its job slots (AWS: functions/events)
                 from runtime.services.job_slots import release_reaction
 
@@ -429,6 +430,18 @@ class Container:
                 project_runs=lambda: self.project_runs,
             )  # fmt: skip
         return self._services["pipeline_runs"]
+
+    @property
+    def pipeline_triggers(self) -> Any:
+        """Pipeline triggers: schedules and new versions (runtime.services.pipeline_triggers)."""
+        if "pipeline_triggers" not in self._services:
+            from runtime.services.access import Access
+            from runtime.services.pipeline_triggers import PipelineTriggerService
+
+            self._services["pipeline_triggers"] = PipelineTriggerService(
+                self.store, Access(self.store).check, lambda: self.pipeline_runs
+            )
+        return self._services["pipeline_triggers"]
 
     @property
     def project_home(self) -> Any:

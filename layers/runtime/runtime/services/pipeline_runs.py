@@ -125,15 +125,20 @@ class PipelineRunService:
         return self._request(caller, pipeline_id, state.project_id, version or state.version)
 
     def _request(self, caller: Caller, pipeline_id: str, project_id: str, v: int, *,
-                 parent_run_id: str | None = None, force: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+                 parent_run_id: str | None = None, force: list[str] | None = None, run_id: str | None = None,
+                 trigger: dict[str, Any] | None = None, start_now: bool = True) -> dict[str, Any]:  # fmt: skip
+        """``run_id``: given by a trigger's firing (derived from what fired it: a second firing is a
+        Conflict on the run's stream, nothing more). ``start_now`` False: asked from inside a reaction,
+        which must not catch up itself (the subscription goes on to the start reaction)."""
         if not self.local:
             raise Unavailable("pipeline runs run on the local engine only for now", field="backend")
-        run_id = new_id()
+        run_id = run_id or new_id()
         cmd = RequestPipelineRun(run_id=run_id, pipeline_id=pipeline_id, pipeline_version=v, project_id=project_id,
                                  workflow=workflow_name(pipeline_id, v), parent_run_id=parent_run_id,
-                                 force=force or [])  # fmt: skip
+                                 force=force or [], trigger=trigger)  # fmt: skip
         execute(self.store, PIPELINE_RUNS, run_id, cmd, caller)
-        self.catch_up()  # locally: the reaction starts the run now
+        if start_now:
+            self.catch_up()  # locally: the reaction starts the run now
         return {"run_id": run_id, "pipeline_id": pipeline_id, "pipeline_version": v, "workflow": cmd.workflow,
                 "parent_run_id": parent_run_id, "force": force or []}  # fmt: skip
 
@@ -195,6 +200,7 @@ class PipelineRunService:
             "project_id": run.project_id,
             "parent_run_id": run.parent_run_id,
             "force": list(run.force),
+            "trigger": run.trigger,
             "status": details.get("status"),
             "started_at": _iso(details.get("started_at")),
             "ended_at": _iso(details.get("ended_at")),

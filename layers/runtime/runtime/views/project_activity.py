@@ -34,6 +34,7 @@ KINDS = {
     "projectlimits": "limits",
     "modelname": "name",
     "pipelinerun": "pipeline_run",
+    "pipelinetriggers": "pipeline_triggers",
 }
 _RUN_EVENTS = frozenset({"workflowrun.started", "workflowrun.succeeded", "workflowrun.failed", "workflowrun.cancelled"})
 _DELETED = frozenset({"model.deleted", "config.deleted", "pipeline.deleted"})

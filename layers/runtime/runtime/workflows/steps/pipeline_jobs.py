@@ -1,4 +1,5 @@
-"""The ``pipeline_job`` step: train / evaluate / compile / package / create_version / deploy nodes.
+"""The ``pipeline_job`` step: search (``pipeline_search``) / train / evaluate / compile / package /
+create_version / deploy nodes.
 
 One step, called until it answers ``done`` (the compiled node polls it every
 ``domain.pipelines.compile.JOB_POLL_SECONDS``):
@@ -41,6 +42,8 @@ from domain.pipelines.compile import NOT_AVAILABLE
 from domain.pipelines.runs import PIPELINE_RUNS, LaunchNode, PipelineRun, RecordNode, input_hash
 from domain.workflows.model import StepError
 from runtime.services.commands import Caller, execute, load
+from runtime.workflows.steps import pipeline_search
+from runtime.workflows.steps.pipeline_configs import saved_config
 
 NODE_FAILED = "TLM.NodeFailed"
 MISSING_INPUT = "TLM.MissingInput"
@@ -68,16 +71,6 @@ def _fail(node: str, what: str) -> StepError:
     return StepError(NODE_FAILED, f"node {node}: {what}")
 
 
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in values.items():
-        if isinstance(v, dict) and v:
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 # ------------------------------------------------------------------ launch / check per kind
 
 
@@ -87,27 +80,8 @@ def _train_launch(c: Any, caller: Caller, run: PipelineRun, node: str, params: d
     extra = {k: v for k, v in (("training.epochs", params.get("max_epochs")), ("training.seed", params.get("seed")))
              if v is not None and (k != "training.seed" or params.get("seed"))}  # fmt: skip
     label = f"{run.pipeline_id[:8]}-{node}-{run.run_id[:8]}"
-    if cfg.get("template"):
-        config_id = c.configs.create_from_template(
-            caller, run.project_id, cfg["template"], name=f"pipeline {label}",
-            overrides={**_flatten(cfg.get("overrides") or {}), **extra},
-            description=f"made by pipeline run {run.run_id} for node {node}",
-        )["config_id"]  # fmt: skip
-    elif extra:
-        values = c.configs.get(caller, cfg["config_id"], version=cfg.get("version"))["values"]
-        for path, value in extra.items():
-            head, _, leaf = path.partition(".")
-            values.setdefault(head, {})[leaf] = value
-        config_id = c.configs.create_from_file(caller, run.project_id, json.dumps(values), name=f"pipeline {label}")[
-            "config_id"
-        ]
-    else:
-        config_id = cfg["config_id"]
-    parent_version = cfg.get("version") if config_id == cfg.get("config_id") else None
-    for i, edit in enumerate(cfg.get("arch_edits") or [], start=1):  # arch_edit nodes upstream: derived configs
-        config_id = c.configs.derive(caller, config_id, edit, name=f"pipeline {label} edit {i}",
-                                     parent_version=parent_version)["config_id"]  # fmt: skip
-        parent_version = None
+    config_id = saved_config(c, caller, run.project_id, cfg, extra, label=label,
+                             made_by=f"made by pipeline run {run.run_id} for node {node}")  # fmt: skip
     model = inputs.get("model") or {}
     started = c.training.start(caller, run.project_id, config_id=config_id, dataset_id=inputs["dataset"]["dataset_id"],
                                name=f"pipeline {label}", model_id=model.get("model_id"))  # fmt: skip
@@ -231,6 +205,7 @@ def _none(*_: Any) -> dict[str, Any]:
 Launch = Callable[..., dict[str, Any]]
 Check = Callable[..., "dict[str, Any] | None"]
 KINDS: dict[str, tuple[Launch, Check]] = {
+    "search": (pipeline_search.launch, pipeline_search.check),
     "train": (_train_launch, _train_check),
     "evaluate": (_none, _evaluate_check),
     "compile": (_compile_launch, _compile_check),
@@ -302,5 +277,7 @@ def stop_launched(c: Any, caller: Caller, kind: str, launched: dict[str, Any]) -
             c.training.cancel(caller, launched["training_id"], reason="pipeline run cancelled")
         elif launched.get("compile_id"):
             c.compiles.cancel(caller, launched["compile_id"], reason="pipeline run cancelled")
+        elif launched.get("study_id"):
+            pipeline_search.stop(c, caller, launched)
     except Conflict:
         pass
