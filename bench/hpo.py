@@ -35,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "runtime"))
 
 
 def log(msg: str) -> None:
@@ -45,7 +46,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch threads per training job")
-    ap.add_argument("--only", default="samplers,pruning")
+    ap.add_argument("--only", default="samplers,pruning", help="parts to run: samplers, pruning")
+    ap.add_argument("--problems", default="", help="samplers: comma-separated substrings of problem names")
+    ap.add_argument("--samplers", default="", help="samplers: strategies besides random (tpe,gp,cmaes)")
+    ap.add_argument("--seeds", type=int, default=None, help="samplers: measured seeds (>= 5 for the figures)")
+    ap.add_argument("--cap-factor", type=float, default=3.0, help="samplers: study budget = factor x depth")
+    ap.add_argument("--parallel", type=int, default=1, help="samplers: the studies' parallelism")
+    ap.add_argument("--curves", default="", help="pruning: JSON cache of the no-pruning arm's curves (reused "
+                    "when it matches the trials; the jobs are deterministic)")
+    ap.add_argument("--pruner", default="", help='pruning: the pruner spec as JSON (default: the engine\'s '
+                    '"asha" defaults)')
+    ap.add_argument("--replay", action="store_true", help="pruning: decide on the cached curves instead of "
+                    "running the ASHA arm's jobs (for tuning; the figures come from real jobs)")
     args = ap.parse_args()
     parts = set(args.only.split(","))
     t0 = time.perf_counter()
@@ -55,13 +67,17 @@ def main() -> None:
     if "samplers" in parts:
         import hpo_samplers
 
-        samplers = hpo_samplers.run_all(quick=args.quick, log=log)
+        samplers = hpo_samplers.run_all(quick=args.quick, log=log, problems=args.problems, samplers=args.samplers,
+                                        seeds=args.seeds, cap_factor=args.cap_factor, parallel=args.parallel)
         log(f"samplers: {json.dumps(samplers['ratios'])} ({time.perf_counter() - t0:.0f} s)")
     if "pruning" in parts:
         import hpo_pruning
 
         with tempfile.TemporaryDirectory(prefix="tlm-hpo-") as tmp:
-            pruning = hpo_pruning.run_all(Path(tmp), quick=args.quick, threads=args.threads, log=log)
+            pruning = hpo_pruning.run_all(Path(tmp), quick=args.quick, threads=args.threads, log=log,
+                                          curves=Path(args.curves) if args.curves else None,
+                                          pruner=json.loads(args.pruner) if args.pruner else None,
+                                          replay=args.replay)
         log(f"pruning: saving {pruning['compute_saving_epochs']}x epochs, best acc delta "
             f"{pruning['best_acc_delta_points']} points")
     ratios = samplers.get("ratios", {})

@@ -150,19 +150,21 @@ class OptunaSampler:
         space = SearchSpace.from_list(req.space)
         opt = optuna.create_study(study_name=_name(req.study_id), direction=req.intermediate["direction"],
                                   pruner=pruner(req.pruner))  # fmt: skip
+        by_report = req.pruner["kind"] in BY_REPORT
         current_id = None
         for t in study.trials:
             attrs = {k: v for k, v in t.attrs.items() if k.startswith(_PRUNER_ATTRS)}
+            curve = resource_curve(t.intermediate) if by_report else t.intermediate
             if t.number == number:
-                opt.add_trial(_frozen(space, t.params, TrialState.RUNNING, intermediate=t.intermediate, attrs=attrs))
+                opt.add_trial(_frozen(space, t.params, TrialState.RUNNING, intermediate=curve, attrs=attrs))
                 current_id = opt.trials[-1]._trial_id
             elif t.state in ("complete", "pruned") and t.intermediate:
                 last = t.last_value() or 0.0
                 state = TrialState.COMPLETE if t.state == "complete" else TrialState.PRUNED
                 opt.add_trial(_frozen(space, t.params, state, values=[last] if state == TrialState.COMPLETE else None,
-                                      intermediate=t.intermediate, attrs=attrs))  # fmt: skip
+                                      intermediate=curve, attrs=attrs))  # fmt: skip
             elif t.state == "running" and t.intermediate:
-                opt.add_trial(_frozen(space, t.params, TrialState.RUNNING, intermediate=t.intermediate, attrs=attrs))
+                opt.add_trial(_frozen(space, t.params, TrialState.RUNNING, intermediate=curve, attrs=attrs))
         if current_id is None:
             return False, {}
         frozen = opt._storage.get_trial(current_id)
@@ -172,6 +174,17 @@ class OptunaSampler:
         after = opt._storage.get_trial_system_attrs(current_id)
         new = {k: v for k, v in after.items() if k.startswith(_PRUNER_ATTRS) and frozen.system_attrs.get(k) != v}
         return decision, new
+
+
+BY_REPORT = ("asha", "hyperband")
+
+
+def resource_curve(intermediate: dict[str, float]) -> dict[str, float]:
+    """A trial's intermediate values keyed by report (1, 2, ...: the validations the job reported, one
+    per epoch by default) instead of training step: ASHA and Hyperband count their resource (``min_resource``,
+    rungs at ``min_resource * reduction_factor**k``) in the job's reports, so rungs fall on epochs whatever
+    the steps per epoch (keyed by step, a first report at step 19 passed the rungs at 1, 3 and 9 at once)."""
+    return {str(i): intermediate[k] for i, k in enumerate(sorted(intermediate, key=int), start=1)}
 
 
 def pruner(spec: dict[str, Any]) -> optuna.pruners.BasePruner:
