@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -117,7 +119,7 @@ def replay_job(full: dict[str, Any], on_val: Callable[[float, int], bool]) -> di
         if i < n and on_val(acc, step):
             return {"curve": full["curve"][:i], "steps": full["steps"][:i], "pruned": True, "epochs": i,
                     "seconds": full["seconds"] * i / n}
-    return {**full, "pruned": False}
+    return {**full, "epochs": n, "pruned": False}
 
 
 def no_pruning_arm(work: Path, data: Path, trials: list[dict[str, float]], epochs: int, threads: int,
@@ -137,10 +139,46 @@ def no_pruning_arm(work: Path, data: Path, trials: list[dict[str, float]], epoch
     return full
 
 
-def run_all(work: Path, *, quick: bool, threads: int, log: Callable[[str], None], curves: Path | None = None,
-            pruner: dict[str, Any] | None = None, replay: bool = False) -> dict[str, Any]:
-    import optuna
+def pruned_arm(full: list[dict[str, Any]], trials: list[dict[str, float]], spec: dict[str, Any], order: list[int],
+               *, run: Callable[[int, Callable[[float, int], bool]], dict[str, Any]] | None = None,
+               log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The trials, in ``order``, as one study of the product with the pruner ``spec``: each job real
+    (``run``) or replayed from its unpruned curve; the runs in that order, each with its ``number``."""
     from hpo_study import MemoryStudy, float_param
+
+    space = [float_param("training.learning_rate", 1e-5, 3e-2, log=True),
+             float_param("training.weight_decay", 0.0, 0.1), float_param("training.warmup_ratio", 0.0, 0.3)]
+    study = MemoryStudy(space, strategy="random", seed=0, max_trials=len(order), direction="maximize", pruner=spec,
+                        intermediate={"metric": "val_accuracy", "direction": "maximize"}, name="pruning",
+                        enqueued=[{f"training.{k}": v for k, v in trials[i].items()} for i in order])  # fmt: skip
+    out: list[dict[str, Any]] = []
+    while batch := study.ask():
+        for number, _params in batch:
+            i = order[number]
+
+            def decide(acc: float, step: int, number: int = number) -> bool:
+                return study.report(number, step, acc)
+
+            r = replay_job(full[i], decide) if run is None else run(i, decide)
+            if not r["pruned"]:
+                study.complete(number, r["curve"][-1])
+            out.append({**r, "number": i})
+            if log is not None:
+                log(f"{spec['kind']}, trial {i}: {'pruned' if r['pruned'] else 'completed'} after {r['epochs']} "
+                    f"epochs, {r['seconds']:.1f} s")
+    return out
+
+
+def summary(full: list[dict[str, Any]], arm: list[dict[str, Any]]) -> tuple[float, float]:
+    """(epochs saving, best accuracy delta in points) of a pruned arm."""
+    best = max(r["curve"][-1] for r in arm if not r["pruned"])
+    return (round(sum(r["epochs"] for r in full) / sum(r["epochs"] for r in arm), 3),
+            round(100 * (best - max(r["curve"][-1] for r in full)), 3))  # fmt: skip
+
+
+def run_all(work: Path, *, quick: bool, threads: int, log: Callable[[str], None], curves: Path | None = None,
+            pruner: dict[str, Any] | None = None, replay: bool = False, n_orders: int = 20) -> dict[str, Any]:
+    import optuna
 
     from domain.studies.definition import pruner as check_pruner
 
@@ -152,33 +190,26 @@ def run_all(work: Path, *, quick: bool, threads: int, log: Callable[[str], None]
     trials = draw_trials(n_trials, seed=3)
     key = {"trials": trials, "epochs": epochs, "train": n_train, "validation": n_val, "config": CONFIG}
     full = no_pruning_arm(work, data, trials, epochs, threads, curves, key, log)
-    space = [float_param("training.learning_rate", 1e-5, 3e-2, log=True),
-             float_param("training.weight_decay", 0.0, 0.1), float_param("training.warmup_ratio", 0.0, 0.3)]
-    study = MemoryStudy(space, strategy="random", seed=0, max_trials=n_trials, direction="maximize", pruner=spec,
-                        intermediate={"metric": "val_accuracy", "direction": "maximize"}, name="pruning",
-                        enqueued=[{f"training.{k}": v for k, v in p.items()} for p in trials])  # fmt: skip
-    asha: list[dict[str, Any]] = []
-    while batch := study.ask():
-        for number, _params in batch:
-            p = trials[number]
-
-            def decide(acc: float, step: int, number: int = number) -> bool:
-                return study.report(number, step, acc)
-
-            r = replay_job(full[number], decide) if replay else run_job(work / f"asha-{number}", data, p, epochs,
-                                                                         threads, on_val=decide)  # fmt: skip
-            if not r["pruned"]:
-                study.complete(number, r["curve"][-1])
-            asha.append(r)
-            log(f"{spec['kind']}, trial {number}: {'pruned' if r['pruned'] else 'completed'} after {r['epochs']} "
-                f"epochs, {r['seconds']:.1f} s")
+    asha = pruned_arm(full, trials, spec, list(range(n_trials)), log=log,
+                      run=None if replay else lambda n, decide: run_job(work / f"asha-{n}", data, trials[n], epochs,
+                                                                        threads, on_val=decide))  # fmt: skip
+    orders = []
+    for k in range(1, n_orders + 1):  # the same curves in other trial orders (ASHA promotes early trials more)
+        order = list(range(n_trials))
+        random.Random(k).shuffle(order)
+        arm = pruned_arm(full, trials, spec, order)
+        orders.append(summary(full, arm))
     best_full = max(r["curve"][-1] for r in full)
     best_asha = max(r["curve"][-1] for r in asha if not r["pruned"])
     e_full, e_asha = sum(r["epochs"] for r in full), sum(r["epochs"] for r in asha)
     s_full, s_asha = sum(r["seconds"] for r in full), sum(r["seconds"] for r in asha)
+    asha = [asha[i] for i in sorted(range(n_trials), key=lambda i: asha[i]["number"])]
     return {
         "compute_saving_epochs": round(e_full / e_asha, 3), "compute_saving_seconds": round(s_full / s_asha, 3),
         "best_acc_delta_points": round(100 * (best_asha - best_full), 3), "pruner": spec, "replayed": replay,
+        "orders": {"n": n_orders, "median_saving_epochs": statistics.median([o[0] for o in orders]) if orders else None,
+                   "median_best_acc_delta_points": statistics.median([o[1] for o in orders]) if orders else None,
+                   "saving_epochs": [o[0] for o in orders], "best_acc_delta_points": [o[1] for o in orders]},
         "best_acc_no_pruning": best_full, "best_acc_asha": best_asha, "epochs_no_pruning": e_full,
         "epochs_asha": e_asha, "seconds_no_pruning": round(s_full, 1), "seconds_asha": round(s_asha, 1),
         "trials": n_trials, "max_epochs": epochs, "pruned": sum(r["pruned"] for r in asha),
