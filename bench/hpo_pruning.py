@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -77,7 +79,7 @@ def draw_trials(n: int, seed: int) -> list[dict[str, float]]:
 
 def run_job(root: Path, data: Path, params: dict[str, float], epochs: int, threads: int,
             on_val: Callable[[float, int], bool] | None = None) -> dict[str, Any]:
-    """One ``jobs.train`` subprocess; ``on_val(acc, epoch)`` returning True stops it (pruned)."""
+    """One ``jobs.train`` subprocess; ``on_val(acc, step)`` returning True stops it (pruned)."""
     cfg = json.loads(json.dumps(CONFIG))
     cfg["training"].update(params, epochs=epochs)
     hps = {"config": json.dumps(cfg), "num_threads": str(threads), "log_every": "1000", "checkpoint_every": "0"}
@@ -90,6 +92,7 @@ def run_job(root: Path, data: Path, params: dict[str, float], epochs: int, threa
     proc = subprocess.Popen([sys.executable, "-m", "jobs.train"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     curve: list[float] = []
+    steps: list[int] = []
     pruned, tail = False, []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -97,55 +100,120 @@ def run_job(root: Path, data: Path, params: dict[str, float], epochs: int, threa
         m = VAL.match(line)
         if m and not pruned:
             curve.append(float(m.group(1)))
-            if on_val is not None and on_val(curve[-1], len(curve)):
+            steps.append(int(m.group(2)))
+            if on_val is not None and len(curve) < epochs and on_val(curve[-1], steps[-1]):
                 pruned = True
                 proc.send_signal(signal.SIGTERM)
     rc = proc.wait()
     if rc != (143 if pruned else 0):
         raise SystemExit(f"jobs.train exited {rc}:\n{''.join(tail)}")
-    return {"curve": curve, "pruned": pruned, "epochs": len(curve), "seconds": time.perf_counter() - t0}
+    return {"curve": curve, "steps": steps, "pruned": pruned, "epochs": len(curve),
+            "seconds": time.perf_counter() - t0}
 
 
-def run_all(work: Path, *, quick: bool, threads: int, log: Callable[[str], None]) -> dict[str, Any]:
-    import optuna
+def replay_job(full: dict[str, Any], on_val: Callable[[float, int], bool]) -> dict[str, Any]:
+    """What the job would have done under the pruner: its unpruned curve, cut where the pruner stops it
+    (the jobs are deterministic; ``curves_match`` of a real run checks that)."""
+    n = len(full["curve"])
+    for i, (acc, step) in enumerate(zip(full["curve"], full["steps"], strict=True), start=1):
+        if i < n and on_val(acc, step):
+            return {"curve": full["curve"][:i], "steps": full["steps"][:i], "pruned": True, "epochs": i,
+                    "seconds": full["seconds"] * i / n}
+    return {**full, "epochs": n, "pruned": False}
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    n_trials, epochs, n_train, n_val = (9, 9, 320, 200) if quick else (27, 9, 600, 300)
-    data = prepare_data(work, n_train, n_val)
-    trials = draw_trials(n_trials, seed=3)
+
+def no_pruning_arm(work: Path, data: Path, trials: list[dict[str, float]], epochs: int, threads: int,
+                   cache: Path | None, key: dict[str, Any], log: Callable[[str], None]) -> list[dict[str, Any]]:
+    if cache is not None and cache.exists():
+        doc = json.loads(cache.read_text())
+        if doc.get("key") == key:
+            log(f"no pruning: {len(doc['runs'])} runs from {cache}")
+            return list(doc["runs"])
     full: list[dict[str, Any]] = []
     for i, p in enumerate(trials):
         full.append(run_job(work / f"full-{i}", data, p, epochs, threads))
         log(f"no pruning, trial {i}: {full[-1]['epochs']} epochs, last acc {full[-1]['curve'][-1]:.4f}, "
             f"{full[-1]['seconds']:.1f} s")
-    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, min_early_stopping_rate=0)
-    study = optuna.create_study(direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
-    asha: list[dict[str, Any]] = []
-    for i, p in enumerate(trials):
-        study.enqueue_trial(p)
-        trial = study.ask()
-        for k, v in p.items():  # the enqueued values come back unchanged
-            trial.suggest_float(k, v, v)
+    if cache is not None:
+        cache.write_text(json.dumps({"key": key, "runs": full}))
+    return full
 
-        def decide(acc: float, epoch: int, trial=trial) -> bool:
-            trial.report(acc, epoch)
-            return epoch < epochs and trial.should_prune()
 
-        r = run_job(work / f"asha-{i}", data, p, epochs, threads, on_val=decide)
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED) if r["pruned"] else study.tell(trial, r["curve"][-1])
-        asha.append(r)
-        log(f"ASHA, trial {i}: {'pruned' if r['pruned'] else 'completed'} after {r['epochs']} epochs, "
-            f"{r['seconds']:.1f} s")
+def pruned_arm(full: list[dict[str, Any]], trials: list[dict[str, float]], spec: dict[str, Any], order: list[int],
+               *, run: Callable[[int, Callable[[float, int], bool]], dict[str, Any]] | None = None,
+               log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The trials, in ``order``, as one study of the product with the pruner ``spec``: each job real
+    (``run``) or replayed from its unpruned curve; the runs in that order, each with its ``number``."""
+    from hpo_study import MemoryStudy, float_param
+
+    space = [float_param("training.learning_rate", 1e-5, 3e-2, log=True),
+             float_param("training.weight_decay", 0.0, 0.1), float_param("training.warmup_ratio", 0.0, 0.3)]
+    study = MemoryStudy(space, strategy="random", seed=0, max_trials=len(order), direction="maximize", pruner=spec,
+                        intermediate={"metric": "val_accuracy", "direction": "maximize"}, name="pruning",
+                        enqueued=[{f"training.{k}": v for k, v in trials[i].items()} for i in order])  # fmt: skip
+    out: list[dict[str, Any]] = []
+    while batch := study.ask():
+        for number, _params in batch:
+            i = order[number]
+
+            def decide(acc: float, step: int, number: int = number) -> bool:
+                return study.report(number, step, acc)
+
+            r = replay_job(full[i], decide) if run is None else run(i, decide)
+            if not r["pruned"]:
+                study.complete(number, r["curve"][-1])
+            out.append({**r, "number": i})
+            if log is not None:
+                log(f"{spec['kind']}, trial {i}: {'pruned' if r['pruned'] else 'completed'} after {r['epochs']} "
+                    f"epochs, {r['seconds']:.1f} s")
+    return out
+
+
+def summary(full: list[dict[str, Any]], arm: list[dict[str, Any]]) -> tuple[float, float]:
+    """(epochs saving, best accuracy delta in points) of a pruned arm."""
+    best = max(r["curve"][-1] for r in arm if not r["pruned"])
+    return (round(sum(r["epochs"] for r in full) / sum(r["epochs"] for r in arm), 3),
+            round(100 * (best - max(r["curve"][-1] for r in full)), 3))  # fmt: skip
+
+
+def run_all(work: Path, *, quick: bool, threads: int, log: Callable[[str], None], curves: Path | None = None,
+            pruner: dict[str, Any] | None = None, replay: bool = False, n_orders: int = 20) -> dict[str, Any]:
+    import optuna
+
+    from domain.studies.definition import pruner as check_pruner
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    n_trials, epochs, n_train, n_val = (9, 9, 320, 200) if quick else (27, 9, 600, 300)
+    spec = check_pruner(pruner or "asha")  # the API's own check: what a user may ask for
+    assert spec is not None
+    data = prepare_data(work, n_train, n_val)
+    trials = draw_trials(n_trials, seed=3)
+    key = {"trials": trials, "epochs": epochs, "train": n_train, "validation": n_val, "config": CONFIG}
+    full = no_pruning_arm(work, data, trials, epochs, threads, curves, key, log)
+    asha = pruned_arm(full, trials, spec, list(range(n_trials)), log=log,
+                      run=None if replay else lambda n, decide: run_job(work / f"asha-{n}", data, trials[n], epochs,
+                                                                        threads, on_val=decide))  # fmt: skip
+    orders = []
+    for k in range(1, n_orders + 1):  # the same curves in other trial orders (ASHA promotes early trials more)
+        order = list(range(n_trials))
+        random.Random(k).shuffle(order)
+        arm = pruned_arm(full, trials, spec, order)
+        orders.append(summary(full, arm))
     best_full = max(r["curve"][-1] for r in full)
     best_asha = max(r["curve"][-1] for r in asha if not r["pruned"])
     e_full, e_asha = sum(r["epochs"] for r in full), sum(r["epochs"] for r in asha)
     s_full, s_asha = sum(r["seconds"] for r in full), sum(r["seconds"] for r in asha)
+    asha = [asha[i] for i in sorted(range(n_trials), key=lambda i: asha[i]["number"])]
     return {
         "compute_saving_epochs": round(e_full / e_asha, 3), "compute_saving_seconds": round(s_full / s_asha, 3),
-        "best_acc_delta_points": round(100 * (best_asha - best_full), 3),
+        "best_acc_delta_points": round(100 * (best_asha - best_full), 3), "pruner": spec, "replayed": replay,
+        "orders": {"n": n_orders, "median_saving_epochs": statistics.median([o[0] for o in orders]) if orders else None,
+                   "median_best_acc_delta_points": statistics.median([o[1] for o in orders]) if orders else None,
+                   "saving_epochs": [o[0] for o in orders], "best_acc_delta_points": [o[1] for o in orders]},
         "best_acc_no_pruning": best_full, "best_acc_asha": best_asha, "epochs_no_pruning": e_full,
         "epochs_asha": e_asha, "seconds_no_pruning": round(s_full, 1), "seconds_asha": round(s_asha, 1),
         "trials": n_trials, "max_epochs": epochs, "pruned": sum(r["pruned"] for r in asha),
+        "epochs_per_trial_asha": [r["epochs"] for r in asha],
         "train_texts": n_train, "validation_texts": n_val, "threads": threads,
         "curves_match": all(a["curve"] == f["curve"][: len(a["curve"])] for a, f in zip(asha, full, strict=True)),
         "params": trials, "curves_no_pruning": [r["curve"] for r in full],

@@ -101,5 +101,6 @@ def test_a_study_is_started_and_read_through_the_api(api):
     assert api("GET", f"/studies/{sid}/plots")[0] == 200
     listed = api("GET", f"/projects/{ids['pid']}/studies")[1]["items"]
     assert [(i["study_id"], i["status"]) for i in listed] == [(sid, "cancelled")]
+    assert listed[0]["counts"] == doc["counts"] and listed[0]["best_value"] is None  # the studies view's row
     assert api("GET", "/studies/nope")[0] == 404
     assert api("GET", f"/studies/{sid}/best")[0] == 404

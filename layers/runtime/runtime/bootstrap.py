@@ -496,7 +496,7 @@ class Container:
 
             self._services["studies"] = StudiesService(
                 store=self.store, access=Access(self.store), training=lambda: self.training,
-                catch_up=self.catch_up, project_runs=lambda: self.project_runs,
+                catch_up=self.catch_up, project_runs=lambda: self.project_runs, views=self.views,
             )  # fmt: skip
         return self._services["studies"]
 

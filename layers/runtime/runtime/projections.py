@@ -28,6 +28,7 @@ from domain.projection import Projection
 MODULES: list[str] = ["runtime.views.library", "runtime.views.compiles", "runtime.workflows.runs_view"]
 MODULES.append("runtime.views.configs")  # the configs list (issue 11)
 MODULES += ["runtime.views.pipelines", "runtime.views.project_activity"]  # issue 15
+MODULES.append("runtime.views.studies")  # issue 13: a project's studies
 
 _REGISTRY: dict[str, Projection] = {}
 _LOCK = threading.Lock()

@@ -47,8 +47,8 @@ def _iso(value: Any) -> Any:
 
 class StudiesService:
     def __init__(self, *, store: EventStore, access: Any, training: Callable[[], Any], catch_up: Callable[[], None],
-                 project_runs: Callable[[], Any]) -> None:  # fmt: skip
-        self.store, self.access = store, access
+                 project_runs: Callable[[], Any], views: Any = None) -> None:  # fmt: skip
+        self.store, self.access, self.views = store, access, views
         self._training, self.catch_up, self._project_runs = training, catch_up, project_runs
 
     # ------------------------------------------------------------------ start
@@ -237,11 +237,9 @@ class StudiesService:
                 "config_id": doc["best_config_id"], "config_version": doc["best_config_version"],
                 "pareto_front": [trials[n] for n in front] if front else None}  # fmt: skip
 
-    def list(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
-        """The project's studies (from the ``runs`` view: a study's runs are ``study`` runs whose
-        run id is the study id, or ``<study id>-r<n>`` after a resume), newest first."""
-        self.access.require(caller, project_id, "viewer")
-        self.catch_up()
+    def _list_from_runs(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
+        """Without a view store: the ``runs`` view's study runs (run id = the study id, or
+        ``<study id>-r<n>`` after a resume), each study folded from its stream."""
         seen: list[str] = []
         for row in self._project_runs().rows(project_id=project_id, workflow="study"):
             sid = str(row["run_id"]).split("-r")[0]
@@ -256,6 +254,19 @@ class StudiesService:
             out.append({k: d[k] for k in ("study_id", "name", "strategy", "status", "counts", "created_at")}
                        | {"best_value": (d["best"] or {}).get("values")})  # fmt: skip
         return out
+
+    def list(self, caller: Caller, project_id: str) -> list[dict[str, Any]]:
+        """The project's studies, newest first, from the ``studies`` view (``runtime.views.studies``:
+        one row per study, partitioned by project)."""
+        self.access.require(caller, project_id, "viewer")
+        self.catch_up()
+        if self.views is None:
+            return self._list_from_runs(caller, project_id)
+        from runtime.views.studies import STUDIES_VIEW, list_row
+
+        rows = [row for _, row in self.views.scan_partition(STUDIES_VIEW.view, project_id)]
+        rows.sort(key=lambda r: (str(r["created_at"]), str(r["study_id"])), reverse=True)
+        return [list_row(r) for r in rows]
 
     def study_data(self, caller: Caller, study_id: str) -> dict[str, Any]:
         """The StudyData dict the plot modules take (``runtime.services.study_plots``)."""

@@ -20,6 +20,7 @@ PARTITIONS: dict[str, str] = {"models": "project_id", "runs": "project_id"}
 INDEXED: frozenset[str] = frozenset({"models"})
 PARTITIONS["pipelines"] = "project_id"  # issue 15: a project's pipelines
 PARTITIONS["project_activity"] = "project_id"  # issue 15: a project's streams (counts, feed, export)
+PARTITIONS["studies"] = "project_id"  # issue 13: a project's studies
 
 
 def partition_of(view: str, row: Row | None) -> str | None:
