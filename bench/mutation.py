@@ -15,9 +15,12 @@ A mutant is *killed* when the tests fail or time out, *survived* when they pass;
 could not be applied or made the module fail to import count as killed too (cosmic-ray's
 "incompetent": the tests failed) and mutants cosmic-ray could not apply are left out, as are
 mutants inside parameter/return annotations of modules with ``from __future__ import
-annotations`` (never evaluated: equivalent by construction). Survivors
-are printed (module:line operator) above the last line, which is JSON: ``mutants``, ``killed``,
-``score`` (killed / mutants), per-module figures, the budget and the time used.
+annotations`` (never evaluated: equivalent by construction), and mutants listed as equivalent,
+with the reason, in ``bench/mutation_equivalent.py`` (keyed by the line before and after, so the
+list survives edits elsewhere in the module; a sampled one is left out and the next is tried).
+Survivors are printed (module:line operator: line before -> after) above the last line, which is
+JSON: ``mutants``, ``killed``, ``score`` (killed / mutants), per-module figures (with how many
+listed equivalents were left out), the budget and the time used.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mutation_equivalent import EQUIVALENT
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
@@ -52,9 +57,11 @@ class Target:
 
 
 TARGETS = (
-    Target("sqlite_event_store", "layers/runtime/runtime/adapters/sqlite/event_store.py", tuple(EVENT_STORE_TESTS)),
+    Target("sqlite_event_store", "layers/runtime/runtime/adapters/sqlite/event_store.py",
+           ("tests/unit/test_sqlite_event_store_details.py", *EVENT_STORE_TESTS)),
     Target("commands", "layers/runtime/runtime/services/commands.py",
-           ("tests/unit/test_command_retries.py", "tests/unit/test_execute_many.py", *EVENT_STORE_TESTS,
+           ("tests/unit/test_command_retries.py", "tests/unit/test_execute_many.py",
+            "tests/unit/test_command_values.py", *EVENT_STORE_TESTS,
             "tests/unit/test_library_domain.py", "tests/unit/test_config_service.py",
             "tests/unit/test_compile_aggregate.py")),
     Target("projections", "layers/runtime/runtime/projections.py",
@@ -77,9 +84,10 @@ TARGETS = (
     Target("workflow_interpreter", "domain/workflows/run.py",
            ("tests/unit/test_workflow_model.py", "tests/integration/test_local_workflow_runner.py")),
     Target("asl_renderer", "layers/runtime/runtime/workflows/asl.py",
-           ("tests/unit/test_asl_retry.py", "tests/unit/test_workflow_model.py")),
+           ("tests/unit/test_asl_retry.py", "tests/unit/test_asl_pass_states.py", "tests/unit/test_workflow_model.py")),
     Target("datasets", "domain/library/datasets.py",
-           ("tests/unit/test_dataset_validation.py", "tests/unit/test_dataset_label_types.py")),
+           ("tests/unit/test_dataset_validation.py", "tests/unit/test_dataset_label_types.py",
+            "tests/unit/test_dataset_summary.py")),
 )  # fmt: skip
 
 
@@ -88,6 +96,7 @@ class Figures:
     mutants: int = 0
     killed: int = 0
     survivors: list[str] = field(default_factory=list)
+    equivalent: int = 0  # sampled mutants listed in EQUIVALENT, left out
 
 
 def copy_tree(dest: Path) -> None:
@@ -163,6 +172,43 @@ def mutations(copy: Path, target: Target, work: Path) -> tuple[list[Any], int]:
     return kept, len(specs) - len(kept)
 
 
+def changed_lines(copy: Path, spec: Any) -> tuple[str, str]:
+    """The mutant's changed source, (before, after), each stripped (lines joined by " / ")."""
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+
+    source = Path(spec.module_path).read_text(encoding="utf-8")
+    mutated = mutate_code(source, get_operator(spec.operator_name)(**spec.operator_args), spec.occurrence)
+    if mutated is None:
+        return "", ""
+    a, b = source.splitlines(), mutated.splitlines()
+    head, tail = 0, 0  # lines alike at the start, at the end
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    before, after = a[head : len(a) - tail], b[head : len(b) - tail]
+    return " / ".join(x.strip() for x in before), " / ".join(x.strip() for x in after)
+
+
+def listed_equivalent(copy: Path, spec: Any) -> bool:
+    rel = Path(spec.module_path).relative_to(copy).as_posix()
+    return (rel, *changed_lines(copy, spec)) in EQUIVALENT
+
+
+def sample(copy: Path, specs: list[Any], n: int, fig: Figures) -> list[Any]:
+    """The first ``n`` of the (shuffled) specs that are not listed equivalent."""
+    out = []
+    for spec in specs:
+        if len(out) >= n:
+            break
+        if listed_equivalent(copy, spec):
+            fig.equivalent += 1
+        else:
+            out.append(spec)
+    return out
+
+
 def run(budget_s: float, per_module: int, seed: int, only: set[str] | None) -> dict[str, Any]:
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
@@ -191,10 +237,10 @@ def run(budget_s: float, per_module: int, seed: int, only: set[str] | None) -> d
                 timeouts[t.name] = 3 * (time.monotonic() - t0) + 10
                 specs, equivalent = mutations(copy, t, work)
                 random.Random(f"{seed}:{t.name}").shuffle(specs)
-                queues[t.name] = specs[:per_module]
+                queues[t.name] = sample(copy, specs, per_module, figures[t.name])
                 print(
                     f"# {t.name}: {len(specs)} mutants (+{equivalent} in signature annotations, left out), "
-                    f"sampling {len(queues[t.name])}",
+                    f"sampling {len(queues[t.name])} ({figures[t.name].equivalent} listed equivalent, left out)",
                     file=sys.stderr,
                 )
             by_name = {t.name: t for t in targets}
@@ -210,7 +256,9 @@ def run(budget_s: float, per_module: int, seed: int, only: set[str] | None) -> d
                     fig.mutants += 1
                     if result.test_outcome == TestOutcome.SURVIVED:
                         rel = Path(spec.module_path).relative_to(copy)
-                        fig.survivors.append(f"{rel}:{spec.start_pos[0]} {spec.operator_name} #{spec.occurrence}")
+                        before, after = changed_lines(copy, spec)
+                        fig.survivors.append(f"{rel}:{spec.start_pos[0]} {spec.operator_name} #{spec.occurrence}: "
+                                             f"{before} -> {after}")
                     else:
                         fig.killed += 1
         finally:
@@ -228,6 +276,7 @@ def run(budget_s: float, per_module: int, seed: int, only: set[str] | None) -> d
                     "mutants": f.mutants,
                     "killed": f.killed,
                     "score": round(f.killed / f.mutants, 3) if f.mutants else None,
+                    "equivalent_left_out": f.equivalent,
                 }
                 for n, f in figures.items()
             },

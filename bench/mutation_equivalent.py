@@ -1,0 +1,50 @@
+"""Mutants that no test can kill because they do not change behaviour, each with the reason.
+
+Keyed by (module, the line before, the line after), both stripped, as ``bench/mutation.py`` prints a
+survivor; a sampled mutant listed here is left out of the score and the next one is tried. List a
+mutant only when it is truly equivalent (same observable behaviour for every input), never one that
+is merely hard to test.
+"""
+
+from __future__ import annotations
+
+ES = "layers/runtime/runtime/adapters/sqlite/event_store.py"
+CMD = "layers/runtime/runtime/services/commands.py"
+ASL = "layers/runtime/runtime/workflows/asl.py"
+LAST = "rsplit from the right with any maxsplit >= 1 ends with the same last part"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("domain/library/datasets.py", 'name = path.rsplit("/", 1)[-1]', 'name = path.rsplit("/", 2)[-1]'): LAST,
+    ("domain/library/datasets.py",
+     'splits[split_of(path)] = {"file": path.rsplit("/", 1)[-1], "path": path, **rec.get("report", {})}',
+     'splits[split_of(path)] = {"file": path.rsplit("/", 2)[-1], "path": path, **rec.get("report", {})}'): LAST,
+    ("domain/library/datasets.py", "count += 1", "count += 2"): "count is only tested for zero (no examples)",
+    (ES, 'if any(col[1] == "batch" for col in conn.execute("PRAGMA table_info(idempotency)")):',
+     'if any(col[ 2] == "batch" for col in conn.execute("PRAGMA table_info(idempotency)")):'):
+        "then the ALTER always runs and fails with 'duplicate column', which is swallowed: same schema",
+    (ES, "batch if len(results) > 1 else None),", "batch if len(results) > 0 else None),"):
+        "a one-stream result stored as a one-item batch reads back as the same result",
+    (ES, "if inserted != len(rows):", "if inserted < len(rows):"):
+        "one INSERT statement writes at most len(rows) rows",
+    (ES, "if n == 1:", "if n < 1:"): "the VALUES form of the guarded insert writes one row alike (n >= 1 always)",
+    (ES, "def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:",
+     "def read_all(self, *, after_position: int = -1, limit: int = 1000) -> list[RecordedEvent]:"):
+        "positions start at 1 (AUTOINCREMENT): > -1 and > 0 select the same rows",
+    (ES, "def iter_all(self, *, page: int = 1000) -> Iterator[RecordedEvent]:",
+     "def iter_all(self, *, page: int = 1001) -> Iterator[RecordedEvent]:"):
+        "the page size changes how many reads, not what is yielded",
+    (CMD, "if results[0].duplicate:", "if results[ -1].duplicate:"):
+        "a replayed key answers every stream's result with duplicate=True (both stores), so first and last agree",
+    (CMD, "if len(appends) == 1:", "if len(appends) <= 1:"): "appends is never empty (no events returned earlier)",
+    (CMD, "by_decision = {id(d): r for d, r in zip(writing, results, strict=True)}",
+     "by_decision = {id(d): r for d, r in zip(writing, results, strict=False)}"):
+        "append_batch answers one result per append on every store: the lengths always match",
+    (CMD, "return [Outcome(st, [], first if i == 0 else None, v) for i, (st, v) in enumerate(loaded)]",
+     "return [Outcome(st, [], first if i <= 0 else None, v) for i, (st, v) in enumerate(loaded)]"):
+        "enumerate counts from 0: i <= 0 exactly when i == 0",
+    (ASL, "def _machine(defn: m.Workflow, *, sync: bool, poll_seconds: int | None) -> dict[str, Any]:",
+     "def _machine(defn: m.Workflow, /, sync: bool, poll_seconds: int | None) -> dict[str, Any]:"):
+        "private: its callers pass sync and poll_seconds by keyword",
+    (ASL, "return json.dumps(render(defn, **kwargs), indent=2, ensure_ascii=False)",
+     "return json.dumps(render(defn, **kwargs), indent= 1, ensure_ascii=False)"):
+        "whitespace only: the same JSON document",
+}
