@@ -11,6 +11,8 @@ from __future__ import annotations
 ES = "layers/runtime/runtime/adapters/sqlite/event_store.py"
 CMD = "layers/runtime/runtime/services/commands.py"
 ASL = "layers/runtime/runtime/workflows/asl.py"
+RUN = "domain/workflows/run.py"
+LITERAL = "status is a Literal field: pydantic answers the declared (interned) literal, so is and == agree"
 LAST = "rsplit from the right with any maxsplit >= 1 ends with the same last part"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("domain/library/datasets.py", 'name = path.rsplit("/", 1)[-1]', 'name = path.rsplit("/", 2)[-1]'): LAST,
@@ -47,4 +49,8 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     (ASL, "return json.dumps(render(defn, **kwargs), indent=2, ensure_ascii=False)",
      "return json.dumps(render(defn, **kwargs), indent= 1, ensure_ascii=False)"):
         "whitespace only: the same JSON document",
+    (RUN, 'if state.status != "new":', 'if state.status is not "new":'): LITERAL,
+    (RUN, 'if state.status == "new":', 'if state.status is "new":'): LITERAL,
+    (RUN, 'if state.status == "cancelling":', 'if state.status <= "cancelling":'):
+        "only running and cancelling runs get there (new and finished raised before), and 'running' > 'cancelling'",
 }
