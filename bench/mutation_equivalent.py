@@ -13,6 +13,7 @@ CMD = "layers/runtime/runtime/services/commands.py"
 ASL = "layers/runtime/runtime/workflows/asl.py"
 RUN = "domain/workflows/run.py"
 LITERAL = "status is a Literal field: pydantic answers the declared (interned) literal, so is and == agree"
+LIB = "layers/runtime/runtime/services/library.py"
 LAST = "rsplit from the right with any maxsplit >= 1 ends with the same last part"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("domain/library/datasets.py", 'name = path.rsplit("/", 1)[-1]', 'name = path.rsplit("/", 2)[-1]'): LAST,
@@ -53,4 +54,14 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     (RUN, 'if state.status == "new":', 'if state.status is "new":'): LITERAL,
     (RUN, 'if state.status == "cancelling":', 'if state.status <= "cancelling":'):
         "only running and cancelling runs get there (new and finished raised before), and 'running' > 'cancelling'",
+    ("domain/library/models.py", "if done is not None and done.sha256 == cmd.sha256:",
+     "if done is not None and done.sha256 >= cmd.sha256:"):
+        "a file's validation is dropped when the file is replaced, and cmd.sha256 must equal the file's: "
+        "a recorded one always has the same sha256",
+    (LIB, 'if result.get("state") == "rejected":', 'if result.get("state") >= "rejected":'):
+        "verify answers rejected, completed or gone; only rejected is >= 'rejected'",
+    (LIB, 'if result.get("state") == "rejected":', 'if result.get("state") is "rejected":'):
+        "the answer comes in-process from verify_upload's string literals (interned): is and == agree",
+    (LIB, 'if state.kind == "dataset" and is_data_file(up.path):', 'if state.kind <= "dataset" and is_data_file(up.path):'):
+        "kinds are 'model' and 'dataset' (RegisterModel refuses others), and 'model' > 'dataset'",
 }
