@@ -62,6 +62,7 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "verify answers rejected, completed or gone; only rejected is >= 'rejected'",
     (LIB, 'if result.get("state") == "rejected":', 'if result.get("state") is "rejected":'):
         "the answer comes in-process from verify_upload's string literals (interned): is and == agree",
-    (LIB, 'if state.kind == "dataset" and is_data_file(up.path):', 'if state.kind <= "dataset" and is_data_file(up.path):'):
+    (LIB, 'if state.kind == "dataset" and is_data_file(up.path):',
+     'if state.kind <= "dataset" and is_data_file(up.path):'):
         "kinds are 'model' and 'dataset' (RegisterModel refuses others), and 'model' > 'dataset'",
 }
