@@ -14,6 +14,9 @@ ASL = "layers/runtime/runtime/workflows/asl.py"
 RUN = "domain/workflows/run.py"
 LITERAL = "status is a Literal field: pydantic answers the declared (interned) literal, so is and == agree"
 LIB = "layers/runtime/runtime/services/library.py"
+BLOB = "layers/runtime/runtime/adapters/fs/blob_store.py"
+READ = "readinto gives the same bytes from a buffered or an unbuffered file"
+TEMP = "only the temporary join file's random name gets longer or shorter"
 LAST = "rsplit from the right with any maxsplit >= 1 ends with the same last part"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("domain/library/datasets.py", 'name = path.rsplit("/", 1)[-1]', 'name = path.rsplit("/", 2)[-1]'): LAST,
@@ -65,4 +68,16 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     (LIB, 'if state.kind == "dataset" and is_data_file(up.path):',
      'if state.kind <= "dataset" and is_data_file(up.path):'):
         "kinds are 'model' and 'dataset' (RegisterModel refuses others), and 'model' > 'dataset'",
+    (BLOB, 'with open(updir / f"part-{n:05d}", "rb", buffering=0) as f:',
+     'with open(updir / f"part-{n:05d}", "rb", buffering= 1) as f:'): READ,
+    (BLOB, 'with open(updir / f"part-{n:05d}", "rb", buffering=0) as f:',
+     'with open(updir / f"part-{n:05d}", "rb", buffering= -1) as f:'): READ,
+    (BLOB, 'joined = updir / f".join.{secrets.token_hex(6)}.tmp"',
+     'joined = updir / f".join.{secrets.token_hex( 5)}.tmp"'): TEMP,
+    (BLOB, 'joined = updir / f".join.{secrets.token_hex(6)}.tmp"',
+     'joined = updir / f".join.{secrets.token_hex( 7)}.tmp"'): TEMP,
+    (BLOB, "done_w += out.write(view[done_w:got]) or 0", "done_w += out.write(view[done_w:got]) or -1"):
+        "a raw write of >= 1 byte to a regular file returns >= 1 (None and 0 only on non-blocking streams)",
+    (BLOB, "entry.unlink(missing_ok=True)", "entry.unlink(missing_ok=False)"):
+        "under the upload's lock only this loop removes part-* files (parts are renamed into place, abort locks)",
 }
