@@ -1,6 +1,7 @@
 """Mutation score of the core modules under the fast tests, with cosmic-ray's mutation operators.
 
     python bench/mutation.py --budget 600 [--per-module 40] [--seed 17] [--only datasets,asl]
+    python bench/mutation.py --combine out/*.txt   # per-target runs (same seed) summed
 
 Every target below pairs a core module with the fast tests that guard it (unit + contract, or a
 targeted subset). The tracked tree is copied to a temporary directory and mutated there (never
@@ -292,13 +293,35 @@ def run(budget_s: float, per_module: int, seed: int, only: set[str] | None) -> d
     }
 
 
+def combine(paths: list[str]) -> None:
+    """Per-target runs (the output of ``--only <target>`` each, same seed) as one whole score:
+    their survivor lines, then one JSON line summing them."""
+    per_module: dict[str, Any] = {}
+    elapsed, seeds = 0.0, set()
+    for path in paths:
+        lines = Path(path).read_text(encoding="utf-8").strip().splitlines()
+        print("\n".join(ln for ln in lines if ln.startswith("survived [")))
+        summary = json.loads(lines[-1])
+        per_module.update(summary["per_module"])
+        elapsed += summary["elapsed_s"]
+        seeds.add(summary["seed"])
+    mutants = sum(f["mutants"] for f in per_module.values())
+    killed = sum(f["killed"] for f in per_module.values())
+    print(json.dumps({"mutants": mutants, "killed": killed, "score": round(killed / mutants, 3) if mutants else None,
+                      "per_module": per_module, "elapsed_s": round(elapsed, 1), "seeds": sorted(seeds),
+                      "combined_from": len(paths)}))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--combine", nargs="+", metavar="FILE", help="sum the outputs of per-target runs instead")
     ap.add_argument("--budget", type=float, default=600, help="seconds for the whole run")
     ap.add_argument("--per-module", type=int, default=40, help="at most this many mutants per module")
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--only", default="", help="comma-separated target names")
     args = ap.parse_args()
+    if args.combine:
+        return combine(args.combine)
     only = set(filter(None, args.only.split(","))) or None
     out = run(args.budget, args.per_module, args.seed, only)
     for name, fig in out["figures"].items():
