@@ -38,6 +38,13 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     (ES, "def iter_all(self, *, page: int = 1000) -> Iterator[RecordedEvent]:",
      "def iter_all(self, *, page: int = 1001) -> Iterator[RecordedEvent]:"):
         "the page size changes how many reads, not what is yielded",
+    (ES, "batch if len(results) > 1 else None),", "batch if len(results) >= 1 else None),"):
+        "a one-stream result stored as a one-item batch reads back as the same result",
+    (LIB, 'if state.kind == "dataset":  # a redelivered trigger finishes a validation cut short',
+     'if state.kind <= "dataset":  # a redelivered trigger finishes a validation cut short'):
+        "kinds are 'model' and 'dataset' (RegisterModel refuses others), and 'model' > 'dataset'",
+    ("domain/library/datasets.py", 'if i == 1 and line.startswith(b"\\xef\\xbb\\xbf"):',
+     'if i <= 1 and line.startswith(b"\\xef\\xbb\\xbf"):'): "enumerate(..., start=1): i <= 1 exactly when i == 1",
     (CMD, "if results[0].duplicate:", "if results[ -1].duplicate:"):
         "a replayed key answers every stream's result with duplicate=True (both stores), so first and last agree",
     (CMD, "if len(appends) == 1:", "if len(appends) <= 1:"): "appends is never empty (no events returned earlier)",

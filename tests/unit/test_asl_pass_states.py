@@ -26,3 +26,10 @@ def test_a_pass_renders_its_parameters_or_its_result() -> None:
                                "ResultPath": "$.shaped", "Next": "Fixed"}  # fmt: skip
     assert states["Fixed"] == {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.fixed", "Next": "Whole"}
     assert states["Whole"] == {"Type": "Pass", "ResultPath": "$", "End": True}
+
+
+def test_render_takes_its_options_by_keyword_only() -> None:
+    wf = m.Workflow(name="kw-probe", start_at="Only", states=(m.Pass(name="Only", end=True),))
+    with pytest.raises(TypeError):
+        render(wf, True)  # type: ignore[misc]  # sync_jobs by position: a silent mix-up with poll_seconds
+    assert render(wf, sync_jobs=True)["StartAt"] == "Only"
