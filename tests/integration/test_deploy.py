@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -32,7 +31,9 @@ def _no_aws_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_make_deploy_without_credentials_fails_fast_and_says_what_to_set(tmp_path: Path) -> None:
-    started = time.monotonic()
+    # "fast" is what it did, not how long it took on a loaded machine: it stopped at the credentials
+    # check, before any AWS call (an STS attempt would say "do not resolve" / "unreachable"); the
+    # timeout only bounds a hang
     proc = subprocess.run(  # noqa: S603
         ["make", "-s", "deploy"],  # noqa: S607
         cwd=REPO, env=_no_aws_env(tmp_path, ADMIN_EMAIL="admin@example.com"), capture_output=True, text=True,
@@ -40,7 +41,7 @@ def test_make_deploy_without_credentials_fails_fast_and_says_what_to_set(tmp_pat
     )  # fmt: skip
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no AWS credentials" in proc.stderr and "AWS_PROFILE" in proc.stderr
-    assert time.monotonic() - started < 60
+    assert "do not resolve" not in proc.stderr and "unreachable" not in proc.stderr
 
 
 def test_deploy_needs_the_first_users_email(tmp_path: Path) -> None:

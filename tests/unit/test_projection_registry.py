@@ -59,3 +59,27 @@ def test_select_keeps_the_asked_order_and_names_unknown_views() -> None:
     assert projections.select([a, b, c], ()) == []
     with pytest.raises(KeyError, match="unknown view\\(s\\): x, y"):
         projections.select([a, b], ["a", "x", "y"])
+
+
+@dataclass
+class Same:
+    view: str
+
+
+def test_an_equal_but_other_object_for_a_view_is_refused_too(views) -> None:
+    first = projections.register(Same("h9-equal"))
+    views.append("h9-equal")
+    with pytest.raises(ValueError, match="registered twice"):
+        projections.register(Same("h9-equal"))  # == the first, but another object
+    assert projections.get("h9-equal") is first
+
+
+def test_all_imports_the_view_modules_itself() -> None:
+    # a fresh interpreter that imported nothing else: all() must load every module in MODULES
+    import subprocess
+    import sys
+
+    code = ("import sys; from runtime import projections as p; views = [x.view for x in p.all()]; "
+            "print(all(m in sys.modules for m in p.MODULES), len(views), 'models' in views)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "True" and int(out[1]) >= len(projections.MODULES) and out[2] == "True", out
