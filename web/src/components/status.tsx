@@ -14,6 +14,8 @@ const STATUS: Record<string, Key> = {
   Completed: "status.succeeded",
   Failed: "status.failed",
   Stopped: "status.cancelled",
+  recorded: "status.recorded", // a pipeline node that produced its outputs
+  reused: "status.reused", // a pipeline node whose outputs a retry took from an earlier run
 };
 import type { AsyncState } from "../lib/useAsync";
 

@@ -61,6 +61,8 @@ export const en: Record<Key, string> = {
   "status.cancelled": "cancelled",
   "status.starting": "starting",
   "status.pending": "pending",
+  "status.recorded": "done",
+  "status.reused": "reused",
   "role.viewer": "viewer",
   "role.editor": "editor",
   "role.owner": "owner",

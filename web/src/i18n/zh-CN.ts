@@ -59,6 +59,8 @@ export const zh = {
   "status.cancelled": "已取消",
   "status.starting": "启动中",
   "status.pending": "等待中",
+  "status.recorded": "已完成",
+  "status.reused": "已复用",
   "role.viewer": "查看者",
   "role.editor": "编辑者",
   "role.owner": "所有者",
